@@ -1,0 +1,25 @@
+# The two commands a newcomer needs: `make demo` (the whole hall on this box)
+# and `make test` (the suite). Both install what they need first.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: install test demo bench schemas docs clean
+
+install:
+	@bash scripts/bootstrap.sh
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(VENV)/bin/motcua demo $(DEMO_ARGS)
+
+bench: install
+	$(PY) bench/dispatcher.py
+
+# Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
+docs: install
+	$(VENV)/bin/motcua schema export docs
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

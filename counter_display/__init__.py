@@ -1,0 +1,1 @@
+"""Reserved: see the project's issues. Empty until its daemon lands."""

@@ -1,0 +1,1 @@
+"""The dispatcher: the hall's queue authority on the central control box."""

@@ -1,0 +1,172 @@
+"""The dispatcher's settings: which hall it runs, and the queue rules.
+
+Everything site-specific lives here (names, areas, counters, officers,
+priority categories, hours, rules), loaded from ``/etc/motcua/dispatcher.toml``;
+``examples/hall.toml`` is a complete sample hall.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from motcua.protocol.messages import AreaCode, CategoryCode, CounterNumber, OfficerId
+from motcua.settings import DeviceSettings, StrictModel
+
+
+class AreaConfig(StrictModel):
+    code: AreaCode
+    name: str = Field(min_length=1, max_length=120)
+    prefix: str = Field("", pattern=r"^[A-Z]{0,3}$", description="Letters printed before the number, e.g. 'A'.")
+    first_number: int = Field(1, ge=0, le=999999)
+    last_number: int = Field(9999, ge=0, le=999999)
+
+    @model_validator(mode="after")
+    def _range(self) -> AreaConfig:
+        if self.last_number < self.first_number:
+            raise ValueError(f"last_number {self.last_number} is below first_number {self.first_number}")
+        return self
+
+
+class CounterConfig(StrictModel):
+    number: CounterNumber
+    name: str = Field("", max_length=60, description="Defaults to 'Quầy {number}'.")
+    areas: list[AreaCode] = Field(min_length=1, description="Areas served, in the order they are preferred.")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or f"Quầy {self.number}"
+
+
+class OfficerConfig(StrictModel):
+    id: OfficerId
+    name: str = Field(min_length=1, max_length=120)
+
+
+class CategoryConfig(StrictModel):
+    code: CategoryCode
+    name: str = Field(min_length=1, max_length=120)
+
+
+class ProcedureConfig(StrictModel):
+    code: str = Field(min_length=1, max_length=64)
+    area: AreaCode
+    name: str = Field(min_length=1, max_length=300)
+    documents: list[str] = Field(default_factory=list)
+    fee: str = ""
+    processing_time: str = ""
+    where: str = ""
+
+
+class OpeningPeriod(StrictModel):
+    days: list[int] = Field(description="ISO weekdays: 1 = Monday … 7 = Sunday.")
+    open: time
+    close: time
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, v: list[int]) -> list[int]:
+        if not v or any(d < 1 or d > 7 for d in v):
+            raise ValueError("days must list ISO weekdays 1..7")
+        return v
+
+
+class QueueRules(StrictModel):
+    priority_rule: Literal["strict", "interleave"] = Field(
+        "interleave", description="strict: priority tickets always first; interleave: one after every N normal.",
+    )
+    priority_every: int = Field(3, ge=1, le=100, description="N for the interleave rule.")
+    area_order: Literal["counter_order", "oldest_first"] = Field(
+        "counter_order",
+        description="counter_order: a counter serves its first area until empty, then the next; "
+        "oldest_first: the longest-waiting ticket across its areas.",
+    )
+    transfer_position: Literal["front", "back", "original"] = Field(
+        "front", description="Where a transferred ticket lands in its new queue.",
+    )
+    reactivate_window_min: int = Field(30, ge=0, le=24 * 60, description="How long a skipped ticket can be brought back.")
+    next_finishes_current: bool = Field(True, description="Pressing next finishes the ticket being served.")
+    rating_window_s: int = Field(30, ge=5, le=600)
+    default_service_min: float = Field(5.0, gt=0, le=240, description="Estimate used before any ticket was served.")
+    service_time_samples: int = Field(20, ge=1, le=1000)
+
+
+class HallSettings(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    reset_time: time = Field(time(0, 0), description="Local time at which numbers restart for the new day.")
+    opening_hours: list[OpeningPeriod] = Field(
+        default_factory=list, description="When tickets can be issued; empty = always.",
+    )
+    areas: list[AreaConfig] = Field(min_length=1)
+    counters: list[CounterConfig] = Field(min_length=1)
+    officers: list[OfficerConfig] = Field(default_factory=list, description="Empty: any officer id may log in.")
+    priority_categories: list[CategoryConfig] = Field(
+        default_factory=lambda: [
+            CategoryConfig(code="elderly", name="Người cao tuổi"),
+            CategoryConfig(code="disabled", name="Người khuyết tật"),
+            CategoryConfig(code="pregnant", name="Phụ nữ mang thai"),
+            CategoryConfig(code="small_children", name="Người đi cùng trẻ nhỏ"),
+        ]
+    )
+    procedures: list[ProcedureConfig] = Field(default_factory=list)
+    rules: QueueRules = QueueRules()
+    allow_general_ratings: bool = Field(False, description="Accept ratings not tied to a ticket.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HallSettings:
+        codes = [a.code for a in self.areas]
+        _unique(codes, "area code")
+        _unique([c.number for c in self.counters], "counter number")
+        _unique([o.id for o in self.officers], "officer id")
+        _unique([c.code for c in self.priority_categories], "priority category")
+        by_prefix: dict[str, list[AreaConfig]] = {}
+        for a in self.areas:
+            by_prefix.setdefault(a.prefix, []).append(a)
+        for prefix, group in by_prefix.items():
+            spans = sorted((a.first_number, a.last_number, a.code) for a in group)
+            for (_, hi, c1), (lo, _, c2) in zip(spans, spans[1:]):
+                if lo <= hi:
+                    raise ValueError(
+                        f"areas {c1} and {c2} share prefix {prefix!r} and overlapping number ranges: "
+                        "the same number would be printed twice"
+                    )
+        for c in self.counters:
+            for a in c.areas:
+                if a not in codes:
+                    raise ValueError(f"counter {c.number} serves unknown area {a!r}")
+        for p in self.procedures:
+            if p.area not in codes:
+                raise ValueError(f"procedure {p.code} belongs to unknown area {p.area!r}")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _unique(values: list, what: str) -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"duplicate {what} {v!r}")
+        seen.add(v)
+
+
+class DispatcherSettings(DeviceSettings):
+    device_id: str = Field("dispatcher", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    database: Path = Path("/var/lib/motcua/dispatcher.db")
+    hall: HallSettings

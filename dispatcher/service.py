@@ -1,0 +1,181 @@
+"""The dispatcher's MQTT wiring: topics in, Hall rules, retained states and events out.
+
+Thin on purpose: every decision is in :mod:`dispatcher.hall`. Order of what
+leaves after a command: the reply first (the keypad is waiting for it), then
+the retained states that changed, then the events from the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from motcua.protocol import (
+    COUNTER_ACTIONS,
+    DossierLookup,
+    DossierStatusUpdate,
+    Message,
+    Rating,
+    Reply,
+    TicketCancel,
+    TicketRequest,
+)
+from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
+
+from .config import DispatcherSettings
+from .hall import Hall, Outcome
+from .store import Store
+
+log = logging.getLogger("dispatcher")
+
+TICK_S = 1.0
+
+
+class DispatcherService:
+    def __init__(self, settings: DispatcherSettings, notifier: SystemdNotifier | None = None):
+        self.settings = settings
+        self.store = Store(settings.database)
+        self.runtime = DeviceRuntime(settings, "dispatcher", checks=self._checks, notifier=notifier)
+        self.topics = self.runtime.topics
+        self.hall = Hall(settings.hall, self.store, self.topics)
+        # Handlers run on paho's thread, the upkeep tick on its own: one lock keeps
+        # the SQLite connection to one user at a time.
+        self._lock = threading.RLock()
+        self._in_flight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._delivered: list[int] = []
+
+        t, rt = self.topics, self.runtime
+        rt.on_command(t.ticket_issue, lambda _: TicketRequest, self._on_ticket_request)
+        rt.on_command(t.ticket_cancel, lambda _: TicketCancel, self._on_ticket_cancel)
+        rt.on_command(t.dossier_lookup, lambda _: DossierLookup, self._on_dossier_lookup)
+        rt.on_command(t.all_counter_commands, self._counter_model, self._on_counter_command)
+        rt.on_command(t.all_ratings, lambda _: Rating, self._on_rating)
+        rt.on(t.dossier_status, DossierStatusUpdate, self._on_dossier_status)
+        rt.on_connected.append(self.republish_all)
+        rt.on_published.append(self._on_published)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.runtime.start()
+        self.runtime.every(TICK_S, self._tick, "tick")
+        cfg = self.settings.hall
+        self.runtime.ready(f"dispatcher for {cfg.name}: {len(cfg.areas)} areas, {len(cfg.counters)} counters, "
+                           f"database {self.settings.database}")
+
+    def stop(self) -> None:
+        self.runtime.stop()
+        with self._lock:
+            self._forget_delivered()
+            self.store.close()
+
+    # ------------------------------------------------------------------ handlers
+
+    def _on_ticket_request(self, req: TicketRequest, inbound: Inbound):
+        return self._run(lambda: self.hall.issue_ticket(req))
+
+    def _on_ticket_cancel(self, req: TicketCancel, inbound: Inbound):
+        return self._run(lambda: self.hall.cancel_ticket(req))
+
+    def _on_dossier_lookup(self, req: DossierLookup, inbound: Inbound) -> Reply:
+        with self._lock:
+            return self.hall.lookup_dossier(req)
+
+    @staticmethod
+    def _counter_model(inbound: Inbound) -> type[Message] | None:
+        levels = inbound.levels  # counter/{n}/cmd/{action}
+        if len(levels) != 4 or not levels[1].isdigit():
+            return None
+        return COUNTER_ACTIONS.get(levels[3])
+
+    def _on_counter_command(self, cmd, inbound: Inbound):
+        counter, action = int(inbound.levels[1]), inbound.levels[3]
+        return self._run(lambda: self.hall.counter_command(counter, action, cmd))
+
+    def _on_rating(self, rating: Rating, inbound: Inbound):
+        counter = int(inbound.levels[1]) if inbound.levels[1].isdigit() else -1
+        return self._run(lambda: self.hall.rate(counter, rating))
+
+    def _on_dossier_status(self, update: DossierStatusUpdate, inbound: Inbound) -> None:
+        with self._lock:
+            changed = self.hall.update_dossiers(update)
+        log.info("dossier cache: %d of %d records updated", changed, len(update.records))
+
+    def _run(self, apply):
+        with self._lock:
+            out: Outcome = apply()
+            if out.replayed:
+                log.info("replayed %s: same reply, nothing changed", out.reply.command_id)
+            elif not out.reply.ok and out.reply.error:
+                log.info("refused %s: %s", out.reply.command_id, out.reply.error.message)
+        # the reply leaves first (a keypad is waiting on it); states and events follow
+        return out.reply, lambda: self._after(out)
+
+    # ------------------------------------------------------------------ publishing
+
+    def _after(self, out: Outcome) -> None:
+        with self._lock:
+            for n in sorted(out.counters):
+                self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
+            for code in sorted(out.areas):
+                self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
+            if out.counters or out.areas:
+                self._publish_dispatcher_state()
+            self._flush_outbox()
+
+    def republish_all(self) -> None:
+        """After start-up and every reconnect: every retained state from the database."""
+        with self._lock:
+            self.runtime.publish(self.topics.hall_config, self.hall.hall_config(), retain=True)
+            for n in self.hall.counters:
+                self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
+            for code in self.hall.areas:
+                self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
+            self._publish_dispatcher_state()
+            self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
+            self._flush_outbox()
+        log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
+
+    def _publish_dispatcher_state(self) -> None:
+        state = self.hall.dispatcher_state(str(self.settings.database))
+        self.runtime.publish(self.topics.state(self.runtime.device_id), state, retain=True)
+
+    def _flush_outbox(self) -> None:
+        if not self.runtime.connected:
+            return
+        pending = set(self._in_flight.values())
+        for row in self.store.outbox():
+            if row["id"] in pending:
+                continue
+            info = self.runtime.publish(row["topic"], bytes(row["payload"]))
+            self._in_flight[info.mid] = row["id"]
+
+    def _on_published(self, mid: int) -> None:
+        with self._lock:
+            row_id = self._in_flight.pop(mid, None)
+            if row_id is not None:
+                self._delivered.append(row_id)
+
+    def _forget_delivered(self) -> None:
+        if self._delivered:
+            with self.store.transaction():
+                self.store.delivered(self._delivered)
+            self._delivered.clear()
+
+    def _tick(self) -> None:
+        with self._lock:
+            self._forget_delivered()
+            out = self.hall.tick()
+            if out.counters and out.areas:  # a new service day
+                self.runtime.publish(self.topics.hall_config, self.hall.hall_config(), retain=True)
+        if out.counters or out.areas:
+            self._after(out)
+
+    def _checks(self) -> dict[str, str]:
+        with self._lock:
+            try:
+                self.store.scalar("SELECT 1")
+                backlog = self.store.scalar("SELECT COUNT(*) FROM outbox")
+            except Exception as exc:  # noqa: BLE001
+                return {"database": f"fault: {exc}"}
+        return {"database": "ok", "event_outbox": "ok" if backlog < 1000 else f"degraded: {backlog} events unsent"}

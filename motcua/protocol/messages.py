@@ -1,0 +1,455 @@
+"""Every payload motcua puts on the wire, as pydantic v2 models.
+
+Rules shared by all of them:
+
+* JSON on the wire, UTF-8, one object per message.
+* ``schema_version`` is carried by every payload so a receiver can refuse (or
+  one day translate) a message written for another version of the contract.
+* Unknown fields are refused (``extra="forbid"``): a misspelt field is an
+  error the sender hears about, never a silently ignored value.
+* Commands and requests carry their own id in the body as well as in the MQTT
+  v5 correlation data, because an MQTT 3.1.1 hop (a bridge) drops v5
+  properties; replies echo it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+SCHEMA_VERSION = 1
+
+# Identifiers travel in topics, so they must be a single, wildcard-free topic
+# level; ids are ASCII so they survive every log, shell and ACL file.
+DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+AreaCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+CounterNumber = Annotated[int, Field(ge=1, le=999)]
+TicketNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z]{0,3}[0-9]{1,6}$")]
+DossierCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{2,63}$")]
+CategoryCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")]
+OfficerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def new_id() -> str:
+    """A fresh command, event or rating id (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Message(BaseModel):
+    """Base of every payload: strict, versioned, JSON."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode()
+
+
+# --------------------------------------------------------------------------- common
+
+
+class ErrorInfo(BaseModel):
+    """Why a command or request was refused. ``code`` is for programs, ``message`` for people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Literal[
+        "bad_payload",
+        "too_large",
+        "unknown_counter",
+        "unknown_area",
+        "unknown_category",
+        "unknown_officer",
+        "unknown_ticket",
+        "bad_state",
+        "id_reused",
+        "exhausted",
+        "empty",
+        "closed_hours",
+        "not_allowed",
+        "internal",
+    ]
+    message: str
+
+
+class Reply(Message):
+    """The answer to a command or request: ``ok`` or an ``error``.
+
+    Every reply type below extends this one, so a receiver that only knows
+    ``Reply`` can still read whether its command was applied and why not.
+    """
+
+    command_id: str = Field(description="The command or request id this reply answers.")
+    ok: bool
+    error: ErrorInfo | None = None
+    replied_at: datetime = Field(default_factory=utcnow)
+
+
+class Health(Message):
+    """Retained, periodic: what a technician needs to know about a box."""
+
+    device_id: DeviceId
+    role: str
+    status: Literal["ok", "degraded", "fault"]
+    at: datetime = Field(default_factory=utcnow)
+    uptime_s: float
+    version: str
+    mqtt_connected: bool
+    rss_mb: float | None = None
+    checks: dict[str, str] = Field(
+        default_factory=dict,
+        description="Each hardware or software check and its state, e.g. {'database': 'ok'}.",
+    )
+    last_error: str | None = None
+
+
+# --------------------------------------------------------------------------- hall configuration
+
+
+class AreaInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: AreaCode
+    name: str = Field(description="Vietnamese name shown to citizens, e.g. 'Tư pháp - hộ tịch'.")
+    prefix: str
+    first_number: int
+    last_number: int
+
+
+class CounterInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    number: CounterNumber
+    name: str
+    areas: list[AreaCode]
+
+
+class CategoryInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: CategoryCode
+    name: str
+
+
+class ProcedureInfo(BaseModel):
+    """One administrative procedure (thủ tục hành chính) as citizens browse it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    area: AreaCode
+    name: str
+    documents: list[str] = Field(default_factory=list)
+    fee: str = ""
+    processing_time: str = ""
+    where: str = ""
+
+
+class HallConfig(Message):
+    """Retained by the dispatcher: what every device needs to know about the hall."""
+
+    site: DeviceId
+    hall_name: str
+    areas: list[AreaInfo]
+    counters: list[CounterInfo]
+    priority_categories: list[CategoryInfo]
+    procedures: list[ProcedureInfo] = Field(default_factory=list)
+    day: date = Field(description="The service day the numbers currently belong to.")
+
+
+# --------------------------------------------------------------------------- tickets
+
+
+TicketStatus = Literal["waiting", "called", "skipped", "done", "cancelled", "expired"]
+
+
+class Ticket(BaseModel):
+    """A queue ticket as the hall sees it. No personal data, ever."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ticket_id: str = Field(description="Unique across days: '{day}-{area}-{sequence}'.")
+    number: TicketNumber = Field(description="What is printed and called, prefix included, e.g. 'A1023'.")
+    area: AreaCode
+    day: date
+    priority: CategoryCode | None = None
+    status: TicketStatus
+    issued_at: datetime
+    called_at: datetime | None = None
+    finished_at: datetime | None = None
+    counter: CounterNumber | None = Field(default=None, description="The counter serving it, or that last served it.")
+    target_counter: CounterNumber | None = Field(default=None, description="Set when transferred to one counter.")
+    dossier_code: DossierCode | None = None
+
+
+class TicketRequest(Message):
+    """Kiosk → dispatcher: issue a number in an area."""
+
+    command_id: MessageId
+    device_id: DeviceId
+    area: AreaCode
+    priority: CategoryCode | None = None
+
+
+class TicketReply(Reply):
+    ticket: Ticket | None = None
+    waiting_ahead: int | None = None
+    estimated_wait_min: int | None = None
+
+
+class TicketCancel(Message):
+    """Kiosk → dispatcher: withdraw a waiting ticket (e.g. it could not be printed)."""
+
+    command_id: MessageId
+    device_id: DeviceId
+    ticket_id: str = Field(max_length=64)
+    reason: ShortText
+
+
+# --------------------------------------------------------------------------- counters
+
+
+CounterStatus = Literal["closed", "open", "paused"]
+
+
+class RatingWindow(BaseModel):
+    """Set on a counter when it finishes a ticket: the pad may rate that ticket."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ticket_id: str
+    number: TicketNumber
+    area: AreaCode
+    officer: OfficerId | None
+    dossier_code: DossierCode | None
+    opened_at: datetime
+    closes_at: datetime
+
+
+class CounterState(Message):
+    """Retained by the dispatcher, one per counter: what its display and pad show."""
+
+    counter: CounterNumber
+    name: str
+    status: CounterStatus
+    officer: OfficerId | None = None
+    officer_name: str | None = None
+    current: Ticket | None = None
+    rating_window: RatingWindow | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CounterCommand(Message):
+    """Keypad → dispatcher, on ``counter/{n}/cmd/{action}``. The action is the topic's last level."""
+
+    command_id: MessageId
+    device_id: DeviceId
+    sent_at: datetime | None = None
+
+
+class OpenCounter(CounterCommand):
+    officer: OfficerId
+
+
+class CloseCounter(CounterCommand):
+    pass
+
+
+class PauseCounter(CounterCommand):
+    pass
+
+
+class ResumeCounter(CounterCommand):
+    pass
+
+
+class CallNext(CounterCommand):
+    pass
+
+
+class Recall(CounterCommand):
+    pass
+
+
+class Skip(CounterCommand):
+    pass
+
+
+class Finish(CounterCommand):
+    pass
+
+
+class Reactivate(CounterCommand):
+    """Bring back a skipped ticket whose citizen showed up late."""
+
+    number: TicketNumber
+
+
+class Transfer(CounterCommand):
+    """Send the current ticket to another area's queue or to one counter (exactly one of the two)."""
+
+    to_area: AreaCode | None = None
+    to_counter: CounterNumber | None = None
+
+
+class AttachDossier(CounterCommand):
+    """Link the dossier code typed or scanned at the counter to the current ticket."""
+
+    dossier_code: DossierCode
+
+
+COUNTER_ACTIONS: dict[str, type[CounterCommand]] = {
+    "open": OpenCounter,
+    "close": CloseCounter,
+    "pause": PauseCounter,
+    "resume": ResumeCounter,
+    "next": CallNext,
+    "recall": Recall,
+    "skip": Skip,
+    "reactivate": Reactivate,
+    "transfer": Transfer,
+    "finish": Finish,
+    "attach_dossier": AttachDossier,
+}
+
+
+class CounterReply(Reply):
+    counter: CounterState | None = None
+
+
+# --------------------------------------------------------------------------- events
+
+
+class Event(Message):
+    event_id: str = Field(default_factory=new_id)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class CallEvent(Event):
+    """Dispatcher → announcer, hall board: a number is called (or called again) to a counter."""
+
+    ticket_id: str
+    number: TicketNumber
+    area: AreaCode
+    counter: CounterNumber
+    counter_name: str
+    recall: bool = False
+    call_count: int = Field(ge=1, description="1 for the first call, 2+ for recalls.")
+
+
+TicketEventKind = Literal[
+    "issued", "called", "recalled", "skipped", "reactivated", "transferred", "finished", "cancelled", "expired",
+    "dossier_attached",
+]
+
+
+class TicketEvent(Event):
+    """Dispatcher → central system: the life of a ticket, one event per change."""
+
+    kind: TicketEventKind
+    ticket: Ticket
+    counter: CounterNumber | None = None
+    officer: OfficerId | None = None
+    detail: str | None = None
+
+
+class AreaSummary(Message):
+    """Retained by the dispatcher, one per area: for the kiosk and the hall board."""
+
+    area: AreaCode
+    name: str
+    waiting: int
+    waiting_priority: int
+    last_called: TicketNumber | None = None
+    issued_today: int
+    served_today: int
+    open_counters: int
+    average_wait_min: float | None = None
+    average_service_min: float | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- ratings
+
+
+RatingLevel = Literal["very_satisfied", "satisfied", "unsatisfied", "not_rated"]
+
+
+class Rating(Message):
+    """Satisfaction pad → dispatcher, on ``counter/{n}/rating``. Retried until acknowledged."""
+
+    rating_id: MessageId
+    device_id: DeviceId
+    counter: CounterNumber
+    ticket_id: str | None = Field(default=None, max_length=64, description="None only for a 'general' rating.")
+    officer: OfficerId | None = None
+    area: AreaCode | None = None
+    dossier_code: DossierCode | None = None
+    level: RatingLevel
+    reasons: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list, max_length=20)
+    indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = None
+    rated_at: datetime
+
+
+class RatingAck(Reply):
+    """``command_id`` is the rating id. ``duplicate`` says it had already been counted."""
+
+    duplicate: bool = False
+
+
+# --------------------------------------------------------------------------- dossiers
+
+
+class DossierRecord(BaseModel):
+    """A dossier's status as the central one-stop system reports it. Holds no personal data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: DossierCode
+    procedure: str = Field(max_length=300)
+    status: Literal["received", "processing", "additional_documents_required", "ready", "returned", "rejected", "withdrawn"]
+    appointment_date: date | None = None
+    ready_for_pickup: bool = False
+    updated_at: datetime = Field(description="When the central system last changed this record.")
+
+
+class DossierStatusUpdate(Message):
+    """Central system → dispatcher: one or more dossier records to cache."""
+
+    records: list[DossierRecord] = Field(min_length=1, max_length=500)
+
+
+class DossierLookup(Message):
+    """Kiosk → dispatcher: what is the status of this dossier?"""
+
+    command_id: MessageId
+    device_id: DeviceId
+    code: DossierCode
+
+
+class DossierReply(Reply):
+    found: bool = False
+    record: DossierRecord | None = None
+    received_at: datetime | None = Field(default=None, description="When the dispatcher last heard of it from the central system.")
+    age_s: float | None = Field(default=None, description="How old this answer is, in seconds.")
+
+
+class DispatcherState(Message):
+    """Retained: the dispatcher's own state, for ``motcua status``."""
+
+    day: date
+    issued_today: int
+    waiting: int
+    served_today: int
+    database: str
+    started_at: datetime

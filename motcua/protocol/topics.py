@@ -1,0 +1,208 @@
+"""The topic tree of one hall, and the registry that documents it.
+
+Everything lives under ``motcua/v1/{site}/``. Topics a device owns sit under
+``device/{device_id}/`` so that the broker can confine each device to its own
+subtree with an ACL ``pattern`` on ``%c``/``%u`` (the client id and username
+*are* the device id). Topics the dispatcher owns (hall, counters, areas,
+events) sit at hall level; requests to the dispatcher sit on topics whose
+levels name what they act on (``counter/{n}/cmd/{action}``), so the ACL can
+give a keypad its own counter's commands and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from . import messages as m
+
+ROOT = "motcua/v1"
+AVAILABILITY_ONLINE = b"online"
+AVAILABILITY_OFFLINE = b"offline"
+
+
+def _level(value: str | int, what: str) -> str:
+    text = str(value)
+    if not text or any(c in text for c in "/+#\0") or len(text) > 64:
+        raise ValueError(f"{what} {text!r} cannot be a topic level")
+    return text
+
+
+class Topics:
+    """Topic names for one site. ``Topics('hcm-q1').counter_state(3)`` and so on."""
+
+    def __init__(self, site: str):
+        self.site = _level(site, "site")
+        self.root = f"{ROOT}/{self.site}"
+
+    # devices
+    def device(self, device_id: str) -> str:
+        return f"{self.root}/device/{_level(device_id, 'device id')}"
+
+    def availability(self, device_id: str) -> str:
+        return f"{self.device(device_id)}/availability"
+
+    def health(self, device_id: str) -> str:
+        return f"{self.device(device_id)}/health"
+
+    def state(self, device_id: str) -> str:
+        return f"{self.device(device_id)}/state"
+
+    def reply(self, device_id: str) -> str:
+        return f"{self.device(device_id)}/reply"
+
+    # dispatcher-owned
+    @property
+    def hall_config(self) -> str:
+        return f"{self.root}/hall/config"
+
+    def counter_state(self, counter: int) -> str:
+        return f"{self.root}/counter/{int(counter)}/state"
+
+    def counter_command(self, counter: int, action: str) -> str:
+        return f"{self.root}/counter/{int(counter)}/cmd/{_level(action, 'action')}"
+
+    def counter_rating(self, counter: int) -> str:
+        return f"{self.root}/counter/{int(counter)}/rating"
+
+    def area_summary(self, area: str) -> str:
+        return f"{self.root}/area/{_level(area, 'area')}/summary"
+
+    @property
+    def call_event(self) -> str:
+        return f"{self.root}/event/call"
+
+    @property
+    def ticket_event(self) -> str:
+        return f"{self.root}/event/ticket"
+
+    # requests to the dispatcher
+    @property
+    def ticket_issue(self) -> str:
+        return f"{self.root}/request/ticket/issue"
+
+    @property
+    def ticket_cancel(self) -> str:
+        return f"{self.root}/request/ticket/cancel"
+
+    @property
+    def dossier_lookup(self) -> str:
+        return f"{self.root}/request/dossier/lookup"
+
+    # from the central system
+    @property
+    def dossier_status(self) -> str:
+        return f"{self.root}/dossier/status"
+
+    # subscription filters
+    @property
+    def all_counter_commands(self) -> str:
+        return f"{self.root}/counter/+/cmd/+"
+
+    @property
+    def all_ratings(self) -> str:
+        return f"{self.root}/counter/+/rating"
+
+    @property
+    def everything(self) -> str:
+        return f"{self.root}/#"
+
+    def split(self, topic: str) -> list[str]:
+        """The levels of ``topic`` below this site's root, or [] if it is not ours."""
+        prefix = self.root + "/"
+        return topic[len(prefix):].split("/") if topic.startswith(prefix) else []
+
+
+# --------------------------------------------------------------------------- registry for docs
+
+Direction = Literal["device → hall", "dispatcher → devices", "device → dispatcher", "central → dispatcher"]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One row of docs/protocol.md and one channel of the AsyncAPI document."""
+
+    name: str
+    pattern: str  # below the site root, with {placeholders}
+    publisher: str
+    subscribers: str
+    retained: bool
+    qos: int
+    payload: type[m.Message] | None  # None: the plain strings 'online' / 'offline'
+    summary: str
+    reply: type[m.Reply] | None = None
+    expiry_s: int | None = None
+
+
+TOPIC_SPECS: list[TopicSpec] = [
+    TopicSpec(
+        "availability", "device/{device_id}/availability", "every device", "motcua status, monitoring",
+        True, 1, None,
+        "`online` when the device connects, `offline` as its last will (the broker publishes it if the device "
+        "vanishes) and on a clean stop. Plain text, not JSON.",
+    ),
+    TopicSpec(
+        "health", "device/{device_id}/health", "every device", "motcua status, monitoring", True, 1, m.Health,
+        "Periodic health: MQTT link, hardware checks, last error, memory.",
+    ),
+    TopicSpec(
+        "dispatcher state", "device/{device_id}/state", "dispatcher", "motcua status", True, 1, m.DispatcherState,
+        "The dispatcher's own figures. Other devices publish their own state model here.",
+    ),
+    TopicSpec(
+        "reply", "device/{device_id}/reply", "dispatcher", "the requesting device", False, 1, m.Reply,
+        "Replies to that device's commands and requests. It is also the MQTT v5 response topic the device "
+        "names; the body's `command_id` matches the request when a 3.1.1 hop dropped the correlation data.",
+    ),
+    TopicSpec(
+        "hall config", "hall/config", "dispatcher", "kiosk, counter boxes, board, pads", True, 1, m.HallConfig,
+        "Areas, counters, priority categories, procedures and the current service day.",
+    ),
+    TopicSpec(
+        "counter state", "counter/{counter}/state", "dispatcher", "counter box, board, pad", True, 1, m.CounterState,
+        "Status, officer, current ticket and the open rating window of one counter.",
+    ),
+    TopicSpec(
+        "area summary", "area/{area}/summary", "dispatcher", "kiosk, board", True, 1, m.AreaSummary,
+        "Waiting count, last called number, averages for one service area.",
+    ),
+    TopicSpec(
+        "call event", "event/call", "dispatcher", "announcer, board", False, 1, m.CallEvent,
+        "A number is called (or recalled) to a counter.",
+    ),
+    TopicSpec(
+        "ticket event", "event/ticket", "dispatcher", "central system (through the bridge)", False, 1, m.TicketEvent,
+        "Every change in a ticket's life: issued, called, recalled, skipped, reactivated, transferred, finished, "
+        "cancelled, expired, dossier attached.",
+    ),
+    TopicSpec(
+        "counter command", "counter/{counter}/cmd/{action}", "that counter's keypad, motcua CLI", "dispatcher",
+        False, 1, m.CounterCommand,
+        "Actions: " + ", ".join(f"`{a}` ({c.__name__})" for a, c in m.COUNTER_ACTIONS.items())
+        + ". Replied with CounterReply. Retrying with the same `command_id` is safe: the dispatcher applies it once "
+        "and replies the same.",
+        reply=m.CounterReply, expiry_s=30,
+    ),
+    TopicSpec(
+        "rating", "counter/{counter}/rating", "that counter's satisfaction pad", "dispatcher", False, 1, m.Rating,
+        "A citizen's rating. Acknowledged by RatingAck (command_id = rating_id); a duplicate is acknowledged "
+        "again with `duplicate: true` and counted once.",
+        reply=m.RatingAck,
+    ),
+    TopicSpec(
+        "ticket request", "request/ticket/issue", "kiosk, motcua CLI", "dispatcher", False, 1, m.TicketRequest,
+        "Issue a number in an area, optionally with a priority category.", reply=m.TicketReply, expiry_s=10,
+    ),
+    TopicSpec(
+        "ticket cancel", "request/ticket/cancel", "kiosk", "dispatcher", False, 1, m.TicketCancel,
+        "Withdraw a waiting ticket that could not be printed, so it is never called.", reply=m.TicketReply,
+    ),
+    TopicSpec(
+        "dossier lookup", "request/dossier/lookup", "kiosk", "dispatcher", False, 1, m.DossierLookup,
+        "Status of a dossier from the dispatcher's cache, with its age.", reply=m.DossierReply, expiry_s=10,
+    ),
+    TopicSpec(
+        "dossier status", "dossier/status", "central system (through the bridge)", "dispatcher", False, 1,
+        m.DossierStatusUpdate, "Dossier status records to cache; the newest `updated_at` wins.",
+    ),
+]

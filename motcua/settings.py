@@ -1,0 +1,159 @@
+"""Settings every motcua daemon shares, loaded from TOML plus ``MOTCUA_`` environment overrides.
+
+Precedence, highest first: keyword arguments (tests), environment
+(``MOTCUA_MQTT__HOST=…``, ``__`` descends into tables), the TOML file
+(default ``/etc/motcua/<role>.toml``, or ``--config``), then the defaults.
+
+Every model forbids unknown keys, at every level: a technician's typo in
+``[mqtt] hots = …`` is an error naming ``mqtt.hots``, never a silently
+ignored line that leaves the box talking to the wrong broker.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+ENV_PREFIX = "MOTCUA_"
+CONFIG_DIR = Path("/etc/motcua")
+EX_CONFIG = 78  # sysexits.h; the systemd units do not restart on it: a bad file will not fix itself
+
+_toml_path: ContextVar[Path | None] = ContextVar("motcua_toml_path", default=None)
+
+
+class SettingsError(Exception):
+    """A configuration problem, worded for the technician who has to fix the file."""
+
+
+class StrictModel(BaseModel):
+    """Base for every nested settings table: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = Field(None, description="Defaults to the device id, which the broker ACL keys on.")
+    password: SecretStr | None = None
+    password_file: Path | None = Field(None, description="Read the password from this file (systemd credentials).")
+    ca_file: Path | None = Field(None, description="Enables TLS, trusting this CA.")
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(15, ge=5, le=600)
+    session_expiry_s: int = Field(
+        3600, ge=0, le=7 * 86400,
+        description="How long the broker keeps this device's subscriptions and queued QoS 1 messages while it is away.",
+    )
+    reconnect_min_s: float = Field(0.25, gt=0, le=10)
+    reconnect_max_s: float = Field(2.0, gt=0, le=60)
+    max_inflight: int = Field(20, ge=1, le=1000)
+    max_queued: int = Field(1000, ge=0, le=100000, description="Outgoing messages kept while offline; 0 = unbounded.")
+    max_payload_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    def resolved_password(self) -> str | None:
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is not None:
+            return self.password_file.read_text().strip()
+        return None
+
+
+class DeviceSettings(BaseSettings):
+    """What every daemon needs: who it is, which hall, which broker."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True,
+    )
+
+    site: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="The hall's id in topics.")
+    device_id: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    mqtt: MqttSettings = MqttSettings()
+    health_interval_s: float = Field(30.0, ge=1, le=3600)
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _toml_path.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+S = TypeVar("S", bound=DeviceSettings)
+
+
+def _check_env_keys(cls: type[DeviceSettings]) -> None:
+    """pydantic-settings ignores MOTCUA_ variables that match no field; we do not."""
+    known = {name.upper() for name in cls.model_fields}
+    for var in os.environ:
+        if var.startswith(ENV_PREFIX):
+            head = var[len(ENV_PREFIX):].split("__", 1)[0]
+            if head not in known:
+                raise SettingsError(
+                    f"environment variable {var}: {head.lower()!r} is not a setting of this daemon "
+                    f"(known: {', '.join(sorted(k.lower() for k in known))})"
+                )
+
+
+def _format(err: ValidationError, origin: str) -> str:
+    lines = [f"invalid settings ({origin}):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(root)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt, or not a setting of this daemon)"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_settings(cls: type[S], role: str, config: Path | str | None = None, **overrides: Any) -> S:
+    """Load ``cls`` for ``role`` from ``config`` (or ``/etc/motcua/<role>.toml``) and the environment.
+
+    An explicitly named file must exist; the default one may be absent (then
+    only the environment and the defaults apply). Raises SettingsError.
+    """
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise SettingsError(f"settings file {path} does not exist")
+    else:
+        path = CONFIG_DIR / f"{role}.toml"
+        if not path.is_file():
+            path = None
+    origin = str(path) if path else "environment and defaults"
+    if path is not None:
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+    _check_env_keys(cls)
+    token = _toml_path.set(path)
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_format(exc, origin)) from None
+    finally:
+        _toml_path.reset(token)

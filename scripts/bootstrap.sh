@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Prepare this checkout to run the hall or its tests on Debian / Raspberry Pi OS:
+# Debian packages (mosquitto, a Python with venv, fonts), then a virtual
+# environment at .venv with motcua installed in editable mode.
+# Safe to run again: each step is skipped when already satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+# Debian packages: what must be on the box for motcua itself.
+#   mosquitto            the site broker (tests and the demo start their own on loopback)
+#   mosquitto-clients    mosquitto_sub/pub for technicians
+#   fonts-dejavu-core    Vietnamese-covering font for screens and tickets
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
+
+if [ ${#need[@]} -gt 0 ]; then
+    echo "bootstrap: installing Debian packages: ${need[*]}"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { echo "bootstrap: need root (or sudo) to install ${need[*]}" >&2; exit 1; }
+        SUDO="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# The venv is rebuilt when pyproject.toml changes (the stamp is older).
+stamp=$VENV/.motcua-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+    touch "$stamp"
+fi
