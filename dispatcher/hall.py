@@ -136,7 +136,8 @@ class Hall:
             for row in self.store.all("SELECT number FROM counters WHERE rating_closes_at IS NOT NULL "
                                       "AND rating_closes_at <= ?", iso(now)):
                 self._close_rating_window(row["number"], now)
-                out.counters.add(row["number"])
+                if row["number"] in self.counters:  # no retained state for a counter the settings dropped
+                    out.counters.add(row["number"])
         return out
 
     # ================================================================== idempotency
@@ -436,10 +437,13 @@ class Hall:
                    (ticket["ticket_id"], iso(now), cfg.number))
         if ticket["target_counter"] is None:  # the interleave rule counts tickets drawn from the area queue
             reset = ticket["priority"] is not None
-            db.execute("INSERT INTO sequences(day, area, last_number, normal_since_priority) VALUES(?, ?, 0, ?) "
+            # no number issued in this area today yet (a transfer brought the ticket here): the new row must
+            # not pretend number 0 was issued, or the area's next number would be 1, not its first_number
+            none_issued = self.areas[ticket["area"]].first_number - 1
+            db.execute("INSERT INTO sequences(day, area, last_number, normal_since_priority) VALUES(?, ?, ?, ?) "
                        "ON CONFLICT(day, area) DO UPDATE SET normal_since_priority = "
                        "CASE WHEN ? THEN 0 ELSE COALESCE(normal_since_priority, 0) + 1 END",
-                       (ticket["day"], ticket["area"], 0 if reset else 1, reset))
+                       (ticket["day"], ticket["area"], none_issued, 0 if reset else 1, reset))
         called = self.store.ticket(ticket["ticket_id"])
         self._announce(cfg, called, now, recall=False)
         self._event("called", self.store.to_ticket(called), now, cfg.number, row["officer"])
@@ -595,8 +599,9 @@ class Hall:
         return self.store.scalar(sql, day, area)
 
     def _open_counters(self, area: str) -> int:
+        # a counter left open in the database but since removed from the settings serves nothing
         return sum(1 for r in self.store.all("SELECT number FROM counters WHERE status = 'open'")
-                   if area in self.counters[r["number"]].areas)
+                   if r["number"] in self.counters and area in self.counters[r["number"]].areas)
 
     def _average_service_min(self, area: str) -> float | None:
         rows = self.store.all(

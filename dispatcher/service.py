@@ -41,7 +41,9 @@ class DispatcherService:
         # Handlers run on paho's thread, the upkeep tick on its own: one lock keeps
         # the SQLite connection to one user at a time.
         self._lock = threading.RLock()
-        self._in_flight: dict[int, int] = {}  # paho mid -> outbox row id
+        # Outbox rows go out once per connection: in flight (mid -> row id) until the
+        # broker acknowledges, then delivered until the next tick deletes them.
+        self._in_flight: dict[int, int] = {}
         self._delivered: list[int] = []
 
         t, rt = self.topics, self.runtime
@@ -143,9 +145,9 @@ class DispatcherService:
     def _flush_outbox(self) -> None:
         if not self.runtime.connected:
             return
-        pending = set(self._in_flight.values())
+        sent = set(self._in_flight.values()) | set(self._delivered)
         for row in self.store.outbox():
-            if row["id"] in pending:
+            if row["id"] in sent:
                 continue
             info = self.runtime.publish(row["topic"], bytes(row["payload"]))
             self._in_flight[info.mid] = row["id"]

@@ -169,7 +169,16 @@ class DeviceRuntime:
                 return
             handler(message, inbound)
 
+        self._add_sub(topic_filter, dispatch)
+
+    def on_raw(self, topic_filter: str, handler: Callable[[mqtt.MQTTMessage], None]) -> None:
+        """Unvalidated access for tools that show whatever is there (``motcua status``)."""
+        self._add_sub(topic_filter, handler)
+
+    def _add_sub(self, topic_filter: str, dispatch: Callable[[mqtt.MQTTMessage], None]) -> None:
         self._subs.append((topic_filter, dispatch))
+        if self._connected.is_set():  # registered late: subscribe now; on_connect renews it later
+            self._client.subscribe(topic_filter, qos=1)
 
     def on_command(
         self,
@@ -208,7 +217,7 @@ class DeviceRuntime:
             if then is not None:
                 then()
 
-        self._subs.append((topic_filter, dispatch))
+        self._add_sub(topic_filter, dispatch)
 
     @staticmethod
     def _with_ids(exc: PayloadError, payload: bytes) -> PayloadError:

@@ -1,0 +1,220 @@
+"""``motcua demo``: the whole hall on one box, narrated as it happens.
+
+A Mosquitto with the development broker config on a free loopback port, the
+dispatcher with the sample hall (examples/hall.toml: eight areas, ten
+counters), a scripted stream of citizens taking numbers and ten counters
+serving them: calls, recalls, no-shows, transfers. Everything goes through
+the real MQTT contract. Output files land in ``demo-output/``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .client import HallClient
+from .localbroker import REPO, LocalBroker
+from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
+from .runtime import Offline, RequestTimeout
+
+SAMPLE_HALL = REPO / "examples" / "hall.toml"
+
+# How often citizens pick each area (the land and civil-status desks are the busiest).
+AREA_WEIGHTS = {"TP": 5, "DD": 4, "XD": 2, "KD": 2, "NV": 1, "LD": 2, "NN": 1, "VH": 1}
+
+
+@dataclass
+class Tally:
+    issued: Counter = field(default_factory=Counter)
+    finished: Counter = field(default_factory=Counter)
+    events: Counter = field(default_factory=Counter)
+    waits: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Narrator:
+    """Prints what happens in the hall, from the dispatcher's own events."""
+
+    def __init__(self, config: HallConfig, tally: Tally):
+        self.t0 = time.monotonic()
+        self.areas = {a.code: a.name for a in config.areas}
+        self.tally = tally
+        self.lock = threading.Lock()
+
+    def say(self, who: str, text: str) -> None:
+        with self.lock:
+            print(f"{time.monotonic() - self.t0:6.1f}s  {who:<12} {text}", flush=True)
+
+    def on_call(self, ev: CallEvent, _inbound) -> None:
+        again = f" (again, call {ev.call_count})" if ev.recall else ""
+        self.say(f"counter {ev.counter}", f"calls {ev.number}{again}: "
+                                           f"«Mời công dân có số {ev.number} đến quầy số {ev.counter}»")
+
+    def on_ticket(self, ev: TicketEvent, _inbound) -> None:
+        t = ev.ticket
+        with self.tally.lock:
+            self.tally.events[ev.kind] += 1
+            if ev.kind == "called" and t.called_at:
+                self.tally.waits.append((t.called_at - t.issued_at).total_seconds())
+            if ev.kind == "finished":
+                self.tally.finished[t.area] += 1
+        if ev.kind == "finished" and t.called_at and t.finished_at:
+            self.say(f"counter {ev.counter}", f"done with {t.number} after {(t.finished_at - t.called_at).total_seconds():.1f} s")
+        elif ev.kind in ("skipped", "transferred", "reactivated", "cancelled"):
+            detail = f" {ev.detail}" if ev.detail else ""
+            self.say(f"counter {ev.counter}" if ev.counter else "dispatcher", f"{ev.kind} {t.number}{detail}")
+
+
+def _start_dispatcher(broker: LocalBroker, out: Path) -> subprocess.Popen:
+    db = out / "dispatcher.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = dict(os.environ, MOTCUA_MQTT__PORT=str(broker.port), MOTCUA_DATABASE=str(db),
+               MOTCUA_HALL__OPENING_HOURS="[]")  # the demo runs at any hour
+    log = open(out / "dispatcher.log", "w")
+    return subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(SAMPLE_HALL)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_for(client: HallClient, topic: str, timeout: float, match=lambda payload: True) -> bytes:
+    got: list[bytes] = []
+    ready = threading.Event()
+
+    def on(msg) -> None:
+        if match(msg.payload):
+            got.append(msg.payload)
+            ready.set()
+
+    client.runtime.on_raw(topic, on)
+    if not ready.wait(timeout):
+        raise TimeoutError(f"nothing on {topic} within {timeout} s")
+    return got[0]
+
+
+def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path = Path("demo-output")) -> int:
+    rng = random.Random(seed)
+    out = output.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    pace = 1.0 / max(speed, 0.01)
+    print(f"motcua demo: {citizens} citizens, output in {out}")
+    broker = LocalBroker(out / "broker").start()
+    print(f"  broker     mosquitto on 127.0.0.1:{broker.port} (broker_config/dev)")
+    dispatcher = _start_dispatcher(broker, out)
+    tally = Tally()
+    workers: list[threading.Thread] = []
+    done = threading.Event()
+    try:
+        watcher = HallClient(port=broker.port, device_id="demo-narrator").start()
+        _wait_for(watcher, watcher.topics.availability("dispatcher"), 20, lambda p: p == AVAILABILITY_ONLINE)
+        config = decode(HallConfig, _wait_for(watcher, watcher.topics.hall_config, 10))
+        print(f"  dispatcher {config.hall_name}: {len(config.areas)} areas, {len(config.counters)} counters "
+              f"(log: {out / 'dispatcher.log'})\n")
+        narrator = Narrator(config, tally)
+        watcher.runtime.on(watcher.topics.call_event, CallEvent, narrator.on_call)
+        watcher.runtime.on(watcher.topics.ticket_event, TicketEvent, narrator.on_ticket)
+
+        officers = ["lan.nguyen", "minh.tran", "hoa.le", "tuan.pham", "huong.vo", "dung.hoang", "mai.dang",
+                    "son.bui", "thu.do", "quang.ngo"]
+        for counter, officer in zip(config.counters, officers):
+            w = threading.Thread(target=_counter_staff, daemon=True,
+                                 args=(broker.port, counter.number, officer, rng.random(), pace, done, narrator))
+            w.start()
+            workers.append(w)
+
+        kiosk = HallClient(port=broker.port, device_id="demo-kiosk").start()
+        areas = list(AREA_WEIGHTS)
+        weights = [AREA_WEIGHTS[a] for a in areas]
+        for i in range(citizens):
+            area = rng.choices(areas, weights)[0]
+            priority = rng.choice(["elderly", "disabled", "pregnant", "small_children"]) if rng.random() < 0.15 else None
+            r = kiosk.ticket(area, priority)
+            if r.ok and r.ticket:
+                with tally.lock:
+                    tally.issued[area] += 1
+                tag = f" [{priority}]" if priority else ""
+                narrator.say("kiosk", f"ticket {r.ticket.number}{tag} · {config_area(config, area)} · "
+                                      f"{r.waiting_ahead} ahead, ~{r.estimated_wait_min} min")
+            else:
+                narrator.say("kiosk", f"refused: {r.error.message if r.error else '?'}")
+            time.sleep(rng.uniform(0.02, 0.25) * pace)  # the next citizen walks in
+        kiosk.close()
+
+        # let the counters clear the queue
+        deadline = time.monotonic() + 120 * pace
+        while time.monotonic() < deadline:
+            with tally.lock:
+                settled = tally.events["finished"] + tally.events["skipped"] - tally.events["reactivated"]
+            if settled >= sum(tally.issued.values()):
+                break
+            time.sleep(0.2)
+        done.set()
+        for w in workers:
+            w.join(timeout=10)
+        watcher.close()
+        _summary(config, tally)
+        return 0
+    finally:
+        done.set()
+        dispatcher.terminate()
+        try:
+            dispatcher.wait(10)
+        except subprocess.TimeoutExpired:
+            dispatcher.kill()
+        broker.stop()
+
+
+def config_area(config: HallConfig, code: str) -> str:
+    return next((a.name for a in config.areas if a.code == code), code)
+
+
+def _counter_staff(port: int, number: int, officer: str, luck: float, pace: float, done: threading.Event,
+                   narrator: Narrator) -> None:
+    """One officer at one counter: open, then next / serve / finish until the hall empties."""
+    rng = random.Random(number * 1000 + int(luck * 1000))
+    with HallClient(port=port, device_id=f"demo-keypad-{number}") as keypad:
+        r = keypad.counter(number, "open", officer=officer)
+        narrator.say(f"counter {number}", f"opens, officer {r.counter.officer_name if r.counter else officer}")
+        while not done.is_set():
+            try:
+                r = keypad.counter(number, "next")
+            except (Offline, RequestTimeout) as exc:
+                narrator.say(f"counter {number}", f"keypad error: {exc}")
+                done.wait(0.5)
+                continue
+            if not r.ok:  # nobody waiting for this counter
+                done.wait(0.3 * pace)
+                continue
+            roll = rng.random()
+            if roll < 0.08:  # nobody comes: call again, then mark a no-show
+                done.wait(0.4 * pace)
+                keypad.counter(number, "recall")
+                done.wait(0.4 * pace)
+                keypad.counter(number, "skip")
+                continue
+            if roll < 0.14:  # wrong desk: send the citizen to another area
+                other = rng.choice([a for a in AREA_WEIGHTS if a != (r.counter.current.area if r.counter.current else "")])
+                done.wait(0.3 * pace)
+                keypad.counter(number, "transfer", to_area=other)
+                continue
+            done.wait(rng.uniform(1.0, 3.0) * pace)  # serving the citizen
+            keypad.counter(number, "finish")
+        keypad.counter(number, "close")
+
+
+def _summary(config: HallConfig, tally: Tally) -> None:
+    print("\nEnd of the day")
+    print(f"  {'area':<56} {'issued':>6} {'served':>6}")
+    for a in config.areas:
+        if tally.issued[a.code] or tally.finished[a.code]:
+            print(f"  {a.code:<4} {a.name:<51} {tally.issued[a.code]:>6} {tally.finished[a.code]:>6}")
+    e = tally.events
+    avg = sum(tally.waits) / len(tally.waits) if tally.waits else 0.0
+    print(f"  tickets issued {sum(tally.issued.values())}, served {e['finished']}, no-shows {e['skipped']}, "
+          f"transfers {e['transferred']}, recalls {e['recalled']}; average wait {avg:.1f} s")
