@@ -75,13 +75,13 @@ class HallClient:
                            reason=reason)
         return self.runtime.request(self.topics.ticket_cancel, req, TicketReply, timeout=self.timeout)
 
-    def counter(self, number: int, action: str, *, command_id: str | None = None, timeout: float | None = None,
+    def counter(self, counter: int, action: str, /, *, command_id: str | None = None, timeout: float | None = None,
                 **fields: Any) -> CounterReply:
         model = COUNTER_ACTIONS.get(action)
         if model is None:
             raise ValueError(f"unknown counter action {action!r}; one of {', '.join(COUNTER_ACTIONS)}")
         cmd = model(command_id=command_id or new_id(), device_id=self.device_id, **fields)
-        return self.runtime.request(self.topics.counter_command(number, action), cmd, CounterReply,
+        return self.runtime.request(self.topics.counter_command(counter, action), cmd, CounterReply,
                                     timeout=timeout or self.timeout, expiry_s=_EXPIRY["counter/{counter}/cmd/{action}"])
 
     def rate(self, rating: Rating, *, timeout: float | None = None) -> RatingAck:

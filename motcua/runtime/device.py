@@ -207,8 +207,10 @@ class DeviceRuntime:
                 if model is None:  # unknown action: the body may still say whom to answer
                     exc = self._with_ids(exc, msg.payload)
                 self._refused(msg.topic, exc)
-                if exc.command_id:
-                    reply = Reply(command_id=exc.command_id, ok=False, error=ErrorInfo(code=exc.code, message=str(exc)))
+                # answer whenever we know where to: even unreadable bodies come with v5 correlation data
+                command_id = exc.command_id or (inbound.correlation or b"").decode("ascii", "replace")[:64]
+                if command_id or exc.device_id:
+                    reply = Reply(command_id=command_id, ok=False, error=ErrorInfo(code=exc.code, message=str(exc)))
                     self._send_reply(reply, inbound, exc.device_id)
                 return
             answer = handler(message, inbound)
