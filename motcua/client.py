@@ -57,7 +57,7 @@ class HallClient:
         self.runtime.stop()
 
     def __enter__(self) -> HallClient:
-        return self.start()
+        return self.start(wait=max(self.timeout, 1.0))
 
     def __exit__(self, *exc: Any) -> None:
         self.close()

@@ -1,0 +1,46 @@
+"""`motcua` as a technician types it."""
+
+from __future__ import annotations
+
+from motcua.cli import main
+from motcua.localbroker import free_port
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_drive_the_hall_by_hand(dispatcher, broker, site, capsys):
+    conn = ["--port", str(broker.port), "--site", site]
+    rc, out, _ = run(capsys, "ticket", "TP", *conn)
+    assert rc == 0 and out.startswith("A1001  area TP") and "0 ahead" in out
+    rc, out, _ = run(capsys, "ticket", "DD", "--priority", "elderly", *conn)
+    assert rc == 0 and "B2001" in out and "priority: elderly" in out
+
+    rc, out, err = run(capsys, "counter", "1", "next", *conn)
+    assert rc == 1 and "closed" in err  # refused: open it first
+    rc, out, _ = run(capsys, "counter", "1", "open", "--officer", "lan.nguyen", *conn)
+    assert rc == 0 and "counter 1 (Quầy 1): open Nguyễn Thị Lan" in out
+    rc, out, _ = run(capsys, "counter", "1", "next", *conn)
+    assert rc == 0 and "serving A1001" in out
+    rc, out, _ = run(capsys, "counter", "1", "dossier", "H12.22-240115-0001", *conn)
+    assert rc == 0
+    rc, out, _ = run(capsys, "counter", "1", "transfer", "--to-area", "DD", *conn)
+    assert rc == 0 and "serving" not in out
+    rc, out, err = run(capsys, "counter", "1", "transfer", *conn)
+    assert rc == 2 and "exactly one" in err
+
+    rc, out, _ = run(capsys, "status", *conn)
+    assert rc == 0
+    assert "Trung tâm Phục vụ hành chính công huyện Long Hồ" in out
+    assert "dispatcher" in out and "online" in out and "database ok" in out
+    assert "Quầy 1" in out and "Nguyễn Thị Lan" in out
+    dd = next(line for line in out.splitlines() if line.strip().startswith("DD "))
+    assert "waiting   2 (1 priority)" in dd
+
+
+def test_unreachable_broker_exits_3(capsys, site):
+    rc, _, err = run(capsys, "ticket", "TP", "--port", str(free_port()), "--site", site, "--timeout", "1")
+    assert rc == 3 and "unreachable" in err
