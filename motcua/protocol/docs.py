@@ -136,30 +136,29 @@ def examples() -> dict[str, list[Example]]:
 
     window = m.RatingWindow(ticket_id=done.ticket_id, number=done.number, area="TP", officer="lan.nguyen",
                             dossier_code=dossier, opened_at=_at(8, 24, 40), closes_at=_at(8, 25, 10))
-    counter_cmds: dict[str, tuple[str, datetime, dict[str, Any], m.CounterReply | None]] = {
+    refused = m.ErrorInfo(code="bad_state", message="ticket A1019 was skipped more than 30 minutes ago: "
+                                                     "take a new number")
+    # action: (caption, sent at, fields beyond the common ones, counter state in the reply, error)
+    counter_cmds: dict[str, tuple[str, datetime, dict[str, Any], m.CounterState, m.ErrorInfo | None]] = {
         "open": ("officer lan.nguyen opens counter 3", _at(7, 30), {"officer": "lan.nguyen"},
-                 m.CounterReply(command_id=_id("open"), ok=True, replied_at=_at(7, 30),
-                                counter=state("open", _at(7, 30)))),
-        "next": ("call the next citizen; the reply shows A1023 being served", _at(8, 15), {},
-                 m.CounterReply(command_id=_id("next"), ok=True, replied_at=_at(8, 15),
-                                counter=state("open", _at(8, 15), current=ticket))),
-        "recall": ("call A1023 again", _at(8, 16, 30), {}, None),
-        "skip": ("skip the ticket being served: the citizen did not come", _at(8, 18), {}, None),
+                 state("open", _at(7, 30)), None),
+        "close": ("close the counter at the end of the morning", _at(11, 30), {}, state("closed", _at(11, 30)), None),
+        "pause": ("pause the counter for a break", _at(9, 45), {}, state("paused", _at(9, 45)), None),
+        "resume": ("resume after the break", _at(10, 0), {}, state("open", _at(10, 0)), None),
+        "next": ("call the next citizen: A1023", _at(8, 15), {}, state("open", _at(8, 15), current=ticket), None),
+        "recall": ("call A1023 again", _at(8, 16, 30), {}, state("open", _at(8, 15), current=ticket), None),
+        "skip": ("skip the ticket being served: the citizen did not come", _at(8, 18), {},
+                 state("open", _at(8, 18)), None),
         "reactivate": ("bring back skipped ticket A1019; refused, it was skipped too long ago", _at(8, 20),
-                       {"number": "A1019"},
-                       m.CounterReply(command_id=_id("reactivate"), ok=False, replied_at=_at(8, 20),
-                                      error=m.ErrorInfo(code="bad_state", message="ticket A1019 was skipped more than "
-                                                        "30 minutes ago: take a new number"),
-                                      counter=state("open", _at(8, 15), current=ticket))),
-        "transfer": ("send the ticket being served to the land (DD) queue", _at(8, 21), {"to_area": "DD"}, None),
-        "attach_dossier": ("link the dossier code scanned from the receipt", _at(8, 24, 20),
-                           {"dossier_code": dossier}, None),
+                       {"number": "A1019"}, state("open", _at(8, 18)), refused),
+        "transfer": ("send the ticket being served to the land (DD) queue", _at(8, 21), {"to_area": "DD"},
+                     state("open", _at(8, 21)), None),
         "finish": ("finish A1023; the rating window opens for 30 s", _at(8, 24, 40), {},
-                   m.CounterReply(command_id=_id("finish"), ok=True, replied_at=_at(8, 24, 40),
-                                  counter=state("open", _at(8, 24, 40), rating_window=window))),
-        "pause": ("pause the counter (break)", _at(9, 45), {}, None),
-        "resume": ("resume after the break", _at(10, 0), {}, None),
-        "close": ("close the counter at the end of the morning", _at(11, 30), {}, None),
+                   state("open", _at(8, 24, 40), rating_window=window), None),
+        "attach_dossier": ("link the dossier code scanned from the receipt to A1023", _at(8, 24, 20),
+                           {"dossier_code": dossier},
+                           state("open", _at(8, 15), current=ticket.model_copy(update={"dossier_code": dossier})),
+                           None),
     }
     assert set(counter_cmds) == set(m.COUNTER_ACTIONS), "one example per counter action"
     cmd_spec = spec["counter command"]
@@ -176,7 +175,8 @@ def examples() -> dict[str, list[Example]]:
                            m.Health(device_id="kiosk-01", role="kiosk", status="degraded", at=_at(8, 15),
                                     uptime_s=4860.5, version=__version__, mqtt_connected=True, rss_mb=48.2,
                                     checks={"printer": "ok", "paper": "degraded: paper low"}))],
-        "dispatcher state": [Example("The dispatcher mid-morning", _topic(spec["dispatcher state"], device_id="dispatcher"),
+        "dispatcher state": [Example("The dispatcher mid-morning",
+                                     _topic(spec["dispatcher state"], device_id="dispatcher"),
                                      m.DispatcherState(day=DAY, issued_today=57, waiting=9, served_today=44,
                                                        database="/var/lib/motcua/dispatcher.db",
                                                        started_at=_at(6, 58, 40)))],
@@ -214,8 +214,8 @@ def examples() -> dict[str, list[Example]]:
         "counter command": [
             Example(f"`{action}`: {caption}", _topic(cmd_spec, counter=3, action=action),
                     m.COUNTER_ACTIONS[action](command_id=_id(action), device_id="counter-03", sent_at=at, **fields),
-                    reply)
-            for action, (caption, at, fields, reply) in ((a, counter_cmds[a]) for a in m.COUNTER_ACTIONS)
+                    m.CounterReply(command_id=_id(action), ok=error is None, error=error, replied_at=at, counter=after))
+            for action, (caption, at, fields, after, error) in ((a, counter_cmds[a]) for a in m.COUNTER_ACTIONS)
         ],
         "rating": [Example("A citizen rates A1023", _topic(spec["rating"], counter=3), m.Rating(
             rating_id=_id("rating"), device_id="pad-03", counter=3, ticket_id=ticket.ticket_id, officer="lan.nguyen",
@@ -225,8 +225,8 @@ def examples() -> dict[str, list[Example]]:
         "ticket request": [Example("A number in the civil status area", _topic(spec["ticket request"]),
                                    m.TicketRequest(command_id=_id("ticket"), device_id="kiosk-01", area="TP"),
                                    m.TicketReply(command_id=_id("ticket"), ok=True, replied_at=_at(8, 2, 11),
-                                                 ticket=ticket.model_copy(update={"status": "waiting", "called_at": None,
-                                                                                  "counter": None}),
+                                                 ticket=ticket.model_copy(update={
+                                                     "status": "waiting", "called_at": None, "counter": None}),
                                                  waiting_ahead=4, estimated_wait_min=12))],
         "ticket cancel": [Example("The kiosk could not print A1024", _topic(spec["ticket cancel"]),
                                   m.TicketCancel(command_id=_id("cancel"), device_id="kiosk-01",
@@ -278,6 +278,31 @@ def _receives(spec: TopicSpec) -> bool:
     return "dispatcher" in spec.subscribers
 
 
+def _message(model: type[m.Message], spec: TopicSpec, samples: list) -> dict[str, Any]:
+    """An AsyncAPI message object for one model on one channel."""
+    msg: dict[str, Any] = {
+        "name": model.__name__, "title": model.__name__, "contentType": "application/json",
+        "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+        "examples": [{"name": f"{model.__name__}{i + 1}", "payload": json.loads(x.model_dump_json())}
+                     for i, x in enumerate(samples)],
+    }
+    if model.__doc__:
+        msg["summary"] = " ".join(model.__doc__.split())
+    action = next((a for a, cls in m.COUNTER_ACTIONS.items() if cls is model), None)
+    if action is not None:
+        msg["description"] = f"The `{action}` command, on `{_ADDRESS}{spec.pattern.replace('{action}', action)}`."
+    binding: dict[str, Any] = {"bindingVersion": "0.2.0"}
+    if (field := _id_field(model)) is not None:
+        msg["correlationId"] = {"location": f"$message.payload#/{field}",
+                                "description": f"`{field}`, also sent as the MQTT v5 correlation data."}
+        binding["correlationData"] = {"type": "string", "description": f"The `{field}`, UTF-8 encoded."}
+    if spec.reply is not None:
+        binding["responseTopic"] = {"type": "string", "description": f"`{_ADDRESS}{REPLY_PATTERN}` of the sender."}
+    if len(binding) > 1:
+        msg["bindings"] = {"mqtt": binding}
+    return msg
+
+
 def asyncapi() -> dict:
     """The AsyncAPI 3.0.0 document, from the dispatcher's point of view."""
     _, defs = models_json_schema([(x, "validation") for x in documented_models()],
@@ -299,21 +324,7 @@ def asyncapi() -> dict:
         for model in models:
             samples = [e.payload for e in ex[spec.name] if type(e.payload) is model]
             samples += [e.reply for s in TOPIC_SPECS for e in ex[s.name] if type(e.reply) is model]
-            msg: dict[str, Any] = {
-                "name": model.__name__, "title": model.__name__, "contentType": "application/json",
-                "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
-                "examples": [{"name": f"{model.__name__}{i + 1}", "payload": json.loads(x.model_dump_json())}
-                             for i, x in enumerate(samples)],
-            }
-            if model.__doc__:
-                msg["summary"] = " ".join(model.__doc__.split())
-            if (field := _id_field(model)) is not None:
-                msg["correlationId"] = {"location": f"$message.payload#/{field}",
-                                        "description": "Also the MQTT v5 correlation data, when it survives."}
-            if spec.reply is not None:
-                msg["bindings"] = {"mqtt": {"bindingVersion": "0.2.0", "responseTopic": {
-                    "type": "string", "description": f"{_ADDRESS}{REPLY_PATTERN} of the sender."}}}
-            messages[model.__name__] = msg
+            messages[model.__name__] = _message(model, spec, samples)
         names = [x.__name__ for x in models] or ["Availability"]
         channels[cid] = {
             "address": _ADDRESS + spec.pattern, "title": spec.name, "description": spec.summary,
@@ -325,7 +336,8 @@ def asyncapi() -> dict:
         if spec.expiry_s is not None:
             binding["messageExpiryInterval"] = spec.expiry_s
         op: dict[str, Any] = {
-            "action": action, "channel": {"$ref": f"#/channels/{cid}"}, "title": f"{spec.publisher} → {spec.subscribers}",
+            "action": action, "channel": {"$ref": f"#/channels/{cid}"},
+            "title": f"{spec.publisher} → {spec.subscribers}",
             "messages": [{"$ref": f"#/channels/{cid}/messages/{n}"} for n in names],
             "bindings": {"mqtt": binding},
         }
@@ -431,8 +443,8 @@ sit at hall level; requests sit on topics whose levels name what they act on.
 
 * Everything is published with **QoS 1** (at least once).
 * **Retained** topics carry the current state (hall configuration, counter states, area summaries, device
-  availability, health and state): a new subscriber receives it at once, and each message replaces the previous one. An
-  empty retained message clears a topic.
+  availability, health and state): a new subscriber receives it at once, and each message replaces the previous
+  one. An empty retained message clears a topic.
 * **Events, commands, requests and replies are never retained.** Events are delivered at least once: deduplicate
   them by `event_id`.
 
@@ -518,7 +530,8 @@ def _section(spec: TopicSpec, samples: list[Example]) -> str:
             lines.append(f"| `{action}` | {_link(model)} | {extra} | {doc} |")
     for sample in samples:
         lang = "text" if isinstance(sample.payload, str) else "json"
-        lines += ["", f"**Example: {sample.caption}** — `{sample.topic}`", "", f"```{lang}", _json(sample.payload), "```"]
+        lines += ["", f"**Example: {sample.caption}** — `{sample.topic}`", "",
+                  f"```{lang}", _json(sample.payload), "```"]
         if sample.reply is not None:
             lines += ["", f"Reply ({type(sample.reply).__name__}):", "", "```json", _json(sample.reply), "```"]
     return "\n".join(lines) + "\n"

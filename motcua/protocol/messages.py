@@ -18,7 +18,7 @@ import uuid
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -85,8 +85,9 @@ class ErrorInfo(BaseModel):
 class Reply(Message):
     """The answer to a command or request: ``ok`` or an ``error``.
 
-    Every reply type below extends this one, so a receiver that only knows
-    ``Reply`` can still read whether its command was applied and why not.
+    Every reply type below extends this one: whatever was asked, the answer
+    carries ``command_id``, ``ok`` and, when refused, ``error``. Validate a
+    reply with the reply model of the request it answers (see docs/protocol.md).
     """
 
     command_id: str = Field(description="The command or request id this reply answers.")
@@ -178,7 +179,7 @@ class Ticket(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ticket_id: str = Field(description="Unique across days: '{day}-{area}-{sequence}'.")
+    ticket_id: str = Field(description="Unique across days: 'YYYYMMDD-{issuing area}-{number}', e.g. '20260302-TP-1023'.")
     number: TicketNumber = Field(description="What is printed and called, prefix included, e.g. 'A1023'.")
     area: AreaCode
     day: date
@@ -258,35 +259,37 @@ class CounterCommand(Message):
 
 
 class OpenCounter(CounterCommand):
+    """Open the counter with this officer logged in (or switch officer)."""
+
     officer: OfficerId
 
 
 class CloseCounter(CounterCommand):
-    pass
+    """Close the counter; a ticket still being served is finished first."""
 
 
 class PauseCounter(CounterCommand):
-    pass
+    """Stop calling for a while (break); the current ticket stays."""
 
 
 class ResumeCounter(CounterCommand):
-    pass
+    """End a pause."""
 
 
 class CallNext(CounterCommand):
-    pass
+    """Call the next citizen by the hall's rules; finishes the current ticket first if the hall says so."""
 
 
 class Recall(CounterCommand):
-    pass
+    """Call the current ticket again (announced again, shown again)."""
 
 
 class Skip(CounterCommand):
-    pass
+    """The citizen did not come: mark a no-show. It can be reactivated within the hall's window."""
 
 
 class Finish(CounterCommand):
-    pass
+    """Done serving the current ticket: opens the rating window at this counter."""
 
 
 class Reactivate(CounterCommand):
@@ -300,6 +303,12 @@ class Transfer(CounterCommand):
 
     to_area: AreaCode | None = None
     to_counter: CounterNumber | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_target(self) -> Transfer:
+        if (self.to_area is None) == (self.to_counter is None):
+            raise ValueError("give exactly one of to_area or to_counter")
+        return self
 
 
 class AttachDossier(CounterCommand):
@@ -396,8 +405,11 @@ class Rating(Message):
     area: AreaCode | None = None
     dossier_code: DossierCode | None = None
     level: RatingLevel
-    reasons: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list, max_length=20)
-    indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = None
+    reasons: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=20,
+        description="Codes of the reasons chosen after 'unsatisfied' (the hall's settings list them).")
+    indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = Field(
+        None, description="The optional national nine-indicator form: indicator code -> score 0, 1 or 2.")
     rated_at: datetime
 
 

@@ -12,8 +12,6 @@ give a keypad its own counter's commands and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 from . import messages as m
 
 ROOT = "motcua/v1"
@@ -114,9 +112,6 @@ class Topics:
 
 
 # --------------------------------------------------------------------------- registry for docs
-
-Direction = Literal["device → hall", "dispatcher → devices", "device → dispatcher", "central → dispatcher"]
-
 
 @dataclass(frozen=True)
 class TopicSpec:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -150,6 +151,7 @@ class DeviceRuntime:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
+        self._client.on_socket_open = self._on_socket_open
         # Our own reply topic: answers to the requests this device sends.
         self._subs.append((self.topics.reply(self.device_id), self._on_reply))
 
@@ -213,7 +215,14 @@ class DeviceRuntime:
                     reply = Reply(command_id=command_id, ok=False, error=ErrorInfo(code=exc.code, message=str(exc)))
                     self._send_reply(reply, inbound, exc.device_id)
                 return
-            answer = handler(message, inbound)
+            try:
+                answer = handler(message, inbound)
+            except Exception as exc:  # noqa: BLE001 - our bug, not the sender's: say so, then keep serving
+                log.exception("command on %s failed", msg.topic)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                command_id = getattr(message, "command_id", None) or getattr(message, "rating_id", "")
+                answer = Reply(command_id=command_id, ok=False,
+                               error=ErrorInfo(code="internal", message=f"internal error: {type(exc).__name__}"))
             reply, then = answer if isinstance(answer, tuple) else (answer, None)
             self._send_reply(reply, inbound, getattr(message, "device_id", None))
             if then is not None:
@@ -368,6 +377,14 @@ class DeviceRuntime:
         if self._is_ready:
             self.publish_health()
         self.systemd.status(self._status_line())
+
+    @staticmethod
+    def _on_socket_open(client, userdata, sock) -> None:
+        # paho leaves Nagle on: a reply then waits for the peer's delayed ACK (~40 ms a hop)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):  # not a TCP socket (unix, websockets)
+            pass
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()

@@ -1,0 +1,169 @@
+"""Dispatcher benchmark, with a real Mosquitto and the real daemon process.
+
+    python bench/dispatcher.py [--calls 1000] [--tickets 2000] [--kiosks 4]
+
+Measures
+* the round trip of a counter ``next`` command: from the keypad's publish
+  until the counter's new retained state arrives (what the LED display waits
+  for), p50 and p99;
+* ticket issue throughput: requests answered per second, several kiosks at once;
+* the dispatcher's resident memory and CPU time.
+
+Prints readable figures, then one JSON line holding them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from motcua.client import HallClient  # noqa: E402
+from motcua.localbroker import LocalBroker  # noqa: E402
+from motcua.protocol import CallNext, CounterState, new_id  # noqa: E402
+
+HALL = """
+site = "bench"
+device_id = "dispatcher"
+[hall]
+name = "Benchmark hall"
+[[hall.areas]]
+code = "TP"
+name = "Tư pháp - hộ tịch"
+prefix = "A"
+first_number = 1
+last_number = 999999
+[[hall.counters]]
+number = 1
+areas = ["TP"]
+[[hall.officers]]
+id = "bench"
+name = "Cán bộ thử"
+"""
+
+
+def proc_figures(pid: int) -> tuple[float, float]:
+    """(RSS in MiB, user+system CPU seconds) of a process, from /proc."""
+    rss = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return rss, cpu
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=1000)
+    ap.add_argument("--tickets", type=int, default=2000)
+    ap.add_argument("--kiosks", type=int, default=4)
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
+    (work / "hall.toml").write_text(HALL, encoding="utf-8")
+    broker = LocalBroker(work / "broker").start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env.update(MOTCUA_MQTT__PORT=str(broker.port), MOTCUA_DATABASE=str(work / "dispatcher.db"),
+               MOTCUA_LOG_LEVEL="WARNING")
+    daemon = subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(work / "hall.toml")],
+                              env=env, cwd=REPO)
+    try:
+        client = HallClient("bench", port=broker.port, device_id="bench-keypad").start()
+        for _ in range(100):  # the daemon needs a moment to subscribe
+            try:
+                client.ticket("TP", timeout=0.5)
+                break
+            except Exception:  # noqa: BLE001
+                continue
+
+        # ---- ticket throughput: several kiosks asking at once
+        per_kiosk = args.tickets // args.kiosks
+        kiosks = [HallClient("bench", port=broker.port, device_id=f"bench-kiosk-{k}").start()
+                  for k in range(args.kiosks)]
+        start = threading.Barrier(args.kiosks + 1)
+
+        def issue(c: HallClient) -> None:
+            start.wait()
+            for _ in range(per_kiosk):
+                assert c.ticket("TP").ok
+
+        threads = [threading.Thread(target=issue, args=(c,)) for c in kiosks]
+        for t in threads:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        per_s = per_kiosk * args.kiosks / (time.perf_counter() - t0)
+        for c in kiosks:
+            c.close()
+
+        # ---- next: keypad publish -> new counter state received
+        assert client.counter(1, "open", officer="bench").ok
+        arrived = threading.Event()
+        want: list[str | None] = [None]
+
+        def on_state(state: CounterState, _inbound) -> None:
+            if state.current is not None and state.current.ticket_id != want[0]:
+                want[0] = state.current.ticket_id
+                arrived.set()
+
+        client.runtime.on(client.topics.counter_state(1), CounterState, on_state)
+        time.sleep(0.2)  # let the retained state settle before timing
+        rss_before, cpu_before = proc_figures(daemon.pid)
+        latencies = []
+        topic = client.topics.counter_command(1, "next")
+        for _ in range(args.calls):
+            arrived.clear()
+            t0 = time.perf_counter()
+            client.runtime.publish(topic, CallNext(command_id=new_id(), device_id=client.device_id), expiry_s=30)
+            if not arrived.wait(5):
+                raise RuntimeError("no counter state within 5 s")
+            latencies.append((time.perf_counter() - t0) * 1000)
+        rss, cpu_after = proc_figures(daemon.pid)
+        client.close()
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+        broker.stop()
+
+    figures = {
+        "next_p50_ms": round(statistics.median(latencies), 2),
+        "next_p99_ms": round(percentile(latencies, 99), 2),
+        "next_max_ms": round(max(latencies), 2),
+        "calls": len(latencies),
+        "ticket_per_s": round(per_s, 1),
+        "kiosks": args.kiosks,
+        "rss_mb": round(rss, 1),
+        "cpu_ms_per_next": round((cpu_after - cpu_before) * 1000 / len(latencies), 3),
+    }
+    print(f"counter 'next' -> new counter state, {len(latencies)} calls: "
+          f"p50 {figures['next_p50_ms']} ms, p99 {figures['next_p99_ms']} ms, max {figures['next_max_ms']} ms")
+    print(f"ticket issue: {figures['ticket_per_s']} tickets/s with {args.kiosks} kiosks asking at once")
+    print(f"dispatcher: RSS {figures['rss_mb']} MiB, {figures['cpu_ms_per_next']} ms CPU per 'next'")
+    print(json.dumps({"p50_ms": figures["next_p50_ms"], "p99_ms": figures["next_p99_ms"],
+                      "per_s": figures["ticket_per_s"], "rss_mb": figures["rss_mb"], **figures}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
