@@ -13,10 +13,12 @@ VENV=.venv
 #   mosquitto            the site broker (tests and the demo start their own on loopback)
 #   mosquitto-clients    mosquitto_sub/pub for technicians
 #   fonts-dejavu-core    Vietnamese-covering font for screens and tickets
+#   systemd              systemd-analyze, to check the shipped units (present on any real box)
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the tests verify our units with it
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
 
 if [ ${#need[@]} -gt 0 ]; then

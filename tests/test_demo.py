@@ -1,0 +1,19 @@
+"""`make demo` must keep working: a short, fast run of the same code path."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+
+def test_demo_runs_a_small_day(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "motcua.cli", "demo", "--citizens", "12", "--speed", "8",
+                        "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = r.stdout
+    assert "Trung tâm Phục vụ hành chính công huyện Long Hồ: 8 areas, 10 counters" in out
+    assert "«Mời công dân có số " in out
+    totals = re.search(r"tickets issued (\d+), served (\d+), no-shows (\d+)", out)
+    issued, served, no_shows = map(int, totals.groups())
+    assert issued == 12 and served + no_shows == 12, out[-1500:]
