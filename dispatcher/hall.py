@@ -116,9 +116,13 @@ class Hall:
         if self.store.meta("day") == today:
             return False
         db = self.store.db
-        expired = db.execute(
-            "UPDATE tickets SET status = 'expired' WHERE day < ? AND status IN ('waiting', 'called', 'skipped')",
-            (today,)).rowcount
+        stale = db.execute("SELECT ticket_id FROM tickets WHERE day < ? AND status IN ('waiting', 'called', 'skipped')",
+                           (today,)).fetchall()
+        for row in stale:  # the central system hears the end of every ticket's life, this one too
+            db.execute("UPDATE tickets SET status = 'expired' WHERE ticket_id = ?", (row["ticket_id"],))
+            self._event("expired", self.store.to_ticket(self.store.ticket(row["ticket_id"])), now,
+                        detail="not served before the daily reset")
+        expired = len(stale)
         db.execute("UPDATE counters SET current = NULL, rating_ticket = NULL, rating_opened_at = NULL, "
                    "rating_closes_at = NULL, updated_at = ?", (iso(now),))
         self.store.set_meta("day", today)
@@ -314,6 +318,8 @@ class Hall:
         out.areas.add(ticket["area"])
 
     def _cmd_reactivate(self, cfg: CounterConfig, cmd: m.Reactivate, now: datetime, out: Outcome) -> None:
+        # the ticket will be reserved for this counter: a closed one would never call it
+        self._require_status(self._counter_row(cfg.number), "open", "paused")
         day = self.service_day(now).isoformat()
         ticket = self.store.one("SELECT * FROM tickets WHERE day = ? AND number = ?", day, cmd.number)
         if ticket is None:
@@ -423,7 +429,7 @@ class Hall:
             return prio or normal
         if self.rules.priority_rule == "strict":
             return prio
-        since = self.store.scalar("SELECT normal_since_priority FROM sequences WHERE day = ? AND area = ?", day, area)
+        since = self.store.scalar("SELECT normal_since_priority FROM interleave WHERE day = ? AND area = ?", day, area)
         return prio if since is None or since >= self.rules.priority_every else normal
 
     def _call(self, cfg: CounterConfig, ticket, now: datetime, out: Outcome) -> None:
@@ -434,14 +440,11 @@ class Hall:
         db.execute("UPDATE counters SET current = ?, updated_at = ? WHERE number = ?",
                    (ticket["ticket_id"], iso(now), cfg.number))
         if ticket["target_counter"] is None:  # the interleave rule counts tickets drawn from the area queue
-            reset = ticket["priority"] is not None
-            # no number issued in this area today yet (a transfer brought the ticket here): the new row must
-            # not pretend number 0 was issued, or the area's next number would be 1, not its first_number
-            none_issued = self.areas[ticket["area"]].first_number - 1
-            db.execute("INSERT INTO sequences(day, area, last_number, normal_since_priority) VALUES(?, ?, ?, ?) "
+            # NULL until the first priority call of the day: until then a priority ticket waits for nobody
+            db.execute("INSERT INTO interleave(day, area, normal_since_priority) VALUES(?, ?, ?) "
                        "ON CONFLICT(day, area) DO UPDATE SET normal_since_priority = "
-                       "CASE WHEN ? THEN 0 ELSE COALESCE(normal_since_priority, 0) + 1 END",
-                       (ticket["day"], ticket["area"], none_issued, 0 if reset else 1, reset))
+                       "CASE WHEN ? THEN 0 ELSE normal_since_priority + 1 END",
+                       (ticket["day"], ticket["area"], 0 if ticket["priority"] else None, ticket["priority"] is not None))
         called = self.store.ticket(ticket["ticket_id"])
         self._announce(cfg, called, now, recall=False)
         self._event("called", self.store.to_ticket(called), now, cfg.number, row["officer"])

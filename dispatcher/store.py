@@ -29,7 +29,14 @@ CREATE TABLE IF NOT EXISTS sequences (
     day         TEXT NOT NULL,
     area        TEXT NOT NULL,
     last_number INTEGER NOT NULL,
-    normal_since_priority INTEGER,  -- for the interleave rule; NULL = no priority served yet
+    PRIMARY KEY (day, area)
+);
+-- the interleave priority rule: normal tickets called since the last priority one
+-- (NULL = no priority ticket called yet today, so the next one goes first)
+CREATE TABLE IF NOT EXISTS interleave (
+    day         TEXT NOT NULL,
+    area        TEXT NOT NULL,
+    normal_since_priority INTEGER,
     PRIMARY KEY (day, area)
 );
 CREATE TABLE IF NOT EXISTS tickets (

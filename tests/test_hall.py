@@ -219,6 +219,10 @@ def test_daily_reset_expires_yesterdays_queue_and_restarts_numbers(make):
     ds = h.hall.dispatcher_state("x")
     assert ds.day == date(2024, 5, 16) and ds.issued_today == 2
 
+    # the central system hears the end of each unserved ticket's life
+    expired = {e.ticket.ticket_id for e in h.events("expired")}
+    assert expired == {being_served.ticket_id, waiting.ticket_id, skipped.ticket_id}
+
     # a second tick on the same day changes nothing
     assert h.hall.tick().counters == set()
 
@@ -749,16 +753,18 @@ def test_interleave_one_priority_after_every_three_normal(make):
     assert called == [prio[0], *normal[0:3], prio[1], *normal[3:6], prio[2], normal[6], None]
 
 
-def test_interleave_with_no_priority_waiting_serves_normal_and_counts_them(make):
+def test_interleave_a_priority_ticket_waits_for_at_most_n_normal_calls(make):
     h = make(rules={"priority_rule": "interleave", "priority_every": 2})
     h.open(1)
-    for _ in range(3):
+    for _ in range(5):
         h.ticket("TP")
     assert numbers(h, 1, 1) == ["A1001"]                 # only normal waiting
-    p = h.ticket("TP", priority="disabled").number          # A1004
-    # one normal served since the last priority (none ever): a priority ticket needs two
-    assert numbers(h, 1, 1) == ["A1002"]
-    assert numbers(h, 1, 2) == [p, "A1003"]
+    p1 = h.ticket("TP", priority="disabled").number         # A1006
+    # no priority ticket called yet today: it waits for nobody
+    assert numbers(h, 1, 1) == [p1]
+    p2 = h.ticket("TP", priority="elderly").number          # A1007
+    # after a priority call, the next one waits for two normal calls, counted from that call
+    assert numbers(h, 1, 4) == ["A1002", "A1003", p2, "A1004"]
 
 
 def test_interleave_counts_each_area_on_its_own(make):
@@ -1257,3 +1263,15 @@ def test_a_counter_removed_from_the_settings_while_open_does_not_break_the_hall(
     h.clock.advance(minutes=1)
     assert h.hall.tick().counters == set()
     assert error_code(h.cmd(3, "next")) == "unknown_counter"
+
+
+def test_reactivate_needs_a_counter_that_will_call_it(h):
+    h.open(1)
+    t = h.ticket("TP")
+    assert h.called(1) == t.number
+    assert h.cmd(1, "skip").reply.ok
+    # counter 3 is closed: a ticket reserved for it would wait forever
+    assert error_code(h.cmd(3, "reactivate", number=t.number)) == "bad_state"
+    h.open(3)
+    assert h.cmd(3, "pause").reply.ok
+    assert h.cmd(3, "reactivate", number=t.number).reply.ok  # paused is fine: it is called after the break

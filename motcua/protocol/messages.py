@@ -18,9 +18,12 @@ import uuid
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 SCHEMA_VERSION = 1
+
+# Every time stamp carries its offset (AwareDatetime): "08:15" means nothing
+# between a pad, the dispatcher and the province unless the zone is said.
 
 # Identifiers travel in topics, so they must be a single, wildcard-free topic
 # level; ids are ASCII so they survive every log, shell and ACL file.
@@ -93,7 +96,7 @@ class Reply(Message):
     command_id: str = Field(description="The command or request id this reply answers.")
     ok: bool
     error: ErrorInfo | None = None
-    replied_at: datetime = Field(default_factory=utcnow)
+    replied_at: AwareDatetime = Field(default_factory=utcnow)
 
 
 class Health(Message):
@@ -102,7 +105,7 @@ class Health(Message):
     device_id: DeviceId
     role: str
     status: Literal["ok", "degraded", "fault"]
-    at: datetime = Field(default_factory=utcnow)
+    at: AwareDatetime = Field(default_factory=utcnow)
     uptime_s: float
     version: str
     mqtt_connected: bool
@@ -185,9 +188,9 @@ class Ticket(BaseModel):
     day: date
     priority: CategoryCode | None = None
     status: TicketStatus
-    issued_at: datetime
-    called_at: datetime | None = None
-    finished_at: datetime | None = None
+    issued_at: AwareDatetime
+    called_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = None
     counter: CounterNumber | None = Field(default=None, description="The counter serving it, or that last served it.")
     target_counter: CounterNumber | None = Field(default=None, description="Set when transferred to one counter.")
     dossier_code: DossierCode | None = None
@@ -233,8 +236,8 @@ class RatingWindow(BaseModel):
     area: AreaCode
     officer: OfficerId | None
     dossier_code: DossierCode | None
-    opened_at: datetime
-    closes_at: datetime
+    opened_at: AwareDatetime
+    closes_at: AwareDatetime
 
 
 class CounterState(Message):
@@ -247,7 +250,7 @@ class CounterState(Message):
     officer_name: str | None = None
     current: Ticket | None = None
     rating_window: RatingWindow | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
 class CounterCommand(Message):
@@ -255,7 +258,7 @@ class CounterCommand(Message):
 
     command_id: MessageId
     device_id: DeviceId
-    sent_at: datetime | None = None
+    sent_at: AwareDatetime | None = None
 
 
 class OpenCounter(CounterCommand):
@@ -341,7 +344,7 @@ class CounterReply(Reply):
 
 class Event(Message):
     event_id: str = Field(default_factory=new_id)
-    at: datetime = Field(default_factory=utcnow)
+    at: AwareDatetime = Field(default_factory=utcnow)
 
 
 class CallEvent(Event):
@@ -385,7 +388,7 @@ class AreaSummary(Message):
     open_counters: int
     average_wait_min: float | None = None
     average_service_min: float | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
 # --------------------------------------------------------------------------- ratings
@@ -410,7 +413,7 @@ class Rating(Message):
         description="Codes of the reasons chosen after 'unsatisfied' (the hall's settings list them).")
     indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = Field(
         None, description="The optional national nine-indicator form: indicator code -> score 0, 1 or 2.")
-    rated_at: datetime
+    rated_at: AwareDatetime
 
 
 class RatingAck(Reply):
@@ -432,7 +435,7 @@ class DossierRecord(BaseModel):
     status: Literal["received", "processing", "additional_documents_required", "ready", "returned", "rejected", "withdrawn"]
     appointment_date: date | None = None
     ready_for_pickup: bool = False
-    updated_at: datetime = Field(description="When the central system last changed this record.")
+    updated_at: AwareDatetime = Field(description="When the central system last changed this record.")
 
 
 class DossierStatusUpdate(Message):
@@ -452,7 +455,7 @@ class DossierLookup(Message):
 class DossierReply(Reply):
     found: bool = False
     record: DossierRecord | None = None
-    received_at: datetime | None = Field(default=None, description="When the dispatcher last heard of it from the central system.")
+    received_at: AwareDatetime | None = Field(default=None, description="When the dispatcher last heard of it from the central system.")
     age_s: float | None = Field(default=None, description="How old this answer is, in seconds.")
 
 
@@ -464,4 +467,4 @@ class DispatcherState(Message):
     waiting: int
     served_today: int
     database: str
-    started_at: datetime
+    started_at: AwareDatetime
