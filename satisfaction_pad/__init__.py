@@ -1,1 +1,1 @@
-"""Reserved: see the project's issues. Empty until its daemon lands."""
+"""The satisfaction pad: the citizen rates the service at the counter; no rating lost or counted twice."""

@@ -95,6 +95,13 @@ def rss_mb() -> float | None:
         return None
 
 
+def _overall(checks: dict[str, str]) -> str:
+    """Each check reads 'ok …', 'fault …' or anything else (degraded); the worst one wins."""
+    if any(v.startswith("fault") for v in checks.values()):
+        return "fault"
+    return "ok" if all(v.startswith("ok") for v in checks.values()) else "degraded"
+
+
 class DeviceRuntime:
     def __init__(
         self,
@@ -296,7 +303,7 @@ class DeviceRuntime:
         since = self._handler_since
         if since is not None and time.monotonic() - since > STUCK_HANDLER_S:
             return False
-        return "fault" not in self._safe_checks().values()
+        return _overall(self._safe_checks()) != "fault"
 
     # ------------------------------------------------------------------ publishing
 
@@ -349,7 +356,7 @@ class DeviceRuntime:
         if not self._connected.is_set() or not self.announce:
             return
         checks = self._safe_checks()
-        status = "fault" if "fault" in checks.values() else "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+        status = _overall(checks)
         health = Health(
             device_id=self.device_id, role=self.role, status=status,
             uptime_s=round(time.monotonic() - self.started_at, 1), version=__version__,

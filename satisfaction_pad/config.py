@@ -1,0 +1,110 @@
+"""The satisfaction pad's settings: its counter, its screen, its words, its timings.
+
+Every citizen-facing word is here, in Vietnamese, so a hall can change the
+wording without touching code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from motcua.protocol.messages import CounterNumber
+from motcua.settings import DeviceSettings, StrictModel
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+Colour = tuple[int, int, int]
+
+
+class Choice(StrictModel):
+    code: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    label: str = Field(min_length=1, max_length=120)
+
+
+class Texts(StrictModel):
+    idle_title: str = "Cảm ơn Ông/Bà đã đến giao dịch"
+    idle_hint: str = "Sau khi được phục vụ, xin mời Ông/Bà đánh giá tại đây"
+    officer: str = "Cán bộ"
+    question: str = "Ông/Bà có hài lòng với sự phục vụ không?"
+    ticket: str = "Số thứ tự"
+    very_satisfied: str = "Rất hài lòng"
+    satisfied: str = "Hài lòng"
+    unsatisfied: str = "Không hài lòng"
+    reasons_title: str = "Ông/Bà chưa hài lòng vì điều gì? (có thể chọn nhiều ý)"
+    indicators_title: str = "Xin Ông/Bà chấm điểm từng nội dung (0 – 2 điểm)"
+    send: str = "Gửi đánh giá"
+    thanks: str = "Cảm ơn Ông/Bà đã đánh giá!"
+    thanks_hint: str = "Ý kiến của Ông/Bà giúp chúng tôi phục vụ tốt hơn"
+    general: str = "Đánh giá chung"
+
+
+class Colours(StrictModel):
+    background: Colour = (246, 248, 250)
+    text: Colour = (20, 28, 38)
+    muted: Colour = (90, 100, 112)
+    header: Colour = (176, 30, 35)  # the red of public-service signage
+    header_text: Colour = (255, 255, 255)
+    very_satisfied: Colour = (30, 140, 60)
+    satisfied: Colour = (25, 100, 190)
+    unsatisfied: Colour = (200, 70, 30)
+    button_text: Colour = (255, 255, 255)
+    selected: Colour = (255, 196, 0)
+
+
+class Screen(StrictModel):
+    width: int = Field(1280, ge=320, le=7680)
+    height: int = Field(800, ge=240, le=4320)
+    fullscreen: bool = True
+    font: Path = DEJAVU
+    bold_font: Path = DEJAVU_BOLD
+    colours: Colours = Colours()
+
+
+DEFAULT_REASONS = [
+    Choice(code="long_wait", label="Thời gian chờ đợi lâu"),
+    Choice(code="attitude", label="Thái độ phục vụ chưa tốt"),
+    Choice(code="unclear_guidance", label="Hướng dẫn chưa rõ ràng"),
+    Choice(code="many_trips", label="Phải đi lại nhiều lần"),
+    Choice(code="complex_procedure", label="Thủ tục, giấy tờ phức tạp"),
+    Choice(code="other", label="Lý do khác"),
+]
+
+# The nine national evaluation indicators, each scored 0-2.
+DEFAULT_INDICATORS = [
+    Choice(code="processing_time", label="Thời gian giải quyết so với quy định"),
+    Choice(code="time_at_agencies", label="Thời gian tại từng cơ quan"),
+    Choice(code="trips", label="Số lần phải đi lại"),
+    Choice(code="agencies_contacted", label="Số cơ quan phải liên hệ"),
+    Choice(code="one_stop", label="Giải quyết tại Bộ phận một cửa"),
+    Choice(code="procedure_published", label="Thủ tục được công khai"),
+    Choice(code="officer_attitude", label="Thái độ của cán bộ"),
+    Choice(code="complaints", label="Tiếp nhận, xử lý phản ánh, kiến nghị"),
+    Choice(code="online_service", label="Chất lượng dịch vụ công trực tuyến"),
+]
+
+
+class PadSettings(DeviceSettings):
+    device_id: str = Field("pad-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    counter: CounterNumber = Field(1, description="The counter this pad stands at.")
+    outbox: Path = Field(Path("/var/lib/motcua/pad-outbox.db"), description="Ratings not yet acknowledged.")
+    rating_timeout_s: float = Field(30.0, ge=5, le=600, description="Unanswered rating screen -> 'not rated'.")
+    thanks_s: float = Field(5.0, ge=1, le=60)
+    debounce_ms: int = Field(400, ge=0, le=5000, description="Taps closer together than this count once.")
+    allow_general: bool = Field(False, description="Offer a rating without a ticket from the idle screen.")
+    indicators_enabled: bool = Field(False, description="Ask the nine national indicators after the level.")
+    reasons: list[Choice] = Field(default_factory=lambda: list(DEFAULT_REASONS), min_length=1, max_length=12)
+    indicators: list[Choice] = Field(default_factory=lambda: list(DEFAULT_INDICATORS), min_length=1, max_length=12)
+    retry_s: list[float] = Field([1, 2, 5, 10], min_length=1, description="Delays between delivery attempts.")
+    screen: Screen = Screen()
+    texts: Texts = Texts()
+
+    @field_validator("reasons", "indicators")
+    @classmethod
+    def _unique_codes(cls, v: list[Choice]) -> list[Choice]:
+        codes = [c.code for c in v]
+        if len(set(codes)) != len(codes):
+            raise ValueError("codes must be unique")
+        return v

@@ -1,0 +1,235 @@
+"""Drawing the pad's screens with pygame. Pure drawing: a View in, a frame and its touch targets out.
+
+Layout is proportional to the surface, so the same code serves 1280x800 and
+any other screen. Large targets, high contrast, and faces whose expression
+reads without words (many citizens are elderly, some cannot read small print).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pygame
+import pygame.freetype
+
+from .config import PadSettings
+from .model import View
+
+Targets = dict[str, pygame.Rect]
+
+
+class Painter:
+    def __init__(self, settings: PadSettings):
+        self.s = settings
+        self.c = settings.screen.colours
+        self.t = settings.texts
+        pygame.freetype.init()
+        self._fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+
+    def font(self, size: int, bold: bool = False) -> pygame.freetype.Font:
+        key = (bold, size)
+        if key not in self._fonts:
+            path = self.s.screen.bold_font if bold else self.s.screen.font
+            self._fonts[key] = pygame.freetype.Font(str(path), size)
+        return self._fonts[key]
+
+    def fit(self, texts: list[str], size: int, width: int, bold: bool = False) -> pygame.freetype.Font:
+        """The largest font up to ``size`` in which every one of ``texts`` fits on one line of ``width``."""
+        while size > 12 and any(self.font(size, bold).get_rect(t).width > width for t in texts):
+            size -= 2
+        return self.font(size, bold)
+
+    # ------------------------------------------------------------------ entry point
+
+    def draw(self, surface: pygame.Surface, view: View) -> Targets:
+        surface.fill(self.c.background)
+        w, h = surface.get_size()
+        self.unit = min(w / 1280, h / 800)
+        draw = getattr(self, f"_{view.screen}")
+        targets = draw(surface, view)
+        if not view.connected:  # a quiet marker for the technician; ratings are kept meanwhile
+            pygame.draw.circle(surface, self.c.muted, (w - int(24 * self.unit), int(24 * self.unit)), int(8 * self.unit))
+        return targets
+
+    # ------------------------------------------------------------------ screens
+
+    def _header(self, surface: pygame.Surface, view: View, title: str) -> int:
+        w, _ = surface.get_size()
+        u = self.unit
+        bar = pygame.Rect(0, 0, w, int(150 * u))
+        pygame.draw.rect(surface, self.c.header, bar)
+        self.text(surface, title, self.fit([title], int(44 * u), w - 80, True), self.c.header_text, (w // 2, int(60 * u)))
+        sub = view.counter_name
+        if view.ticket_number:
+            sub += f"   ·   {self.t.ticket} {view.ticket_number}"
+        if view.officer_name:
+            sub += f"   ·   {self.t.officer} {view.officer_name}"
+        self.text(surface, sub, self.fit([sub], int(28 * u), w - 80), self.c.header_text, (w // 2, int(118 * u)))
+        return bar.bottom
+
+    def _idle(self, surface: pygame.Surface, view: View) -> Targets:
+        w, h = surface.get_size()
+        u = self.unit
+        pygame.draw.rect(surface, self.c.header, pygame.Rect(0, 0, w, int(40 * u)))
+        self.text(surface, view.counter_name.upper(), self.font(int(120 * u), True), self.c.header, (w // 2, int(210 * u)))
+        if view.officer_name:
+            self.text(surface, f"{self.t.officer}: {view.officer_name}", self.font(int(46 * u)), self.c.text,
+                      (w // 2, int(330 * u)))
+        self.text(surface, self.t.idle_title, self.font(int(40 * u), True), self.c.text, (w // 2, int(470 * u)),
+                  width=w - 120)
+        self.text(surface, self.t.idle_hint, self.font(int(30 * u)), self.c.muted, (w // 2, int(540 * u)), width=w - 120)
+        targets: Targets = {}
+        if self.s.allow_general:
+            r = pygame.Rect(0, 0, int(420 * u), int(100 * u))
+            r.center = (w // 2, int(680 * u))
+            self.button(surface, r, self.t.general, self.c.satisfied)
+            targets["general"] = r
+        return targets
+
+    def _rating(self, surface: pygame.Surface, view: View) -> Targets:
+        w, h = surface.get_size()
+        u = self.unit
+        top = self._header(surface, view, self.t.question)
+        gap = int(30 * u)
+        bw = (w - 4 * gap) // 3
+        bh = h - top - 2 * gap
+        targets: Targets = {}
+        labels = [self.t.very_satisfied, self.t.satisfied, self.t.unsatisfied]
+        label_font = self.fit(labels, int(46 * u), bw - int(30 * u), True)  # one size for all three
+        for i, (level, label, colour, mood) in enumerate((
+            ("very_satisfied", self.t.very_satisfied, self.c.very_satisfied, 1.0),
+            ("satisfied", self.t.satisfied, self.c.satisfied, 0.45),
+            ("unsatisfied", self.t.unsatisfied, self.c.unsatisfied, -0.8),
+        )):
+            r = pygame.Rect(gap + i * (bw + gap), top + gap, bw, bh)
+            pygame.draw.rect(surface, colour, r, border_radius=int(28 * u))
+            face_r = int(min(bw, bh) * 0.28)
+            self.face(surface, (r.centerx, r.top + int(bh * 0.40)), face_r, mood)
+            self.text(surface, label, label_font, self.c.button_text, (r.centerx, r.top + int(bh * 0.83)))
+            targets[f"level:{level}"] = r
+        return targets
+
+    def _reasons(self, surface: pygame.Surface, view: View) -> Targets:
+        w, h = surface.get_size()
+        u = self.unit
+        top = self._header(surface, view, self.t.reasons_title)
+        targets: Targets = {}
+        cols, gap = 2, int(24 * u)
+        rows = math.ceil(len(self.s.reasons) / cols)
+        area_h = h - top - int(170 * u)
+        rh = min(int(110 * u), (area_h - (rows + 1) * gap) // max(rows, 1))
+        cw = (w - (cols + 1) * gap) // cols
+        for i, reason in enumerate(self.s.reasons):
+            col, row = i % cols, i // cols
+            r = pygame.Rect(gap + col * (cw + gap), top + gap + row * (rh + gap), cw, rh)
+            chosen = reason.code in view.reasons
+            pygame.draw.rect(surface, self.c.selected if chosen else (255, 255, 255), r, border_radius=int(16 * u))
+            pygame.draw.rect(surface, self.c.unsatisfied, r, width=max(2, int(4 * u)), border_radius=int(16 * u))
+            box = pygame.Rect(r.left + int(22 * u), r.centery - int(22 * u), int(44 * u), int(44 * u))
+            pygame.draw.rect(surface, self.c.text, box, width=max(2, int(4 * u)))
+            if chosen:
+                self.tick_mark(surface, box, self.c.text)
+            self.text(surface, reason.label, self.font(int(32 * u)), self.c.text,
+                      (box.right + int(20 * u), r.centery), align="left", width=r.width - box.width - int(60 * u))
+            targets[f"reason:{reason.code}"] = r
+        send = pygame.Rect(0, 0, int(420 * u), int(110 * u))
+        send.bottomright = (w - gap, h - gap)
+        self.button(surface, send, self.t.send, self.c.very_satisfied)
+        targets["send"] = send
+        return targets
+
+    def _indicators(self, surface: pygame.Surface, view: View) -> Targets:
+        w, h = surface.get_size()
+        u = self.unit
+        top = self._header(surface, view, self.t.indicators_title)
+        scores = dict(view.scores)
+        targets: Targets = {}
+        n = len(self.s.indicators)
+        rh = (h - top - int(150 * u)) // n
+        bw = int(90 * u)
+        for i, ind in enumerate(self.s.indicators):
+            y = top + int(10 * u) + i * rh
+            self.text(surface, f"{i + 1}. {ind.label}", self.font(int(26 * u)), self.c.text,
+                      (int(30 * u), y + rh // 2), align="left", width=w - 4 * bw - int(80 * u))
+            for score in range(3):
+                r = pygame.Rect(w - (3 - score) * (bw + int(14 * u)) - int(20 * u), y + int(4 * u), bw, rh - int(8 * u))
+                chosen = scores.get(ind.code) == score
+                pygame.draw.rect(surface, self.c.selected if chosen else (255, 255, 255), r, border_radius=int(10 * u))
+                pygame.draw.rect(surface, self.c.satisfied, r, width=max(2, int(3 * u)), border_radius=int(10 * u))
+                self.text(surface, str(score), self.font(int(34 * u), True), self.c.text, r.center)
+                targets[f"score:{ind.code}:{score}"] = r
+        complete = all(i.code in scores for i in self.s.indicators)
+        send = pygame.Rect(0, 0, int(420 * u), int(100 * u))
+        send.bottomright = (w - int(24 * u), h - int(20 * u))
+        self.button(surface, send, self.t.send, self.c.very_satisfied if complete else self.c.muted)
+        targets["send"] = send
+        return targets
+
+    def _thanks(self, surface: pygame.Surface, view: View) -> Targets:
+        w, h = surface.get_size()
+        u = self.unit
+        pygame.draw.rect(surface, self.c.very_satisfied, pygame.Rect(0, 0, w, int(40 * u)))
+        r = int(110 * u)
+        pygame.draw.circle(surface, self.c.very_satisfied, (w // 2, int(260 * u)), r)
+        self.tick_mark(surface, pygame.Rect(w // 2 - r // 2, int(260 * u) - r // 2, r, r), (255, 255, 255), 14)
+        self.text(surface, self.t.thanks, self.font(int(60 * u), True), self.c.text, (w // 2, int(480 * u)), width=w - 100)
+        self.text(surface, self.t.thanks_hint, self.font(int(34 * u)), self.c.muted, (w // 2, int(570 * u)),
+                  width=w - 100)
+        return {}
+
+    # ------------------------------------------------------------------ pieces
+
+    def text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, at: tuple[int, int],
+             align: str = "center", width: int | None = None) -> None:
+        """Draw text centred (or left-aligned) on ``at``, wrapped onto lines to fit ``width``."""
+        lines = self.wrap(text, font, width) if width else [text]
+        line_h = font.get_sized_height()
+        y = at[1] - line_h * len(lines) // 2
+        for line in lines:
+            rect = font.get_rect(line)
+            x = at[0] - rect.width // 2 if align == "center" else at[0]
+            font.render_to(surface, (x, y + (line_h - rect.height) // 2), line, colour)
+            y += line_h
+
+    @staticmethod
+    def wrap(text: str, font: pygame.freetype.Font, width: int) -> list[str]:
+        lines, current = [], ""
+        for word in text.split():
+            trial = f"{current} {word}".strip()
+            if current and font.get_rect(trial).width > width:
+                lines.append(current)
+                current = word
+            else:
+                current = trial
+        return lines + [current] if current else lines
+
+    def button(self, surface: pygame.Surface, rect: pygame.Rect, label: str, colour) -> None:
+        pygame.draw.rect(surface, colour, rect, border_radius=int(20 * self.unit))
+        self.text(surface, label, self.font(int(36 * self.unit), True), self.c.button_text, rect.center,
+                  width=rect.width - 20)
+
+    def face(self, surface: pygame.Surface, centre: tuple[int, int], radius: int, mood: float) -> None:
+        """A face: mood 1 beams, 0 is flat, -1 frowns."""
+        x, y = centre
+        pygame.draw.circle(surface, (255, 255, 255), centre, radius)
+        ink = (40, 40, 40)
+        eye = max(3, radius // 9)
+        pygame.draw.circle(surface, ink, (x - radius // 3, y - radius // 4), eye)
+        pygame.draw.circle(surface, ink, (x + radius // 3, y - radius // 4), eye)
+        width = max(3, radius // 12)
+        mouth_w, depth = radius, int(radius * 0.45 * abs(mood))
+        if depth < 4:
+            pygame.draw.line(surface, ink, (x - mouth_w // 2, y + radius // 3), (x + mouth_w // 2, y + radius // 3), width)
+            return
+        if mood > 0:  # the lower half of an ellipse: a smile
+            box = pygame.Rect(x - mouth_w // 2, y + radius // 3 - depth, mouth_w, 2 * depth)
+            pygame.draw.arc(surface, ink, box, math.pi, 2 * math.pi, width)
+        else:  # the upper half: a frown
+            box = pygame.Rect(x - mouth_w // 2, y + radius // 2, mouth_w, 2 * depth)
+            pygame.draw.arc(surface, ink, box, 0, math.pi, width)
+
+    def tick_mark(self, surface: pygame.Surface, box: pygame.Rect, colour, width: int = 6) -> None:
+        pts = [(box.left + box.width * 0.18, box.top + box.height * 0.52),
+               (box.left + box.width * 0.42, box.top + box.height * 0.78),
+               (box.left + box.width * 0.84, box.top + box.height * 0.22)]
+        pygame.draw.lines(surface, colour, False, pts, max(3, int(width * self.unit)))
