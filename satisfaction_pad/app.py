@@ -63,6 +63,9 @@ class PadScreen:
             pos = (int(event.x * w), int(event.y * h))
         else:
             return
+        self.handle_point(pos)
+
+    def handle_point(self, pos: tuple[int, int]) -> None:
         target = self.hit(pos)
         if target:
             self.service.tap(target)

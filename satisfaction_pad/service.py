@@ -81,10 +81,15 @@ class PadService:
 
     # ------------------------------------------------------------------ MQTT side
 
-    def _on_counter_state(self, state: CounterState, inbound: Inbound) -> None:
+    def counter_state(self, state: CounterState) -> View:
+        """The counter's retained state (from MQTT, or from a test or the screenshot tool)."""
         with self._lock:
             if self.model.counter_state(state, time.monotonic()):
                 self.on_view_change(self.model.view)
+            return self.model.view
+
+    def _on_counter_state(self, state: CounterState, inbound: Inbound) -> None:
+        self.counter_state(state)
 
     def _on_connected(self) -> None:
         self._wake.set()  # whatever waited in the outbox goes now

@@ -32,6 +32,25 @@ def broker(tmp_path_factory) -> LocalBroker:
 
 
 @pytest.fixture
+def own_broker(tmp_path) -> LocalBroker:
+    """A broker of the test's own, for tests that stop or kill it."""
+    b = LocalBroker(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait for a condition that has no event to wait on (another process's database, a thread's queue)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
 def site() -> str:
     return f"t{os.getpid()}-{next(_sites)}"
 

@@ -9,7 +9,6 @@ import time
 import pytest
 
 from motcua.client import HallClient
-from motcua.localbroker import LocalBroker
 from motcua.protocol import CounterState, new_id
 from motcua.runtime import Offline, RequestTimeout
 
@@ -84,13 +83,6 @@ def test_sigkill_in_the_middle_of_a_burst_loses_and_duplicates_nothing(broker, s
     assert len(set(numbers)) == total, "a number was issued twice"
     assert numbers == [f"A{n}" for n in range(1001, 1001 + total)], "a number was skipped"
     assert issued_numbers(d.database) == numbers  # and nothing was issued that nobody holds
-
-
-@pytest.fixture
-def own_broker(tmp_path):
-    b = LocalBroker(tmp_path / "broker").start()
-    yield b
-    b.stop()
 
 
 @pytest.mark.parametrize("how", ["restart", "kill"])
