@@ -23,6 +23,9 @@ from .client import HallClient
 from .localbroker import REPO, LocalBroker
 from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from .runtime import Offline, RequestTimeout
+from dispatcher.reports import satisfaction
+from satisfaction_pad.config import PadSettings
+from satisfaction_pad.service import PadService
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
@@ -110,6 +113,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
     tally = Tally()
     workers: list[threading.Thread] = []
     done = threading.Event()
+    pads: dict[int, PadService] = {}
     try:
         watcher = HallClient(port=broker.port, device_id="demo-narrator").start()
         _wait_for(watcher, watcher.topics.availability("dispatcher"), 20, lambda p: p == AVAILABILITY_ONLINE)
@@ -122,9 +126,11 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
 
         officers = ["lan.nguyen", "minh.tran", "hoa.le", "tuan.pham", "huong.vo", "dung.hoang", "mai.dang",
                     "son.bui", "thu.do", "quang.ngo"]
+        pads = {c.number: _start_pad(broker.port, c.number, out) for c in config.counters}
         for counter, officer in zip(config.counters, officers):
             w = threading.Thread(target=_counter_staff, daemon=True,
-                                 args=(broker.port, counter.number, officer, rng.random(), pace, done, narrator))
+                                 args=(broker.port, counter.number, officer, rng.random(), pace, done, narrator,
+                                       pads[counter.number]))
             w.start()
             workers.append(w)
 
@@ -159,9 +165,15 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
             w.join(timeout=10)
         watcher.close()
         _summary(config, tally)
+        for p in pads.values():  # every rating reaches the dispatcher before the day's figures
+            p.wait_for_view(lambda v: p.outbox.size() == 0, 10)
+            p.stop()
+        _satisfaction(out / "dispatcher.db", config)
         return 0
     finally:
         done.set()
+        for p in pads.values():
+            p.stop()
         dispatcher.terminate()
         try:
             dispatcher.wait(10)
@@ -175,7 +187,7 @@ def config_area(config: HallConfig, code: str) -> str:
 
 
 def _counter_staff(port: int, number: int, officer: str, luck: float, pace: float, done: threading.Event,
-                   narrator: Narrator) -> None:
+                   narrator: Narrator, pad: PadService | None = None) -> None:
     """One officer at one counter: open, then next / serve / finish until the hall empties."""
     rng = random.Random(number * 1000 + int(luck * 1000))
     with HallClient(port=port, device_id=f"demo-keypad-{number}") as keypad:
@@ -204,8 +216,56 @@ def _counter_staff(port: int, number: int, officer: str, luck: float, pace: floa
                 keypad.counter(number, "transfer", to_area=other)
                 continue
             done.wait(rng.uniform(1.0, 3.0) * pace)  # serving the citizen
-            keypad.counter(number, "finish")
+            finished = keypad.counter(number, "finish")
+            if pad is not None and finished.ok and finished.counter.rating_window:
+                _citizen_rates(pad, finished.counter.rating_window.number, rng, pace, narrator)
         keypad.counter(number, "close")
+
+
+RATING_WORDS = {"very_satisfied": "Rất hài lòng", "satisfied": "Hài lòng", "unsatisfied": "Không hài lòng"}
+
+
+def _citizen_rates(pad: PadService, number: str, rng: random.Random, pace: float, narrator: Narrator) -> None:
+    """The citizen turns to the pad: most are satisfied, some are not, some walk away without a word."""
+    if not pad.wait_for_view(lambda v: v.screen == "rating" and v.ticket_number == number, 5):
+        return
+    roll = rng.random()
+    if roll < 0.08:
+        return  # walks away: the next finish records 'not rated'
+    level = "very_satisfied" if roll < 0.62 else "satisfied" if roll < 0.88 else "unsatisfied"
+    time.sleep(rng.uniform(0.2, 0.6) * pace)  # reading the question
+    pad.tap(f"level:{level}")
+    detail = ""
+    if level == "unsatisfied":
+        reasons = rng.sample([r.code for r in pad.settings.reasons], rng.randint(1, 2))
+        for code in reasons:
+            pad.tap(f"reason:{code}")
+        pad.tap("send")
+        detail = f" ({', '.join(reasons)})"
+    narrator.say(f"pad {pad.settings.counter}", f"{number}: «{RATING_WORDS[level]}»{detail}")
+
+
+def _start_pad(port: int, counter: int, out: Path) -> PadService:
+    outbox = out / "pads" / f"pad-{counter}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{outbox}{suffix}").unlink(missing_ok=True)
+    # debounce off: the scripted citizen taps faster than a finger could bounce
+    settings = PadSettings(site="demo", device_id=f"pad-{counter}", counter=counter, outbox=outbox, debounce_ms=0,
+                           mqtt={"port": port}, retry_s=[0.2, 0.5])
+    pad = PadService(settings)
+    pad.start()
+    return pad
+
+
+def _satisfaction(database: Path, config: HallConfig) -> None:
+    names = {a.code: a.name for a in config.areas}
+    print("\nSatisfaction (target: at least 75% satisfied)")
+    for by in ("counter", "area"):
+        for row in satisfaction(database, by=by):
+            label = f"counter {row.key}" if by == "counter" else f"{row.key} {names.get(row.key, '')[:40]}"
+            rate = "-" if row.rate is None else f"{row.rate:5.1f}%"
+            print(f"  {label:<46} {rate}  ({row.very_satisfied} very, {row.satisfied} satisfied, "
+                  f"{row.unsatisfied} not, {row.not_rated} did not rate)")
 
 
 def _summary(config: HallConfig, tally: Tally) -> None:

@@ -33,6 +33,7 @@ class PadService:
         self.runtime = DeviceRuntime(settings, "satisfaction_pad", checks=self._checks, notifier=notifier)
         self.topics = self.runtime.topics
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # notified on every view change and delivery
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.model = PadModel(settings, self.outbox, on_recorded=lambda r: self._wake.set())
@@ -51,6 +52,8 @@ class PadService:
         self.runtime.every(1.0, self._watch_link, "link")
 
     def stop(self) -> None:
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         self._wake.set()
         self._sender.join(timeout=10)
@@ -66,14 +69,25 @@ class PadService:
     def tap(self, target: str, now: float | None = None) -> View:
         with self._lock:
             if self.model.tap(target, time.monotonic() if now is None else now):
-                self.on_view_change(self.model.view)
+                self._notify()
             return self.model.view
 
     def tick(self, now: float | None = None) -> View:
         with self._lock:
             if self.model.tick(time.monotonic() if now is None else now):
-                self.on_view_change(self.model.view)
+                self._notify()
             return self.model.view
+
+    def wait_for_view(self, predicate: Callable[[View], bool], timeout: float) -> bool:
+        """Block until ``predicate(view)`` holds (checked on each change and each delivery), or time out."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.model.view):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.5))
+            return True
 
     def next_deadline(self) -> float | None:
         with self._lock:
@@ -85,11 +99,15 @@ class PadService:
         """The counter's retained state (from MQTT, or from a test or the screenshot tool)."""
         with self._lock:
             if self.model.counter_state(state, time.monotonic()):
-                self.on_view_change(self.model.view)
+                self._notify()
             return self.model.view
 
     def _on_counter_state(self, state: CounterState, inbound: Inbound) -> None:
         self.counter_state(state)
+
+    def _notify(self) -> None:
+        self.on_view_change(self.model.view)
+        self._changed.notify_all()
 
     def _on_connected(self) -> None:
         self._wake.set()  # whatever waited in the outbox goes now
@@ -97,7 +115,7 @@ class PadService:
     def _watch_link(self) -> None:
         with self._lock:
             if self.model.set_connected(self.runtime.connected):
-                self.on_view_change(self.model.view)
+                self._notify()
 
     def _deliver_forever(self) -> None:
         delays = self.settings.retry_s
@@ -133,7 +151,9 @@ class PadService:
     def _settle(self, rating: Rating, ack: RatingAck) -> None:
         if ack.ok:
             self.outbox.acknowledged(rating.rating_id)
-            self.delivered += 1
+            with self._changed:
+                self.delivered += 1
+                self._changed.notify_all()
             log.info("rating %s for %s delivered%s", rating.rating_id, rating.ticket_id or "no ticket",
                      " (already counted)" if ack.duplicate else "")
         elif ack.error and ack.error.code == "internal":
