@@ -83,6 +83,7 @@ class PadScreen:
                 event = pygame.event.poll()
             self.service.tick()
             self.redraw()
+            self.service.screen_beat = time.monotonic()  # the watchdog sees a frozen screen loop
 
     def screenshot(self, path: Path) -> Path:
         self.redraw()

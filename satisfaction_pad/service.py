@@ -39,6 +39,7 @@ class PadService:
         self.model = PadModel(settings, self.outbox, on_recorded=lambda r: self._wake.set())
         self.on_view_change: Callable[[View], None] = lambda view: None
         self.screen_status = "ok"
+        self.screen_beat: float | None = None  # set by the screen loop; None until it runs (or headless)
         self.delivered = 0
         self._sender = threading.Thread(target=self._deliver_forever, name="pad-delivery", daemon=True)
         self.runtime.on(self.topics.counter_state(settings.counter), CounterState, self._on_counter_state)
@@ -169,4 +170,7 @@ class PadService:
         age = self.outbox.oldest_age_s()
         outbox = f"ok ({pending} pending)" if not age or age < 60 else \
             f"degraded: {pending} ratings undelivered, oldest {age:.0f} s"
-        return {"outbox": outbox, "screen": self.screen_status}
+        screen = self.screen_status
+        if self.screen_beat is not None and time.monotonic() - self.screen_beat > 10:
+            screen = f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
+        return {"outbox": outbox, "screen": screen}
