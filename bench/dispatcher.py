@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from motcua.client import HallClient  # noqa: E402
-from motcua.localbroker import LocalBroker  # noqa: E402
+from motcua.localbroker import LocalBroker, spawn_dispatcher  # noqa: E402
 from motcua.protocol import CallNext, CounterState, new_id  # noqa: E402
 
 HALL = """
@@ -81,11 +80,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
     (work / "hall.toml").write_text(HALL, encoding="utf-8")
     broker = LocalBroker(work / "broker").start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    env.update(MOTCUA_MQTT__PORT=str(broker.port), MOTCUA_DATABASE=str(work / "dispatcher.db"),
-               MOTCUA_LOG_LEVEL="WARNING")
-    daemon = subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(work / "hall.toml")],
-                              env=env, cwd=REPO)
+    daemon = spawn_dispatcher(broker.port, work / "hall.toml", work / "dispatcher.db",
+                              env={"MOTCUA_LOG_LEVEL": "WARNING"})
     try:
         client = HallClient("bench", port=broker.port, device_id="bench-keypad").start()
         for _ in range(100):  # the daemon needs a moment to subscribe

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.dispatcher import HALL, percentile  # noqa: E402
 from motcua.client import HallClient  # noqa: E402
-from motcua.localbroker import LocalBroker  # noqa: E402
+from motcua.localbroker import LocalBroker, spawn_dispatcher  # noqa: E402
 from motcua.runtime import rss_mb  # noqa: E402
 from satisfaction_pad.app import PadScreen  # noqa: E402
 from satisfaction_pad.config import PadSettings  # noqa: E402
@@ -45,11 +44,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
     (work / "hall.toml").write_text(HALL, encoding="utf-8")
     broker = LocalBroker(work / "broker").start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    env.update(MOTCUA_MQTT__PORT=str(broker.port), MOTCUA_DATABASE=str(work / "dispatcher.db"),
-               MOTCUA_LOG_LEVEL="WARNING")
-    daemon = subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(work / "hall.toml")],
-                              env=env, cwd=REPO)
+    daemon = spawn_dispatcher(broker.port, work / "hall.toml", work / "dispatcher.db",
+                              env={"MOTCUA_LOG_LEVEL": "WARNING"})
     pad = PadService(PadSettings(site="bench", device_id="pad-1", counter=1, outbox=work / "pad.db", debounce_ms=0,
                                  mqtt={"port": broker.port}, screen={"fullscreen": False}, log_level="WARNING"))
     screen = PadScreen(pad)

@@ -9,10 +9,8 @@ the real MQTT contract. Output files land in ``demo-output/``.
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .client import HallClient
-from .localbroker import REPO, LocalBroker
+from .localbroker import REPO, LocalBroker, spawn_dispatcher
 from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from .runtime import Offline, RequestTimeout
 from dispatcher.reports import satisfaction
@@ -79,11 +77,8 @@ def _start_dispatcher(broker: LocalBroker, out: Path) -> subprocess.Popen:
     db = out / "dispatcher.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    env = dict(os.environ, MOTCUA_MQTT__PORT=str(broker.port), MOTCUA_DATABASE=str(db),
-               MOTCUA_HALL__OPENING_HOURS="[]")  # the demo runs at any hour
-    log = open(out / "dispatcher.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(SAMPLE_HALL)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(out / "dispatcher.log", "w") as log:
+        return spawn_dispatcher(broker.port, SAMPLE_HALL, db, log=log)
 
 
 def _wait_for(client: HallClient, topic: str, timeout: float, match=lambda payload: True) -> bytes:

@@ -95,3 +95,21 @@ class LocalBroker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def spawn_dispatcher(port: int, config: Path, database: Path, *, site: str | None = None, log=None,
+                     env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start the real dispatcher daemon against a LocalBroker, as systemd would, with env overrides.
+
+    ``MOTCUA_*`` variables of the calling shell are not passed on: the child sees
+    exactly the settings given here. Opening hours are lifted so it serves at any hour.
+    """
+    import sys
+
+    child = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    child.update(MOTCUA_MQTT__PORT=str(port), MOTCUA_DATABASE=str(database), MOTCUA_HALL__OPENING_HOURS="[]")
+    if site:
+        child["MOTCUA_SITE"] = site
+    child.update(env or {})
+    return subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(config)], env=child, cwd=REPO,
+                            stdout=log, stderr=subprocess.STDOUT if log is not None else None)

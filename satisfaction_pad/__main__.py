@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
-import signal
 import sys
 import threading
 
-from motcua.runtime import setup_logging
-from motcua.settings import EX_CONFIG, SettingsError, load_settings
+from motcua.runtime.daemon import daemon_main
+from motcua.settings import EX_CONFIG
 
 from .config import PadSettings
 
 log = logging.getLogger("satisfaction_pad")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="motcua-pad", description=__doc__)
-    parser.add_argument("--config", help="settings file (default /etc/motcua/satisfaction_pad.toml)")
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings(PadSettings, "satisfaction_pad", args.config)
-    except SettingsError as exc:
-        print(f"motcua-pad: {exc}", file=sys.stderr)
-        return EX_CONFIG
-    setup_logging(settings.log_level)
+def run(settings: PadSettings, stop: threading.Event) -> int:
     for path in (settings.screen.font, settings.screen.bold_font):
         if not path.is_file():
-            print(f"motcua-pad: font {path} is missing (Debian: fonts-dejavu-core)", file=sys.stderr)
+            log.error("font %s is missing (Debian: fonts-dejavu-core)", path)
             return EX_CONFIG
 
     from .app import PadScreen  # pygame only once settings are sound
     from .service import PadService
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     service = PadService(settings)
     service.start()
     try:
@@ -52,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         screen.run(stop)
     service.stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return daemon_main("motcua-pad", "satisfaction_pad", PadSettings, run, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from motcua.client import HallClient
-from motcua.localbroker import REPO, LocalBroker
+from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 _sites = itertools.count(1)
@@ -61,25 +61,16 @@ class DispatcherProcess:
     def __init__(self, broker: LocalBroker, site: str, workdir: Path, config: Path = SAMPLE_HALL, **env: str):
         self.broker, self.site, self.workdir, self.config = broker, site, workdir, config
         self.database = workdir / "dispatcher.db"
-        self.env = {
-            "MOTCUA_SITE": site,
-            "MOTCUA_MQTT__PORT": str(broker.port),
-            "MOTCUA_DATABASE": str(self.database),
-            "MOTCUA_HALL__OPENING_HOURS": "[]",
-            "MOTCUA_HEALTH_INTERVAL_S": "1",
-            **env,
-        }
+        self.env = {"MOTCUA_HEALTH_INTERVAL_S": "1", **env}
         self.proc: subprocess.Popen | None = None
         self.log_path = workdir / "dispatcher.log"
 
     def start(self, wait: bool = True, extra_env: dict[str, str] | None = None) -> DispatcherProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-        env.update(self.env, **(extra_env or {}))
         # subscribe before launching, so the daemon's own live 'online' is what we see
         online = Watcher(self.broker, f"motcua/v1/{self.site}/device/dispatcher/availability") if wait else None
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(self.config)],
-                                         env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = spawn_dispatcher(self.broker.port, self.config, self.database, site=self.site, log=log,
+                                         env={**self.env, **(extra_env or {})})
         if online is not None:
             try:
                 online.wait_for(lambda m: m.payload == b"online" and not m.retain, 20)

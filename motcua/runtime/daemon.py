@@ -1,0 +1,34 @@
+"""The ``main()`` every motcua daemon shares: settings, logging, signals, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..settings import EX_CONFIG, DeviceSettings, SettingsError, load_settings
+from .logs import setup_logging
+
+S = TypeVar("S", bound=DeviceSettings)
+
+
+def daemon_main(prog: str, role: str, settings_cls: type[S], run: Callable[[S, threading.Event], int | None],
+                argv: list[str] | None = None, description: str | None = None) -> int:
+    """Parse ``--config``, load and check the settings (exit 78 naming the bad key), set up logging,
+    turn SIGTERM/SIGINT into ``stop``, then ``run(settings, stop)`` until it returns."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", help=f"settings file (default /etc/motcua/{role}.toml)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(settings_cls, role, args.config)
+    except SettingsError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    setup_logging(settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return run(settings, stop) or 0
