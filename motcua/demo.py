@@ -252,23 +252,29 @@ def _start_pad(port: int, counter: int, out: Path) -> PadService:
     return pad
 
 
-def _satisfaction(database: Path, config: HallConfig) -> None:
+def _satisfaction(database: Path, config: HallConfig, target: float = 75.0) -> None:
     names = {a.code: a.name for a in config.areas}
-    print("\nSatisfaction (target: at least 75% satisfied)")
-    for by in ("counter", "area"):
-        for row in satisfaction(database, by=by):
-            label = f"counter {row.key}" if by == "counter" else f"{row.key} {names.get(row.key, '')[:40]}"
-            rate = "-" if row.rate is None else f"{row.rate:5.1f}%"
-            print(f"  {label:<46} {rate}  ({row.very_satisfied} very, {row.satisfied} satisfied, "
-                  f"{row.unsatisfied} not, {row.not_rated} did not rate)")
+    tables = {by: satisfaction(database, by=by) for by in ("counter", "area")}
+    labels = {by: [f"counter {r.key}" if by == "counter" else f"{r.key}  {names.get(r.key, '')}" for r in rows]
+              for by, rows in tables.items()}
+    width = max((len(x) for ls in labels.values() for x in ls), default=10)
+    print(f"\nSatisfaction (target: at least {target:.0f}% satisfied; ! marks those below)")
+    for by, rows in tables.items():
+        for label, row in zip(labels[by], rows):
+            rate = "    -" if row.rate is None else f"{row.rate:5.1f}%"
+            flag = "!" if row.rate is not None and row.rate < target else " "
+            print(f"  {label:<{width}} {rate} {flag} ({row.very_satisfied} very satisfied, {row.satisfied} satisfied, "
+                  f"{row.unsatisfied} not satisfied, {row.not_rated} did not rate)")
 
 
 def _summary(config: HallConfig, tally: Tally) -> None:
+    rows = [a for a in config.areas if tally.issued[a.code] or tally.finished[a.code]]
+    width = max(len(a.name) for a in rows) if rows else 10
     print("\nEnd of the day")
-    print(f"  {'area':<56} {'issued':>6} {'served':>6}")
-    for a in config.areas:
-        if tally.issued[a.code] or tally.finished[a.code]:
-            print(f"  {a.code:<4} {a.name:<51} {tally.issued[a.code]:>6} {tally.finished[a.code]:>6}")
+    print(f"  {'area':<{width + 5}} {'issued':>6} {'served':>6}")
+    for a in rows:
+        print(f"  {a.code:<4} {a.name:<{width}} {tally.issued[a.code]:>6} {tally.finished[a.code]:>6}")
+    print("  (a transferred citizen counts as served in the area that served them)")
     e = tally.events
     avg = sum(tally.waits) / len(tally.waits) if tally.waits else 0.0
     print(f"  tickets issued {sum(tally.issued.values())}, served {e['finished']}, no-shows {e['skipped']}, "
