@@ -168,8 +168,12 @@ class PadService:
     def _checks(self) -> dict[str, str]:
         pending = self.outbox.size()
         age = self.outbox.oldest_age_s()
-        outbox = f"ok ({pending} pending)" if not age or age < 60 else \
-            f"degraded: {pending} ratings undelivered, oldest {age:.0f} s"
+        if not pending:
+            outbox = "ok (0 pending)"
+        elif age is not None and age >= 60:  # longer than a reconnect takes: the technician should look
+            outbox = f"degraded: {pending} ratings undelivered, oldest {age:.0f} s"
+        else:
+            outbox = f"ok ({pending} pending, oldest {age or 0:.0f} s)"
         screen = self.screen_status
         if self.screen_beat is not None and time.monotonic() - self.screen_beat > 10:
             screen = f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
