@@ -176,6 +176,20 @@ def _json(payload: bytes) -> Any:
         return None
 
 
+def _uptime_now(health: dict) -> str:
+    """Health is retained and periodic: add the time since it was published."""
+    from datetime import datetime, timezone
+
+    seconds = float(health.get("uptime_s") or 0)
+    try:
+        seconds += (datetime.now(timezone.utc) - datetime.fromisoformat(health["at"])).total_seconds()
+    except (KeyError, ValueError, TypeError):
+        pass
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs} s"
+
+
 def render_status(site: str, retained: dict[str, bytes]) -> str:
     root = f"motcua/v1/{site}/"
     devices: dict[str, dict[str, Any]] = {}
@@ -203,7 +217,7 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
         checks = ", ".join(f"{k} {v}" for k, v in (h.get("checks") or {}).items())
         line = f"  {dev_id:<22} {d.get('availability', '?'):<8} {h.get('status', '-'):<9}"
         if h:
-            line += f" {h.get('role', '')}, up {h.get('uptime_s', 0):.0f} s, {h.get('rss_mb') or 0:.0f} MB"
+            line += f" {h.get('role', '')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
         if checks:
             line += f"  [{checks}]"
         if h.get("last_error"):
@@ -287,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("what", choices=["export"])
     sp.add_argument("dir", nargs="?", default="docs")
     sp.set_defaults(func=cmd_schema)
+    from announcer.cli import register as register_announcer
+    register_announcer(sub)
     return p
 
 

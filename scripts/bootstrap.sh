@@ -14,11 +14,13 @@ VENV=.venv
 #   mosquitto-clients    mosquitto_sub/pub for technicians
 #   fonts-dejavu-core    Vietnamese-covering font for screens and tickets
 #   systemd              systemd-analyze, to check the shipped units (present on any real box)
+#   espeak-ng            Vietnamese voice the announcer's default voice pack is generated from
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the tests verify our units with it
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -40,4 +42,17 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
     touch "$stamp"
+fi
+
+# The announcer's default voice pack: word clips generated from espeak-ng's
+# Vietnamese voice, into the venv's data dir (AnnouncerSettings.voice.pack's default).
+pack=$VENV/share/motcua/voice/vi-default
+if [ ! -f "$pack/manifest.toml" ] || [ announcer/voicepack.py -nt "$pack/manifest.toml" ] \
+        || [ announcer/numbers.py -nt "$pack/manifest.toml" ]; then
+    if command -v espeak-ng >/dev/null 2>&1; then
+        echo "bootstrap: generating the announcer's voice pack in $pack"
+        "$VENV/bin/motcua" voicepack build "$pack" >/dev/null
+    else
+        echo "bootstrap: espeak-ng missing: no default voice pack (motcua voicepack build $pack)" >&2
+    fi
 fi
