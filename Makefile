@@ -3,7 +3,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: install test demo bench schemas docs clean
+.PHONY: install test demo bench docs clean
 
 install:
 	@bash scripts/bootstrap.sh
@@ -14,8 +14,11 @@ test: install
 demo: install
 	$(VENV)/bin/motcua demo $(DEMO_ARGS)
 
+# Each benchmark prints its figures and ends with one JSON line.
 bench: install
 	$(PY) bench/dispatcher.py
+	$(PY) bench/rating.py
+	$(PY) bench/announce.py
 
 # Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
 docs: install

@@ -13,12 +13,14 @@ into ``output_dir/voice`` with espeak-ng, or, without espeak-ng, a pack of tones
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audio import Player, Rendered
 from .config import DEFAULT_PACK, AnnouncerSettings
 from .service import AnnouncerService, Played
-from .voicepack import MANIFEST, build, espeak_binary, required_words, synthetic
+from .voicepack import MANIFEST, VoicePack, build, espeak_binary, required_words, synthetic
 
 log = logging.getLogger("announcer.demo")
 
@@ -37,6 +39,25 @@ class DemoAnnouncer:
 
     def stop(self) -> None:
         self.service.stop()
+
+
+class RecordOnlyPlayer(Player):
+    """No speakers on this box: each announcement goes through the mixer (dummy driver) and on at once.
+
+    The saved WAV is the announcement; a demo that runs faster than real life
+    then keeps every call instead of dropping those a real voice could not fit in.
+    """
+
+    def play(self, rendered: Rendered, volume: float = 1.0, stop: threading.Event | None = None) -> None:
+        done = threading.Event()
+        done.set()
+        super().play(rendered, volume, done)
+
+
+def has_audio_output() -> bool:
+    """A sound card to play on (ALSA playback device)."""
+    snd = Path("/dev/snd")
+    return snd.is_dir() and any(p.name.startswith("pcmC") and p.name.endswith("p") for p in snd.iterdir())
 
 
 def demo_pack(output_dir: Path) -> Path:
@@ -68,6 +89,7 @@ def start_for_demo(broker_port: int, site: str, output_dir: Path, *, play: bool 
     for key, value in overrides.items():
         tables[key] = {**tables.get(key, {}), **value} if isinstance(value, dict) else value
     settings = AnnouncerSettings(site=site, device_id="announcer", mqtt={"port": broker_port}, **tables)
-    service = AnnouncerService(settings)
+    player = None if play else RecordOnlyPlayer(VoicePack(settings.voice.pack).rate, "dummy")
+    service = AnnouncerService(settings, player=player)
     service.start()
     return DemoAnnouncer(service, output_dir)

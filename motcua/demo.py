@@ -21,6 +21,7 @@ from .client import HallClient
 from .localbroker import REPO, LocalBroker, spawn_dispatcher
 from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from .runtime import Offline, RequestTimeout
+from announcer.demo import has_audio_output, start_for_demo
 from dispatcher.reports import satisfaction
 from satisfaction_pad.config import PadSettings
 from satisfaction_pad.service import PadService
@@ -109,13 +110,18 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
     workers: list[threading.Thread] = []
     done = threading.Event()
     pads: dict[int, PadService] = {}
+    announcer = None
     try:
         watcher = HallClient(port=broker.port, device_id="demo-narrator").start()
         _wait_for(watcher, watcher.topics.availability("dispatcher"), 20, lambda p: p == AVAILABILITY_ONLINE)
         config = decode(HallConfig, _wait_for(watcher, watcher.topics.hall_config, 10))
         print(f"  dispatcher {config.hall_name}: {len(config.areas)} areas, {len(config.counters)} counters "
-              f"(log: {out / 'dispatcher.log'})\n")
+              f"(log: {out / 'dispatcher.log'})")
         narrator = Narrator(config, tally)
+        speakers = has_audio_output()
+        announcer = start_for_demo(broker.port, "demo", out, play=speakers)
+        print(f"  announcer  {'playing through the speakers and ' if speakers else ''}saving each call as a WAV "
+              f"in {out / 'announcements'}\n")
         watcher.runtime.on(watcher.topics.call_event, CallEvent, narrator.on_call)
         watcher.runtime.on(watcher.topics.ticket_event, TicketEvent, narrator.on_ticket)
 
@@ -159,7 +165,10 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         for w in workers:
             w.join(timeout=10)
         watcher.close()
+        announcer.wait_idle(60)
         _summary(config, tally)
+        spoken = announcer.played
+        print(f"  announcements: {len(spoken)} played and saved in {out / 'announcements'}")
         for p in pads.values():  # every rating reaches the dispatcher before the day's figures
             p.wait_for_view(lambda v: p.outbox.size() == 0, 10)
             p.stop()
@@ -169,6 +178,8 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         done.set()
         for p in pads.values():
             p.stop()
+        if announcer is not None:
+            announcer.stop()
         dispatcher.terminate()
         try:
             dispatcher.wait(10)

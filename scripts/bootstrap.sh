@@ -22,6 +22,13 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the tests verify our units with it
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
+# 32-bit Raspberry Pi OS: PyPI has no pygame wheel for armhf, so pip builds it against SDL2.
+case "$(uname -m)" in
+    armv6l|armv7l)
+        for pkg in libsdl2-dev libsdl2-image-dev libsdl2-mixer-dev libsdl2-ttf-dev libfreetype-dev; do
+            dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+        done ;;
+esac
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "bootstrap: installing Debian packages: ${need[*]}"

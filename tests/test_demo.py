@@ -21,3 +21,8 @@ def test_demo_runs_a_small_day(tmp_path):
     assert re.search(r"pad \d+ +A\d+: «(Rất hài lòng|Hài lòng|Không hài lòng)»", out)
     report = out.split("Satisfaction (target: at least 75% satisfied", 1)[1]
     assert re.search(r"counter \d+ +\d+\.\d%", report) and "Tư pháp - hộ tịch" in report
+    # every call was announced, and each announcement saved as a WAV
+    calls = len(re.findall(r"\bcalls [A-Z]\d+", out))
+    wavs = sorted((tmp_path / "out" / "announcements").glob("*.wav"))
+    assert calls > 0 and len(wavs) == calls
+    assert f"announcements: {calls} played and saved" in out
