@@ -23,10 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import AwareDatetime, Field
-
-from motcua.protocol import CallEvent
-from motcua.protocol.messages import Message, utcnow
+from motcua.protocol import AnnouncerState, CallEvent
 from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
 
 from .amplifier import Amplifier
@@ -39,24 +36,6 @@ from .voicepack import MissingWords, VoicePack, required_words
 log = logging.getLogger("announcer")
 
 TICK_S = 0.5  # how often the worker looks at the relay's idle timer when there is nothing to say
-
-
-class AnnouncerState(Message):
-    """Retained on ``device/{device_id}/state``: what the announcer is doing."""
-
-    device_id: str
-    relay: str = Field(description="on, off, absent (no relay configured) or fault")
-    audio: str
-    queue_length: int
-    playing: str | None = None
-    last_called: str | None = None
-    played: int = 0
-    merged: int = 0
-    dropped_stale: int = 0
-    dropped_full: int = 0
-    skipped_quiet: int = 0
-    last_error: str | None = None
-    updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
 @dataclass

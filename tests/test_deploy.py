@@ -32,3 +32,21 @@ def test_unit_verifies_and_is_hardened(unit: Path, tmp_path: Path):
     r = subprocess.run([analyze, "security", "--offline=yes", str(copy)], capture_output=True, text=True, timeout=60)
     score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout).group(1))
     assert score <= 2.0, r.stdout[-2000:]
+
+
+@pytest.mark.parametrize("name, module, cls", [
+    ("hall.toml", "dispatcher.config", "DispatcherSettings"),
+    ("satisfaction_pad.toml", "satisfaction_pad.config", "PadSettings"),
+    ("announcer.toml", "announcer.config", "AnnouncerSettings"),
+])
+def test_shipped_examples_load(name, module, cls, monkeypatch):
+    """Every example settings file a technician copies is valid as it stands."""
+    import importlib
+
+    from motcua.settings import load_settings
+
+    for var in [v for v in __import__("os").environ if v.startswith("MOTCUA_")]:
+        monkeypatch.delenv(var)
+    settings_cls = getattr(importlib.import_module(module), cls)
+    role = {"hall.toml": "dispatcher"}.get(name, name.removesuffix(".toml"))
+    assert load_settings(settings_cls, role, REPO / "examples" / name)

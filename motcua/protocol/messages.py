@@ -468,3 +468,21 @@ class DispatcherState(Message):
     served_today: int
     database: str
     started_at: AwareDatetime
+
+
+class AnnouncerState(Message):
+    """Retained on ``device/{device_id}/state``: what the announcer is doing."""
+
+    device_id: str
+    relay: str = Field(description="on, off, absent (no relay configured) or fault")
+    audio: str
+    queue_length: int
+    playing: str | None = None
+    last_called: str | None = None
+    played: int = 0
+    merged: int = 0
+    dropped_stale: int = 0
+    dropped_full: int = 0
+    skipped_quiet: int = 0
+    last_error: str | None = None
+    updated_at: AwareDatetime = Field(default_factory=utcnow)

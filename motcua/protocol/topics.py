@@ -145,6 +145,11 @@ TOPIC_SPECS: list[TopicSpec] = [
         "The dispatcher's own figures. Other devices publish their own state model here.",
     ),
     TopicSpec(
+        "announcer state", "device/{device_id}/state", "announcer", "motcua status, monitoring", True, 1,
+        m.AnnouncerState, "What the announcer is doing: relay, audio output, queue, counts of calls played, "
+        "merged and dropped.",
+    ),
+    TopicSpec(
         "reply", "device/{device_id}/reply", "dispatcher", "the requesting device", False, 1, m.Reply,
         "Replies to that device's commands and requests. It is also the MQTT v5 response topic the device "
         "names; the body's `command_id` matches the request when a 3.1.1 hop dropped the correlation data.",
