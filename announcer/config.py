@@ -9,11 +9,11 @@ import sys
 from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from motcua.settings import DeviceSettings, StrictModel
+from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
 from .phrases import DEFAULT_TEMPLATE, check_template
 
@@ -79,21 +79,13 @@ class AmplifierSettings(StrictModel):
 
 class AnnouncerSettings(DeviceSettings):
     device_id: str = Field("announcer", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    timezone: str = Field("Asia/Ho_Chi_Minh", description="For quiet hours.")
+    timezone: TimeZoneName = Field("Asia/Ho_Chi_Minh", description="For quiet hours.")
     wording: WordingSettings = WordingSettings()
     voice: VoiceSettings = VoiceSettings()
     queue: QueueSettings = QueueSettings()
     audio: AudioSettings = AudioSettings()
     amplifier: AmplifierSettings = AmplifierSettings()
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @model_validator(mode="after")
     def _quiet(self) -> AnnouncerSettings:

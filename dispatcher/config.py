@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import AreaCode, CategoryCode, CounterNumber, OfficerId
-from motcua.settings import DeviceSettings, StrictModel
+from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
 
 class AreaConfig(StrictModel):
@@ -97,7 +97,7 @@ class QueueRules(StrictModel):
 
 class HallSettings(StrictModel):
     name: str = Field(min_length=1, max_length=200)
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
     reset_time: time = Field(time(0, 0), description="Local time at which numbers restart for the new day.")
     opening_hours: list[OpeningPeriod] = Field(
         default_factory=list, description="When tickets can be issued; empty = always.",
@@ -117,14 +117,6 @@ class HallSettings(StrictModel):
     rules: QueueRules = QueueRules()
     allow_general_ratings: bool = Field(False, description="Accept ratings not tied to a ticket.")
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> HallSettings:
