@@ -91,11 +91,12 @@ class AnnouncerService:
     def start(self) -> None:
         if self.pack_missing:
             self._error(f"voice pack {self.pack.folder} lacks: {', '.join(self.pack_missing[:10])}")
-        self.runtime.start()
         try:
             self.player.open()
         except AudioUnavailable as exc:
             self._error(str(exc))  # retried at each announcement
+        # hardware first: the state published on connect then tells the truth about the audio output
+        self.runtime.start()
         self._worker = threading.Thread(target=self._run, name="announcer-worker", daemon=True)
         self._worker.start()
         self.runtime.ready(f"announcer {self.settings.device_id}: audio {self._audio_state()}")
