@@ -15,12 +15,15 @@ VENV=.venv
 #   fonts-dejavu-core    Vietnamese-covering font for screens and tickets
 #   systemd              systemd-analyze, to check the shipped units (present on any real box)
 #   espeak-ng            Vietnamese voice the announcer's default voice pack is generated from
+#   libglib2.0-0         libgthread, which pygame's audio mixer needs
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the tests verify our units with it
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+# pygame's mixer (the announcer) loads libgthread-2.0 at run time; minimal systems lack it
+ls /usr/lib/*/libgthread-2.0.so.0 /usr/lib/libgthread-2.0.so.0 >/dev/null 2>&1 || need+=(libglib2.0-0)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
 # 32-bit Raspberry Pi OS: PyPI has no pygame wheel for armhf, so pip builds it against SDL2.
 case "$(uname -m)" in
