@@ -23,7 +23,9 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the tests verify our units with it
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 # pygame's mixer (the announcer) loads libgthread-2.0 at run time; minimal systems lack it
-ls /usr/lib/*/libgthread-2.0.so.0 /usr/lib/libgthread-2.0.so.0 >/dev/null 2>&1 || need+=(libglib2.0-0)
+have_gthread=no
+for lib in /usr/lib/*/libgthread-2.0.so.0 /usr/lib/libgthread-2.0.so.0; do [ -e "$lib" ] && have_gthread=yes; done
+[ "$have_gthread" = yes ] || need+=(libglib2.0-0)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
 # 32-bit Raspberry Pi OS: PyPI has no pygame wheel for armhf, so pip builds it against SDL2.
 case "$(uname -m)" in
