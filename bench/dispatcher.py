@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,6 +71,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def start_bench_hall() -> tuple[Path, LocalBroker, subprocess.Popen]:
+    """A real Mosquitto and the real dispatcher with the benchmark hall, in a fresh temporary folder."""
+    work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
+    (work / "hall.toml").write_text(HALL, encoding="utf-8")
+    broker = LocalBroker(work / "broker").start()
+    daemon = spawn_dispatcher(broker.port, work / "hall.toml", work / "dispatcher.db",
+                              env={"MOTCUA_LOG_LEVEL": "WARNING"})
+    return work, broker, daemon
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=1000)
@@ -77,11 +88,7 @@ def main() -> int:
     ap.add_argument("--kiosks", type=int, default=4)
     args = ap.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
-    (work / "hall.toml").write_text(HALL, encoding="utf-8")
-    broker = LocalBroker(work / "broker").start()
-    daemon = spawn_dispatcher(broker.port, work / "hall.toml", work / "dispatcher.db",
-                              env={"MOTCUA_LOG_LEVEL": "WARNING"})
+    work, broker, daemon = start_bench_hall()
     try:
         client = HallClient("bench", port=broker.port, device_id="bench-keypad").start()
         for _ in range(100):  # the daemon needs a moment to subscribe

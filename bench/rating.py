@@ -19,7 +19,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,9 +26,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.dispatcher import HALL, percentile  # noqa: E402
+from bench.dispatcher import percentile, start_bench_hall  # noqa: E402
 from motcua.client import HallClient  # noqa: E402
-from motcua.localbroker import LocalBroker, spawn_dispatcher  # noqa: E402
 from motcua.runtime import rss_mb  # noqa: E402
 from satisfaction_pad.app import PadScreen  # noqa: E402
 from satisfaction_pad.config import PadSettings  # noqa: E402
@@ -41,11 +39,7 @@ def main() -> int:
     ap.add_argument("--ratings", type=int, default=200)
     args = ap.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
-    (work / "hall.toml").write_text(HALL, encoding="utf-8")
-    broker = LocalBroker(work / "broker").start()
-    daemon = spawn_dispatcher(broker.port, work / "hall.toml", work / "dispatcher.db",
-                              env={"MOTCUA_LOG_LEVEL": "WARNING"})
+    work, broker, daemon = start_bench_hall()
     pad = PadService(PadSettings(site="bench", device_id="pad-1", counter=1, outbox=work / "pad.db", debounce_ms=0,
                                  mqtt={"port": broker.port}, screen={"fullscreen": False}, log_level="WARNING"))
     screen = PadScreen(pad)

@@ -153,6 +153,17 @@ def client(broker, site) -> HallClient:
 
 
 @pytest.fixture
+def publisher(broker) -> mqtt.Client:
+    """A bare paho client for publishing whatever a test needs, as any device could."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    yield c
+    c.loop_stop()
+    c.disconnect()
+
+
+@pytest.fixture
 def watcher_factory(broker):
     made: list[Watcher] = []
 

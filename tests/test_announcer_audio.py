@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from array import array
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from announcer import audio
@@ -29,16 +28,6 @@ def ms(n: float) -> int:
 @pytest.fixture
 def pack(tmp_path):
     return tone_pack(tmp_path / "pack", word_ms=WORD_MS, chime_ms=CHIME_MS)
-
-
-@pytest.fixture
-def publisher(broker):
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    c.connect("127.0.0.1", broker.port)
-    c.loop_start()
-    yield c
-    c.loop_stop()
-    c.disconnect()
 
 
 def test_render_one_call_length_and_gaps(pack):

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from announcer.config import AnnouncerSettings
@@ -30,16 +29,6 @@ def announcer(broker, site, pack, watcher_factory, tmp_path):
     service = start(AnnouncerService(s), watcher_factory)
     yield service
     service.stop()
-
-
-@pytest.fixture
-def pub(broker):
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    c.connect("127.0.0.1", broker.port)
-    c.loop_start()
-    yield c
-    c.loop_stop()
-    c.disconnect()
 
 
 def test_counter_next_is_announced_with_the_right_words(dispatcher, client, announcer, tmp_path):
@@ -78,13 +67,13 @@ def test_burst_from_several_counters_is_spoken_in_order(dispatcher, client, anno
         assert b.handed_at >= a.handed_at + a.rendered.duration_s - 0.01
 
 
-def test_recall_while_waiting_is_merged_and_stale_is_dropped(site, announcer, pub):
+def test_recall_while_waiting_is_merged_and_stale_is_dropped(site, announcer, publisher):
     recorder = Recorder(announcer)
-    publish_call(pub, site, "A1", 1)  # keeps the worker busy while the rest queue up
-    publish_call(pub, site, "A2", 2)
-    publish_call(pub, site, "A2", 2, recall=True, call_count=2)
-    publish_call(pub, site, "A3", 3, at=utcnow() - timedelta(minutes=10))  # from before an outage
-    publish_call(pub, site, "A4", 4)
+    publish_call(publisher, site, "A1", 1)  # keeps the worker busy while the rest queue up
+    publish_call(publisher, site, "A2", 2)
+    publish_call(publisher, site, "A2", 2, recall=True, call_count=2)
+    publish_call(publisher, site, "A3", 3, at=utcnow() - timedelta(minutes=10))  # from before an outage
+    publish_call(publisher, site, "A4", 4)
     played = recorder.wait(3)
     assert announcer.wait_idle(10)
     assert [p.call.number for p in announcer.history] == ["A1", "A2", "A4"]
@@ -144,7 +133,7 @@ def test_daemon_runs_and_exits_78_on_bad_settings(broker, site, pack, tmp_path, 
     assert r.returncode == 78 and "voicepack build" in r.stderr
 
 
-def test_demo_hook_saves_each_announcement(broker, site, pack, tmp_path, pub, watcher_factory):
+def test_demo_hook_saves_each_announcement(broker, site, pack, tmp_path, publisher, watcher_factory):
     from announcer.demo import start_for_demo
 
     w = watcher_factory(f"motcua/v1/{site}/device/announcer/availability")
@@ -153,7 +142,7 @@ def test_demo_hook_saves_each_announcement(broker, site, pack, tmp_path, pub, wa
     try:
         w.wait_for(lambda m: m.payload == b"online" and not m.retain, 10)
         recorder = Recorder(demo.service)
-        publish_call(pub, site, "C3001", 7)
+        publish_call(publisher, site, "C3001", 7)
         (played,) = recorder.wait(1)
         assert demo.wait_idle(5)
     finally:
