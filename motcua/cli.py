@@ -9,6 +9,7 @@
     motcua counter 3 dossier H12.22-240115-0001
     motcua demo                            the whole hall on this box
     motcua schema export docs              regenerate JSON Schemas, AsyncAPI and docs/protocol.md
+    motcua broker add-device kiosk kiosk-1 the site broker: devices, rights, certificates, bridge
 
 Connection: ``--config FILE`` reads ``site`` and ``[mqtt]`` from any motcua
 settings file (default /etc/motcua/dispatcher.toml when present), then
@@ -303,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_schema)
     from announcer.cli import register as register_announcer
     register_announcer(sub)
+    from .broker.cli import register as register_broker
+    register_broker(sub)
     return p
 
 

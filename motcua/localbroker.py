@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,10 +35,13 @@ def mosquitto_binary() -> str:
 class LocalBroker:
     """A Mosquitto process: ``start()``, ``stop()``, ``kill()``, ``restart()`` on the same port and data."""
 
-    def __init__(self, workdir: Path | str, port: int | None = None, template: Path = DEV_CONFIG):
+    def __init__(self, workdir: Path | str, port: int | None = None, template: Path = DEV_CONFIG,
+                 render: Callable[[LocalBroker], str] | None = None):
+        """``render`` returns the config text to run instead of the dev template (e.g. the site config)."""
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.template = template
+        self.render = render
         self.proc: subprocess.Popen | None = None
         self.config_path = self.workdir / "mosquitto.conf"
 
@@ -50,7 +54,10 @@ class LocalBroker:
         # Mosquitto started as root drops to its own user unless told otherwise,
         # and then cannot write into a private temporary directory.
         self.workdir.chmod(0o755)
-        text = self.template.read_text().format(port=self.port, data_dir=self.workdir, user=getpass.getuser())
+        if self.render is not None:
+            text = self.render(self)
+        else:
+            text = self.template.read_text().format(port=self.port, data_dir=self.workdir, user=getpass.getuser())
         self.config_path.write_text(text)
         return self.config_path
 
@@ -82,6 +89,11 @@ class LocalBroker:
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password file and ACL without dropping anyone."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

@@ -1,0 +1,96 @@
+"""Render the shipped Mosquitto configurations (broker_config/) for one box.
+
+The templates are plain Mosquitto files with ``{placeholders}``; what varies
+between a hall, the development broker and a test is filled in here, so the
+tests start exactly the files a technician deploys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..protocol.topics import ROOT
+
+REPO = Path(__file__).resolve().parents[2]
+BROKER_CONFIG = REPO / "broker_config"
+SITE_TEMPLATE = BROKER_CONFIG / "site" / "mosquitto.conf"
+CLIENT_CERTS_TEMPLATE = BROKER_CONFIG / "site" / "client-certs.conf"
+DEV_TEMPLATE = BROKER_CONFIG / "dev" / "mosquitto.conf"
+BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
+
+# What crosses the bridge, below ``motcua/v1/{site}/``. Up: what happened in the
+# hall, for the province's dashboards and archives. Down: what the province
+# knows and the hall needs. Disjoint by construction (checked by a test), and
+# no ``cmd`` or ``request`` topic goes up: a command can never echo back.
+UP = ("event/#", "counter/+/state", "counter/+/rating", "area/+/summary", "hall/config", "hall/figures",
+      "device/+/availability", "device/+/health")
+DOWN = ("dossier/status", "hall/notice", "central/#")
+
+
+def render_site(directory: Path, *, data_dir: Path, local_port: int = 1883, tls_port: int = 8883,
+                cert_port: int | None = None, log_dest: str = "syslog", user: str | None = "mosquitto") -> str:
+    """The production config; ``cert_port`` adds the client-certificate listener."""
+    cert_listener = ""
+    if cert_port is not None:
+        cert_listener = "\n" + CLIENT_CERTS_TEMPLATE.read_text().format(cert_port=cert_port, dir=directory)
+    return SITE_TEMPLATE.read_text().format(
+        dir=directory, data_dir=data_dir, local_port=local_port, tls_port=tls_port, cert_listener=cert_listener,
+        log_dest=log_dest, user_line=f"user {user}" if user else "")
+
+
+def render_dev(directory: Path, *, port: int, user: str) -> str:
+    """The development broker of ``make demo`` and the tests: loopback, same ACL, generated passwords."""
+    return DEV_TEMPLATE.read_text().format(port=port, data_dir=directory, user=user)
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    site: str
+    remote_host: str
+    remote_port: int = 8883
+    remote_ca: Path = Path("/etc/motcua/broker/province-ca.crt")
+    remote_username: str | None = None
+    remote_password: str | None = None
+    remote_certfile: Path | None = None
+    remote_keyfile: Path | None = None
+
+    @property
+    def identity(self) -> str:
+        """The site's client id and username at the province."""
+        return self.remote_username or f"site-{self.site}"
+
+    @property
+    def notification_topic(self) -> str:
+        return f"{ROOT}/{self.site}/bridge/province"
+
+
+def render_bridge(b: BridgeSettings) -> str:
+    if b.remote_certfile and b.remote_keyfile:
+        auth = f"bridge_certfile {b.remote_certfile}\nbridge_keyfile {b.remote_keyfile}"
+    elif b.remote_password:
+        auth = f"remote_username {b.identity}\nremote_password {b.remote_password}"
+    else:
+        raise ValueError("the bridge needs a password (--remote-password-file) or a client certificate "
+                         "(--remote-cert and --remote-key) to log in at the province")
+    prefix = f"{ROOT}/{b.site}/"
+    lines = [f"topic {t} out 1 {prefix} {prefix}" for t in UP] + [f"topic {t} in 1 {prefix} {prefix}" for t in DOWN]
+    return BRIDGE_TEMPLATE.read_text().format(
+        site=b.site, remote_address=f"{b.remote_host}:{b.remote_port}", remote_clientid=b.identity,
+        remote_auth=auth, remote_ca=b.remote_ca, notification_topic=b.notification_topic,
+        topic_lines="\n".join(lines))
+
+
+def render_province_acl(site: str, identity: str | None = None) -> str:
+    """The rights the province's broker should give one site's bridge: its own subtree, no more.
+
+    It writes what flows up and reads what flows down, for its own site only:
+    one hall cannot publish as another or read another's dossiers.
+    """
+    identity = identity or f"site-{site}"
+    root = f"{ROOT}/{site}"
+    lines = [f"# The bridge of hall '{site}' (motcua broker bridge): give this to the province.", f"user {identity}"]
+    lines += [f"topic write {root}/{t}" for t in UP]
+    lines += [f"topic write {root}/bridge/province"]
+    lines += [f"topic read {root}/{t}" for t in DOWN]
+    return "\n".join(lines) + "\n"
