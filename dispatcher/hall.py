@@ -35,6 +35,7 @@ from motcua.protocol import (
     DossierStatusUpdate,
     ErrorInfo,
     HallConfig,
+    HallFigures,
     Message,
     ProcedureInfo,
     Rating,
@@ -588,6 +589,24 @@ class Hall:
             issued_today=s.scalar("SELECT COUNT(*) FROM tickets WHERE day = ?", day),
             waiting=s.scalar("SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting'", day),
             served_today=s.scalar("SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'done'", day),
+        )
+
+    def hall_figures(self) -> HallFigures:
+        """Today's figures for the whole hall. Satisfaction counts ratings of today's tickets."""
+        s, day = self.store, self.store.meta("day")
+        wait = s.scalar("SELECT AVG((julianday(called_at) - julianday(issued_at)) * 1440) FROM tickets "
+                        "WHERE day = ? AND called_at IS NOT NULL", day)
+        rated = s.one("SELECT COUNT(*) AS n, COALESCE(SUM(r.level IN ('very_satisfied', 'satisfied')), 0) AS good "
+                      "FROM ratings r JOIN tickets t ON t.ticket_id = r.ticket_id "
+                      "WHERE t.day = ? AND r.level != 'not_rated'", day)
+        return HallFigures(
+            day=date.fromisoformat(day),
+            issued_today=s.scalar("SELECT COUNT(*) FROM tickets WHERE day = ?", day),
+            served_today=s.scalar("SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'done'", day),
+            waiting=s.scalar("SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting'", day),
+            average_wait_min=round(wait, 1) if wait is not None else None,
+            ratings_today=rated["n"],
+            satisfied_pct=round(100.0 * rated["good"] / rated["n"], 1) if rated["n"] else None,
         )
 
     # ------------------------------------------------------------------ estimates

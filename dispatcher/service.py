@@ -16,6 +16,7 @@ from motcua.protocol import (
     DossierStatusUpdate,
     Message,
     Rating,
+    RatingAck,
     Reply,
     TicketCancel,
     TicketRequest,
@@ -123,6 +124,8 @@ class DispatcherService:
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
             if out.counters or out.areas:
                 self._publish_dispatcher_state()
+            if out.counters or out.areas or (isinstance(out.reply, RatingAck) and out.reply.ok):
+                self._publish_figures()
             self._flush_outbox()
 
     def republish_all(self) -> None:
@@ -134,6 +137,7 @@ class DispatcherService:
             for code in self.hall.areas:
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
             self._publish_dispatcher_state()
+            self._publish_figures()
             self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
             self._flush_outbox()
         log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
@@ -141,6 +145,9 @@ class DispatcherService:
     def _publish_dispatcher_state(self) -> None:
         state = self.hall.dispatcher_state(str(self.settings.database))
         self.runtime.publish(self.topics.state(self.runtime.device_id), state, retain=True)
+
+    def _publish_figures(self) -> None:
+        self.runtime.publish(self.topics.hall_figures, self.hall.hall_figures(), retain=True)
 
     def _flush_outbox(self) -> None:
         if not self.runtime.connected:

@@ -212,6 +212,12 @@ def examples() -> dict[str, list[Example]]:
             area="TP", name="Tư pháp - hộ tịch", waiting=4, waiting_priority=1, last_called="A1023",
             issued_today=31, served_today=25, open_counters=2, average_wait_min=11.5, average_service_min=6.2,
             updated_at=_at(8, 15)))],
+        "hall figures": [Example("The hall at a quarter past eight", _topic(spec["hall figures"]), m.HallFigures(
+            day=DAY, issued_today=112, served_today=87, waiting=19, average_wait_min=12.4, ratings_today=64,
+            satisfied_pct=92.2, updated_at=_at(8, 15)))],
+        "hall notice": [Example("A notice for the hall board", _topic(spec["hall notice"]), m.HallNotice(
+            text="Từ ngày 01/03, hồ sơ đất đai nộp tại quầy 4 và quầy 5. Xin cảm ơn!",
+            expires_at=_at(17, 0), updated_at=_at(7, 0)))],
         "call event": [Example("A1023 called to counter 3", _topic(spec["call event"]), m.CallEvent(
             event_id=_id("call"), at=_at(8, 15), ticket_id=ticket.ticket_id, number="A1023", area="TP", counter=3,
             counter_name="Quầy 3", call_count=1))],

@@ -391,6 +391,30 @@ class AreaSummary(Message):
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
+class HallFigures(Message):
+    """Retained by the dispatcher: today's figures for the whole hall, for the hall board and reports."""
+
+    day: date = Field(description="The service day these figures belong to.")
+    issued_today: int = Field(ge=0)
+    served_today: int = Field(ge=0, description="Tickets finished today.")
+    waiting: int = Field(ge=0)
+    average_wait_min: float | None = Field(
+        default=None, description="Mean minutes from issue to first call over today's called tickets.")
+    ratings_today: int = Field(ge=0, description="Ratings given today on today's tickets, 'not rated' excluded.")
+    satisfied_pct: float | None = Field(
+        default=None, description="Share of those ratings that are 'very satisfied' or 'satisfied', in percent.")
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class HallNotice(Message):
+    """Retained, from the central system: the notice line the hall board scrolls. An empty retained
+    message clears it."""
+
+    text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    expires_at: AwareDatetime | None = Field(default=None, description="Stop showing it after this time.")
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
 # --------------------------------------------------------------------------- ratings
 
 

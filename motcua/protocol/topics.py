@@ -63,6 +63,14 @@ class Topics:
     def counter_rating(self, counter: int) -> str:
         return f"{self.root}/counter/{int(counter)}/rating"
 
+    @property
+    def hall_figures(self) -> str:
+        return f"{self.root}/hall/figures"
+
+    @property
+    def hall_notice(self) -> str:
+        return f"{self.root}/hall/notice"
+
     def area_summary(self, area: str) -> str:
         return f"{self.root}/area/{_level(area, 'area')}/summary"
 
@@ -165,6 +173,15 @@ TOPIC_SPECS: list[TopicSpec] = [
     TopicSpec(
         "area summary", "area/{area}/summary", "dispatcher", "kiosk, board", True, 1, m.AreaSummary,
         "Waiting count, last called number, averages for one service area.",
+    ),
+    TopicSpec(
+        "hall figures", "hall/figures", "dispatcher", "hall board, central system", True, 1, m.HallFigures,
+        "Today's figures for the whole hall: tickets issued and served, waiting, average wait, ratings and the "
+        "share of satisfied citizens. Republished whenever they change.",
+    ),
+    TopicSpec(
+        "hall notice", "hall/notice", "central system (through the bridge)", "hall board", True, 1, m.HallNotice,
+        "The notice line the hall board scrolls; an empty retained message clears it.",
     ),
     TopicSpec(
         "call event", "event/call", "dispatcher", "announcer, board", False, 1, m.CallEvent,

@@ -1,0 +1,130 @@
+"""The hall board's MQTT wiring: read-only subscriptions into the model, change notifications out.
+
+The board publishes nothing but its own availability and health. Handlers
+run on paho's thread and only update the model under a lock; the screen
+thread draws.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from motcua.protocol import (
+    AVAILABILITY_ONLINE,
+    AreaSummary,
+    CallEvent,
+    CounterState,
+    DossierStatusUpdate,
+    HallConfig,
+    HallFigures,
+    HallNotice,
+    PayloadError,
+    decode,
+)
+from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
+
+from .config import BoardSettings
+from .model import BoardModel, BoardView
+
+log = logging.getLogger("counter_display.board")
+
+
+class BoardService:
+    def __init__(self, settings: BoardSettings, notifier: SystemdNotifier | None = None):
+        self.settings = settings
+        self.runtime = DeviceRuntime(settings, "board", checks=self._checks, notifier=notifier)
+        self.topics = t = self.runtime.topics
+        self.model = BoardModel(settings)
+        self.lock = threading.RLock()
+        self._changed = threading.Condition(self.lock)
+        self.on_change: Callable[[], None] = lambda: None
+        self.screen_status = "ok"
+        self.screen_beat: float | None = None
+        self._dispatcher_online = False
+
+        rt = self.runtime
+        rt.on(t.hall_config, HallConfig, self._locked(lambda m, i: self.model.hall_config(m) or True))
+        rt.on(t.call_event, CallEvent, self._locked(lambda m, i: self.model.call(m, time.monotonic())))
+        rt.on(f"{t.root}/counter/+/state", CounterState, self._locked(lambda m, i: self.model.counter_state(m)))
+        rt.on(f"{t.root}/area/+/summary", AreaSummary, self._locked(lambda m, i: self.model.area_summary(m)))
+        rt.on(t.dossier_status, DossierStatusUpdate, self._locked(lambda m, i: self.model.dossiers(m)))
+        rt.on(t.hall_figures, HallFigures, self._locked(lambda m, i: self.model.hall_figures(m)))
+        rt.on_raw(t.hall_notice, self._on_notice)
+        rt.on_raw(t.availability(settings.dispatcher_id), self._on_dispatcher)
+
+    def _locked(self, apply: Callable[[object, Inbound], bool]) -> Callable[[object, Inbound], None]:
+        def handler(message, inbound: Inbound) -> None:
+            with self.lock:
+                if apply(message, inbound):
+                    self._notify()
+        return handler
+
+    def _notify(self) -> None:
+        self.on_change()
+        self._changed.notify_all()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> BoardService:
+        self.runtime.start()
+        self.runtime.every(1.0, self._watch_link, "link")
+        return self
+
+    def stop(self) -> None:
+        self.runtime.stop()
+
+    # ------------------------------------------------------------------ raw topics
+
+    def _on_notice(self, msg) -> None:
+        if not msg.payload:  # an empty retained message clears the notice
+            notice = None
+        else:
+            try:
+                notice = decode(HallNotice, msg.payload, self.settings.mqtt.max_payload_bytes)
+            except PayloadError as exc:
+                self.runtime.last_error = f"refused message on {msg.topic}: {exc}"
+                log.warning("refused message on %s: %s", msg.topic, exc)
+                return
+        with self.lock:
+            if self.model.hall_notice(notice):
+                self._notify()
+
+    def _on_dispatcher(self, msg) -> None:
+        self._dispatcher_online = msg.payload == AVAILABILITY_ONLINE
+        self._watch_link()
+
+    def _watch_link(self) -> None:
+        with self.lock:
+            if self.model.link(self.runtime.connected and self._dispatcher_online):
+                self._notify()
+
+    # ------------------------------------------------------------------ for the screen and tests
+
+    def view(self, now: float | None = None, wall: datetime | None = None) -> BoardView:
+        with self.lock:
+            return self.model.view(time.monotonic() if now is None else now, wall or datetime.now(timezone.utc))
+
+    def next_deadline(self) -> float:
+        with self.lock:
+            return self.model.next_deadline(time.monotonic(), datetime.now(timezone.utc))
+
+    def wait_for(self, predicate: Callable[[BoardView], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.view()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.5))
+            return True
+
+    def _checks(self) -> dict[str, str]:
+        screen = self.screen_status
+        if self.screen_beat is not None and time.monotonic() - self.screen_beat > 90:
+            screen = f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
+        return {"screen": screen,
+                "dispatcher": "ok" if self._dispatcher_online else "degraded: dispatcher unreachable"}

@@ -1,0 +1,118 @@
+"""``python -m counter_display.screenshots DIR``: the hall board's pages and LED frames as PNGs.
+
+Runs headless through the real drawing code: the board on SDL's dummy video
+driver fed with the same messages the dispatcher sends, the LED frames
+through luma.emulator's capture device (lit LEDs drawn as round dots).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+from motcua.protocol import (  # noqa: E402
+    AreaInfo,
+    AreaSummary,
+    CallEvent,
+    CounterInfo,
+    DossierRecord,
+    DossierStatusUpdate,
+    HallConfig,
+    HallFigures,
+    HallNotice,
+)
+
+from .board.config import BoardSettings  # noqa: E402
+from .config import MatrixSettings  # noqa: E402
+from .matrix import Content, MatrixPainter  # noqa: E402
+
+TZ = timezone(timedelta(hours=7))
+AT = datetime(2026, 3, 2, 9, 41, tzinfo=TZ)
+AREAS = [("TP", "Tư pháp - hộ tịch", "A", 7), ("DD", "Đất đai, tài nguyên, môi trường", "B", 12),
+         ("XD", "Xây dựng, quản lý đô thị", "C", 3), ("KD", "Đăng ký kinh doanh", "D", 4),
+         ("NV", "Nội vụ", "E", 0), ("LD", "Lao động, thương binh và xã hội", "F", 5),
+         ("NN", "Nông nghiệp và phát triển nông thôn", "G", 1), ("VH", "Văn hóa, thông tin, thể thao, du lịch", "H", 2)]
+CALLS = [("A1023", 3), ("B2047", 5), ("D4012", 7), ("A1022", 1), ("F6008", 9), ("B2046", 4)]
+
+
+def sample_hall() -> HallConfig:
+    return HallConfig(site="demo", hall_name="Trung tâm Phục vụ hành chính công huyện Long Hồ",
+                      areas=[AreaInfo(code=c, name=n, prefix=p, first_number=1, last_number=9999)
+                             for c, n, p, _ in AREAS],
+                      counters=[CounterInfo(number=i, name=f"Quầy {i}", areas=["TP"]) for i in range(1, 11)],
+                      priority_categories=[], day=date(2026, 3, 2))
+
+
+def feed_board(service, now: float) -> None:
+    """The messages a board sees in a busy morning, oldest call first."""
+    m = service.model
+    m.hall_config(sample_hall())
+    for code, name, prefix, waiting in AREAS:
+        m.area_summary(AreaSummary(area=code, name=name, waiting=waiting, waiting_priority=0, last_called=None,
+                                   issued_today=30, served_today=20, open_counters=1))
+    for i, (number, counter) in enumerate(reversed(CALLS)):
+        m.call(CallEvent(event_id=f"shot-{i}", ticket_id=f"20260302-X-{number}", number=number, area="TP",
+                         counter=counter, counter_name=f"Quầy {counter}", call_count=1), now)
+    m.dossiers(DossierStatusUpdate(records=[
+        DossierRecord(code=f"000.12.34.H40-260{i % 3 + 2}02-00{10 + i}", procedure=proc, status="ready",
+                      ready_for_pickup=True, updated_at=AT - timedelta(minutes=i))
+        for i, proc in enumerate(["Cấp bản sao trích lục hộ tịch", "Đăng ký khai sinh", "Chứng thực chữ ký",
+                                  "Cấp giấy chứng nhận quyền sử dụng đất", "Đăng ký hộ kinh doanh",
+                                  "Cấp giấy phép xây dựng nhà ở riêng lẻ", "Đăng ký kết hôn",
+                                  "Xác nhận tình trạng hôn nhân"])]))
+    m.hall_figures(HallFigures(day=date(2026, 3, 2), issued_today=184, served_today=139, waiting=34,
+                               average_wait_min=11.6, ratings_today=97, satisfied_pct=93.8))
+    m.hall_notice(HallNotice(text="Từ ngày 01/03, hồ sơ đất đai nộp tại quầy 4 và quầy 5. Ông/Bà vui lòng "
+                                  "chuẩn bị đủ giấy tờ theo hướng dẫn tại kiosk tra cứu thủ tục. Xin cảm ơn!"))
+    m.link(True)
+
+
+def render_board(out: Path, settings: BoardSettings | None = None) -> list[Path]:
+    from .board.app import BoardScreen
+    from .board.service import BoardService
+
+    service = BoardService(settings or BoardSettings(device_id="board-1", screen={"fullscreen": False}))
+    screen = BoardScreen(service)  # not started: no broker needed to draw
+    now = 1000.0
+    feed_board(service, now)
+    shots = []
+
+    def shot(name: str, at: float) -> None:
+        service.view = lambda now=None, wall=None, at=at: BoardService.view(service, at, AT)  # frozen time
+        shots.append(screen.screenshot(out / f"board-{name}.png"))
+
+    shot("calls", now + 0.1)  # the newest call lit (flashing)
+    service.model.page, service.model.page_from = "ready", now
+    shot("ready", now + 0.1)
+    service.model.page, service.model.page_from = "figures", now
+    shot("figures", now + 0.1)
+    return shots
+
+
+def render_matrix(out: Path) -> list[Path]:
+    """LED frames as they look on the modules, through luma.emulator's capture device."""
+    from luma.emulator.device import capture
+
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for name, modules, content in [("number", 4, Content("1023")), ("prefixed", 4, Content("A1023")),
+                                   ("scrolling", 4, Content("A1023>12")), ("closed", 4, Content("X")),
+                                   ("offline", 4, Content("A1023", marker=True)), ("wide", 8, Content("A1023"))]:
+        settings = MatrixSettings(driver="capture", modules=modules)
+        painter = MatrixPainter(settings)
+        path = out / f"counter-{name}.png"
+        device = capture(width=settings.width, height=8, mode="1", transform="led_matrix", scale=4,
+                         file_template=str(path))
+        device.display(painter.render(painter.frame(content, 0.0)))
+        shots.append(path)
+    return shots
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
+    for p in render_matrix(target) + render_board(target):
+        print(p)
