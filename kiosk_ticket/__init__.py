@@ -1,1 +1,5 @@
-"""Reserved: see the project's issues. Empty until its daemon lands."""
+"""The ticket kiosk: touch screen, Vietnamese ticket printing, dossier lookup, procedures (issue #4)."""
+
+import os
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # a daemon's output is its log, not a greeting

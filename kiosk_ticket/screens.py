@@ -1,0 +1,453 @@
+"""Drawing the kiosk's screens with pygame. Pure drawing: a View in, a frame and its touch targets out.
+
+Many of the citizens are elderly and have never used a kiosk: few choices per
+screen, big buttons (at least 150 px high on a 1080 px-wide screen), plain
+words, high contrast, and "Quay lại" / "Về trang chính" always at the bottom.
+Layout is proportional: the same code draws portrait 1080x1920 and landscape.
+"""
+
+from __future__ import annotations
+
+import pygame
+import pygame.freetype
+
+from .config import KioskSettings
+from .model import KEYPAD, View
+
+Targets = dict[str, pygame.Rect]
+
+
+class Painter:
+    def __init__(self, settings: KioskSettings):
+        self.s = settings
+        self.c = settings.screen.colours
+        self.t = settings.texts
+        pygame.freetype.init()
+        self._fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+        self.scroll_limit = 0
+        self.u = 1.0
+
+    # ------------------------------------------------------------------ text helpers
+
+    def font(self, size: float, bold: bool = False) -> pygame.freetype.Font:
+        key = (bold, max(10, int(size)))
+        if key not in self._fonts:
+            path = self.s.screen.bold_font if bold else self.s.screen.font
+            self._fonts[key] = pygame.freetype.Font(str(path), key[1])
+        return self._fonts[key]
+
+    @staticmethod
+    def wrap(text: str, font: pygame.freetype.Font, width: int) -> list[str]:
+        lines: list[str] = []
+        for paragraph in text.splitlines() or [""]:
+            line = ""
+            for word in paragraph.split():
+                candidate = f"{line} {word}" if line else word
+                if line and font.get_rect(candidate).width > width:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = candidate
+            lines.append(line)
+        return lines
+
+    def text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, center: tuple[int, int],
+             width: int | None = None, line_gap: float = 1.3) -> int:
+        """Draw ``text`` centred on ``center`` (wrapped to ``width``); returns the height used."""
+        lines = self.wrap(text, font, width) if width else [text]
+        step = int(font.size * line_gap)
+        top = center[1] - step * len(lines) // 2
+        for i, line in enumerate(lines):
+            r = font.get_rect(line)
+            r.center = (center[0], top + step * i + step // 2)
+            font.render_to(surface, r, line, colour)
+        return step * len(lines)
+
+    def left_text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, x: int, y: int,
+                  width: int, line_gap: float = 1.3) -> int:
+        """Draw ``text`` from its top-left corner, wrapped; returns the height used."""
+        step = int(font.size * line_gap)
+        for i, line in enumerate(self.wrap(text, font, width)):
+            font.render_to(surface, (x, y + step * i + int(font.size * 0.15)), line, colour)
+            y_end = step * (i + 1)
+        return y_end if text else 0
+
+    def button(self, surface: pygame.Surface, rect: pygame.Rect, label: str, colour, hint: str | None = None,
+               size: float = 56) -> None:
+        """A rounded button: its label (wrapped, shrunk until every word fits) and an optional hint below."""
+        u = self.u
+        pygame.draw.rect(surface, colour, rect, border_radius=int(24 * u))
+        pad = int(30 * u)
+        width = rect.width - 2 * pad
+        font = self.font(size * u, True)
+        hint_font = self.font(size * 0.68 * u)
+
+        def height() -> int:
+            h = len(self.wrap(label, font, width)) * int(font.size * 1.2)
+            return h + (len(self.wrap(hint, hint_font, width)) * int(hint_font.size * 1.25) if hint else 0)
+
+        while font.size > 18 and (any(font.get_rect(w).width > width for w in label.split())
+                                  or height() > rect.height - pad // 2):
+            font = self.font(font.size - 2, True)
+            hint_font = self.font(max(14, int(font.size * 0.68)))
+        top = rect.centery - height() // 2
+        for fnt, text, gap in ((font, label, 1.2), (hint_font, hint, 1.25)):
+            if not text:
+                continue
+            for line in self.wrap(text, fnt, width):
+                r = fnt.get_rect(line)
+                r.center = (rect.centerx, top + int(fnt.size * gap) // 2)
+                fnt.render_to(surface, r, line, self.c.button_text)
+                top += int(fnt.size * gap)
+
+    # ------------------------------------------------------------------ entry point
+
+    def draw(self, surface: pygame.Surface, view: View) -> Targets:
+        surface.fill(self.c.background)
+        w, h = surface.get_size()
+        self.u = min(w, h) / 1080
+        self.portrait = h >= w
+        self.scroll_limit = 0
+        targets: Targets = getattr(self, f"_{view.screen}")(surface, view)
+        if view.screen not in ("idle", "home"):
+            targets.update(self._nav(surface, view))
+        if not view.connected:  # a quiet marker for the technician
+            pygame.draw.circle(surface, self.c.muted, (w - int(24 * self.u), int(24 * self.u)), int(8 * self.u))
+        return targets
+
+    # ------------------------------------------------------------------ frame parts
+
+    def _header(self, surface: pygame.Surface, view: View, title: str) -> int:
+        w, _ = surface.get_size()
+        u = self.u
+        bar = pygame.Rect(0, 0, w, int(230 * u))
+        pygame.draw.rect(surface, self.c.header, bar)
+        self.text(surface, view.hall_name, self.font(34 * u, True), self.c.header_text, (w // 2, int(60 * u)),
+                  w - int(60 * u))
+        self.text(surface, title, self.font(54 * u, True), self.c.header_text, (w // 2, int(160 * u)), w - int(60 * u))
+        return bar.bottom
+
+    def _footer_top(self, surface: pygame.Surface) -> int:
+        return surface.get_height() - int(200 * self.u)
+
+    def _nav(self, surface: pygame.Surface, view: View) -> Targets:
+        w, h = surface.get_size()
+        u = self.u
+        top = self._footer_top(surface)
+        pygame.draw.rect(surface, (225, 228, 232), pygame.Rect(0, top, w, h - top))
+        gap = int(30 * u)
+        bw = (w - 3 * gap) // 2
+        back = pygame.Rect(gap, top + gap, bw, h - top - 2 * gap)
+        home = pygame.Rect(2 * gap + bw, top + gap, bw, h - top - 2 * gap)
+        if view.screen in ("issuing", "looking_up"):
+            return {}  # nothing to go back to while the number is being printed
+        self.button(surface, back, f"◀ {self.t.back}", self.c.nav, size=42)
+        self.button(surface, home, f"⌂ {self.t.home}", self.c.nav, size=42)
+        return {"nav:back": back, "nav:home": home}
+
+    def _content(self, surface: pygame.Surface, top: int) -> pygame.Rect:
+        w, _ = surface.get_size()
+        m = int(40 * self.u)
+        return pygame.Rect(m, top + m, w - 2 * m, self._footer_top(surface) - top - 2 * m)
+
+    def _grid(self, area: pygame.Rect, n: int, max_h: int, cols: int | None = None) -> list[pygame.Rect]:
+        cols = cols or (1 if self.portrait else 2)
+        rows = max(1, -(-n // cols))
+        gap = int(24 * self.u)
+        rh = min(max_h, (area.height - (rows - 1) * gap) // rows)
+        cw = (area.width - (cols - 1) * gap) // cols
+        return [pygame.Rect(area.left + (i % cols) * (cw + gap), area.top + (i // cols) * (rh + gap), cw, rh)
+                for i in range(n)]
+
+    # ------------------------------------------------------------------ screens
+
+    def _idle(self, surface: pygame.Surface, view: View) -> Targets:
+        w, h = surface.get_size()
+        u = self.u
+        pygame.draw.rect(surface, self.c.header, pygame.Rect(0, 0, w, int(h * 0.42)))
+        self.text(surface, view.hall_name, self.font(64 * u, True), self.c.header_text, (w // 2, int(h * 0.2)),
+                  w - int(120 * u))
+        self.text(surface, self.t.idle_title, self.font(62 * u, True), self.c.text, (w // 2, int(h * 0.55)),
+                  w - int(120 * u))
+        r = pygame.Rect(0, 0, w - int(160 * u), int(220 * u))
+        r.center = (w // 2, int(h * 0.75))
+        self.button(surface, r, self.t.idle_hint, self.c.primary, size=56)
+        return {"idle": surface.get_rect()}  # a touch anywhere starts
+
+    def _home(self, surface: pygame.Surface, view: View) -> Targets:
+        top = self._header(surface, view, self.t.home_title)
+        area = pygame.Rect(0, 0, 0, 0)
+        area.update(self._content(surface, top))
+        area.height = surface.get_height() - area.top - int(60 * self.u)
+        rects = self._grid(area, 3, int(440 * self.u), cols=1 if self.portrait else 3)
+        targets: Targets = {}
+        for rect, (key, label, hint, colour) in zip(rects, (
+            ("take", self.t.take_number, self.t.take_number_hint, self.c.primary),
+            ("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
+            ("procedures", self.t.procedures, self.t.procedures_hint, self.c.tertiary),
+        )):
+            self.button(surface, rect, label, colour, hint, size=72)
+            targets[f"home:{key}"] = rect
+        return targets
+
+    def _areas(self, surface: pygame.Surface, view: View) -> Targets:
+        top = self._header(surface, view, self.t.choose_area)
+        area = self._content(surface, top)
+        if not view.areas:
+            self.text(surface, self.t.no_areas, self.font(48 * self.u), self.c.muted, area.center, area.width)
+            return {}
+        targets: Targets = {}
+        for rect, a in zip(self._grid(area, len(view.areas), int(260 * self.u)), view.areas):
+            hint = self.t.waiting.format(n=a.waiting) if a.waiting is not None else None
+            self.button(surface, rect, a.name, self.c.primary, hint, size=46)
+            targets[f"area:{a.code}"] = rect
+        return targets
+
+    def _confirm(self, surface: pygame.Surface, view: View) -> Targets:
+        u = self.u
+        top = self._header(surface, view, self.t.confirm_title)
+        area = self._content(surface, top)
+        w = surface.get_width()
+        y = area.top + int(30 * u)
+        big = self.font(50 * u, True)
+        if view.area:
+            y += self.left_text(surface, self.t.area_label, self.font(40 * u), self.c.muted, area.left, y, area.width)
+            y += self.left_text(surface, view.area.name, big, self.c.text, area.left, y, area.width) + int(20 * u)
+            if view.area.waiting is not None:
+                y += self.left_text(surface, self.t.waiting.format(n=view.area.waiting), self.font(44 * u),
+                                    self.c.text, area.left, y, area.width) + int(20 * u)
+        if view.priority:
+            y += self.left_text(surface, f"{self.t.priority_label}: {view.priority[1]}", big, self.c.priority,
+                                area.left, y, area.width) + int(20 * u)
+        targets: Targets = {}
+        confirm = pygame.Rect(area.left, max(y + int(40 * u), area.bottom - int(620 * u)), area.width, int(300 * u))
+        self.button(surface, confirm, self.t.confirm, self.c.ok, size=72)
+        targets["confirm"] = confirm
+        if view.categories:
+            pr = pygame.Rect(area.left, confirm.bottom + int(50 * u), area.width, int(180 * u))
+            self.button(surface, pr, self.t.priority_path, self.c.priority, size=50)
+            targets["priority"] = pr
+        del w
+        return targets
+
+    def _priority(self, surface: pygame.Surface, view: View) -> Targets:
+        top = self._header(surface, view, self.t.choose_priority)
+        area = self._content(surface, top)
+        items = list(view.categories) + [("", self.t.no_priority)]
+        targets: Targets = {}
+        for rect, (code, name) in zip(self._grid(area, len(items), int(240 * self.u)), items):
+            self.button(surface, rect, name, self.c.priority if code else self.c.nav, size=54)
+            targets[f"cat:{code}" if code else "no_priority"] = rect
+        return targets
+
+    def _busy(self, surface: pygame.Surface, view: View, message: str) -> Targets:
+        w, h = surface.get_size()
+        top = self._header(surface, view, self.t.take_number if view.screen == "issuing" else self.t.dossier_title)
+        self.text(surface, message, self.font(60 * self.u, True), self.c.text, (w // 2, (top + h) // 2),
+                  w - int(120 * self.u))
+        return {}
+
+    def _issuing(self, surface: pygame.Surface, view: View) -> Targets:
+        return self._busy(surface, view, self.t.issuing)
+
+    def _looking_up(self, surface: pygame.Surface, view: View) -> Targets:
+        return self._busy(surface, view, self.t.looking_up)
+
+    def _ticket(self, surface: pygame.Surface, view: View) -> Targets:
+        u = self.u
+        t = view.ticket
+        assert t is not None
+        top = self._header(surface, view, self.t.your_number)
+        area = self._content(surface, top)
+        w = surface.get_width()
+        card = area.inflate(0, -int(40 * u))
+        pygame.draw.rect(surface, (255, 255, 255), card, border_radius=int(30 * u))
+        pygame.draw.rect(surface, self.c.header, card, width=max(3, int(8 * u)), border_radius=int(30 * u))
+        y = card.top + int(60 * u)
+        size = 330 * u
+        while size > 40 and self.font(size, True).get_rect(t.number).width > card.width - int(80 * u):
+            size -= 10
+        number_font = self.font(size, True)
+        r = number_font.get_rect(t.number)
+        r.midtop = (w // 2, y)
+        number_font.render_to(surface, r, t.number, self.c.header)
+        y = r.bottom + int(70 * u)
+        inner = card.width - int(80 * u)
+        y += self.text(surface, t.area_name, self.font(52 * u, True), self.c.text, (w // 2, y + int(40 * u)), inner)
+        if t.priority_name:
+            y += self.text(surface, f"{self.t.priority_label}: {t.priority_name}", self.font(46 * u, True),
+                           self.c.priority, (w // 2, y + int(40 * u)), inner)
+        y += int(30 * u)
+        for line in ([self.t.ahead.format(n=t.waiting_ahead)] if t.waiting_ahead is not None else []) + \
+                ([self.t.estimated_wait.format(n=t.estimated_wait_min)] if t.estimated_wait_min is not None else []):
+            y += self.text(surface, line, self.font(46 * u), self.c.text, (w // 2, y + int(35 * u)), inner)
+        self.text(surface, self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary,
+                  (w // 2, card.bottom - int(90 * u)), inner)
+        return {}
+
+    def _error(self, surface: pygame.Surface, view: View) -> Targets:
+        w, _ = surface.get_size()
+        u = self.u
+        top = self._header(surface, view, self.t.take_number)
+        area = self._content(surface, top)
+        cy = area.top + int(area.height * 0.25)
+        radius = int(110 * u)
+        pygame.draw.circle(surface, self.c.error, (w // 2, cy), radius)
+        bang = self.font(170 * u, True)
+        r = bang.get_rect("!")
+        r.center = (w // 2, cy)
+        bang.render_to(surface, r, "!", (255, 255, 255))
+        self.text(surface, view.message or "", self.font(56 * u, True), self.c.error,
+                  (w // 2, cy + radius + int(area.height * 0.25)), area.width - int(40 * u))
+        return {}
+
+    def _dossier(self, surface: pygame.Surface, view: View) -> Targets:
+        u = self.u
+        top = self._header(surface, view, self.t.dossier_title)
+        area = self._content(surface, top)
+        y = area.top
+        y += self.left_text(surface, self.t.dossier_hint_scan, self.font(40 * u), self.c.text, area.left, y,
+                            area.width) + int(20 * u)
+        field = pygame.Rect(area.left, y, area.width, int(130 * u))
+        pygame.draw.rect(surface, (255, 255, 255), field, border_radius=int(12 * u))
+        pygame.draw.rect(surface, self.c.primary, field, width=max(2, int(5 * u)), border_radius=int(12 * u))
+        shown = (view.typed or "") + "▌"
+        font = self.font(60 * u, True)
+        while font.size > 20 and font.get_rect(shown).width > field.width - int(40 * u):
+            font = self.font(font.size - 4, True)
+        r = font.get_rect(shown)
+        r.midleft = (field.left + int(24 * u), field.centery)
+        font.render_to(surface, r, shown, self.c.text)
+        y = field.bottom + int(30 * u)
+        cols = 8 if self.portrait else 13
+        keys = list(KEYPAD)
+        action_h = int(170 * u)
+        grid = pygame.Rect(area.left, y, area.width, area.bottom - y - action_h - int(30 * u))
+        targets: Targets = {}
+        for rect, key in zip(self._grid(grid, len(keys), int(150 * u), cols=cols), keys):
+            pygame.draw.rect(surface, self.c.key, rect, border_radius=int(14 * u))
+            pygame.draw.rect(surface, self.c.nav, rect, width=max(2, int(3 * u)), border_radius=int(14 * u))
+            self.text(surface, key, self.font(min(56 * u, rect.height * 0.5), True), self.c.text, rect.center)
+            targets[f"key:{key}"] = rect
+        gap = int(24 * u)
+        bw = (area.width - gap) // 3
+        delete = pygame.Rect(area.left, area.bottom - action_h, bw, action_h)
+        lookup = pygame.Rect(delete.right + gap, area.bottom - action_h, area.width - bw - gap, action_h)
+        self.button(surface, delete, f"⌫ {self.t.delete}", self.c.nav, size=48)
+        self.button(surface, lookup, self.t.lookup, self.c.secondary if view.typed else self.c.muted, size=60)
+        targets["key:del"] = delete
+        if view.typed:
+            targets["lookup"] = lookup
+        return targets
+
+    def _dossier_result(self, surface: pygame.Surface, view: View) -> Targets:
+        u = self.u
+        top = self._header(surface, view, self.t.dossier_title)
+        area = self._content(surface, top)
+        w = surface.get_width()
+        d = view.dossier
+        if d is None:
+            self.text(surface, view.message or "", self.font(54 * u, True), self.c.error,
+                      (w // 2, area.top + area.height // 3), area.width)
+            return {}
+        y = area.top + int(20 * u)
+        label, value = self.font(40 * u), self.font(50 * u, True)
+
+        def row(name: str, text: str, colour=self.c.text, font=value) -> None:
+            nonlocal y
+            y += self.left_text(surface, name, label, self.c.muted, area.left, y, area.width)
+            y += self.left_text(surface, text, font, colour, area.left, y, area.width) + int(30 * u)
+
+        row(self.t.dossier_code, d.code)
+        if d.procedure:
+            row(self.t.procedure, d.procedure, font=self.font(44 * u, True))
+        row(self.t.dossier_status, d.status, self.c.primary, self.font(64 * u, True))
+        if d.appointment:
+            row(self.t.appointment, d.appointment)
+        box = pygame.Rect(area.left, y, area.width, int(200 * u))
+        pygame.draw.rect(surface, self.c.ok if d.ready else self.c.nav, box, border_radius=int(20 * u))
+        self.text(surface, self.t.ready_yes if d.ready else self.t.ready_no, self.font(46 * u, True),
+                  self.c.button_text, box.center, box.width - int(40 * u))
+        y = box.bottom + int(40 * u)
+        self.left_text(surface, d.freshness, self.font(38 * u), self.c.muted, area.left, y, area.width)
+        return {}
+
+    def _proc_areas(self, surface: pygame.Surface, view: View) -> Targets:
+        top = self._header(surface, view, self.t.procedures_title)
+        area = self._content(surface, top)
+        if not view.proc_areas:
+            self.text(surface, self.t.no_procedures, self.font(48 * self.u), self.c.muted, area.center, area.width)
+            return {}
+        targets: Targets = {}
+        for rect, (code, name) in zip(self._grid(area, len(view.proc_areas), int(220 * self.u)), view.proc_areas):
+            self.button(surface, rect, name, self.c.tertiary, size=min(50, rect.height / self.u / 3))
+            targets[f"parea:{code}"] = rect
+        return targets
+
+    def _scroller(self, surface: pygame.Surface, area: pygame.Rect, content_h: int) -> tuple[pygame.Rect, Targets]:
+        """Room for scrolling content, with ▲/▼ buttons when it does not fit; sets ``scroll_limit``."""
+        u = self.u
+        bh = int(120 * u)
+        if content_h <= area.height:
+            return area, {}
+        region = pygame.Rect(area.left, area.top, area.width, area.height - bh - int(20 * u))
+        self.scroll_limit = max(0, content_h - region.height)
+        gap = int(24 * u)
+        bw = (area.width - gap) // 2
+        up = pygame.Rect(area.left, area.bottom - bh, bw, bh)
+        down = pygame.Rect(up.right + gap, area.bottom - bh, bw, bh)
+        self.button(surface, up, self.t.scroll_up, self.c.nav, size=44)
+        self.button(surface, down, self.t.scroll_down, self.c.nav, size=44)
+        return region, {"scroll:up": up, "scroll:down": down}
+
+    def _proc_list(self, surface: pygame.Surface, view: View) -> Targets:
+        u = self.u
+        name = next((n for c, n in view.proc_areas if view.procedures and c == view.procedures[0].area), "")
+        top = self._header(surface, view, name or self.t.procedures_title)
+        area = self._content(surface, top)
+        if not view.procedures:
+            self.text(surface, self.t.no_procedures, self.font(48 * u), self.c.muted, area.center, area.width)
+            return {}
+        rh, gap = int(190 * u), int(24 * u)
+        region, targets = self._scroller(surface, area, len(view.procedures) * (rh + gap))
+        clip = surface.get_clip()
+        surface.set_clip(region)
+        for i, p in enumerate(view.procedures):
+            rect = pygame.Rect(region.left, region.top + i * (rh + gap) - view.scroll, region.width, rh)
+            if rect.colliderect(region):
+                self.button(surface, rect, p.name, self.c.tertiary, size=46)
+                targets[f"proc:{p.code}"] = rect.clip(region)
+        surface.set_clip(clip)
+        return targets
+
+    def _proc_detail(self, surface: pygame.Surface, view: View) -> Targets:
+        u = self.u
+        p = view.procedure
+        top = self._header(surface, view, self.t.procedures_title)
+        area = self._content(surface, top)
+        if p is None:
+            return {}
+        label, body, title = self.font(40 * u, True), self.font(42 * u), self.font(52 * u, True)
+        blocks: list[tuple[str, pygame.freetype.Font, tuple[int, int, int], int]] = [
+            (p.name, title, self.c.text, 0)]
+        if p.documents:
+            blocks.append((self.t.documents, label, self.c.tertiary, 0))
+            blocks += [(f"• {doc}", body, self.c.text, int(30 * u)) for doc in p.documents]
+        for name, value in ((self.t.fee, p.fee), (self.t.processing_time, p.processing_time), (self.t.where, p.where)):
+            if value:
+                blocks.append((name, label, self.c.tertiary, 0))
+                blocks.append((value, body, self.c.text, int(30 * u)))
+
+        def height(text: str, font: pygame.freetype.Font, indent: int) -> int:
+            return len(self.wrap(text, font, area.width - indent)) * int(font.size * 1.3) + int(18 * u)
+
+        total = sum(height(*b[:2], b[3]) for b in blocks)
+        region, targets = self._scroller(surface, area, total)
+        clip = surface.get_clip()
+        surface.set_clip(region)
+        y = region.top - view.scroll
+        for text, font, colour, indent in blocks:
+            self.left_text(surface, text, font, colour, region.left + indent, y, region.width - indent)
+            y += height(text, font, indent)
+        surface.set_clip(clip)
+        return targets
