@@ -65,7 +65,7 @@ class Peer:
 
 
 def connect(port: int, username: str | None, password: str | None, *, client_id: str | None = None,
-            tls: dict | None = None, timeout: float = 5.0) -> Peer:
+            tls: dict | None = None, timeout: float = 5.0, persistent: bool = False) -> Peer:
     """Connect, or raise :class:`Refused` with the CONNACK reason (or the TLS error)."""
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}",
                     protocol=mqtt.MQTTv5)
@@ -89,8 +89,13 @@ def connect(port: int, username: str | None, password: str | None, *, client_id:
     c.on_connect = on_connect
     c.on_message = lambda client, userdata, msg: peer.received.put(msg)
     c.on_disconnect = on_disconnect
+    c.reconnect_delay_set(0.1, 0.5)
+    props = None
+    if persistent:  # the broker keeps its subscriptions and queues for it while it is away
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 600
     try:
-        c.connect("127.0.0.1", port, keepalive=30, clean_start=True)
+        c.connect("127.0.0.1", port, keepalive=30, clean_start=not persistent, properties=props)
     except (ssl.SSLError, OSError) as exc:
         raise Refused(exc) from None
     c.loop_start()

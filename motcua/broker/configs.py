@@ -17,6 +17,7 @@ BROKER_CONFIG = REPO / "broker_config"
 SITE_TEMPLATE = BROKER_CONFIG / "site" / "mosquitto.conf"
 CLIENT_CERTS_TEMPLATE = BROKER_CONFIG / "site" / "client-certs.conf"
 DEV_TEMPLATE = BROKER_CONFIG / "dev" / "mosquitto.conf"
+PROVINCE_TEMPLATE = BROKER_CONFIG / "province" / "mosquitto.conf"
 BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 
 # What crosses the bridge, below ``motcua/v1/{site}/``. Up: what happened in the
@@ -93,4 +94,19 @@ def render_province_acl(site: str, identity: str | None = None) -> str:
     lines += [f"topic write {root}/{t}" for t in UP]
     lines += [f"topic write {root}/bridge/province"]
     lines += [f"topic read {root}/{t}" for t in DOWN]
+    return "\n".join(lines) + "\n"
+
+
+def render_province_stand_in(directory: Path, *, data_dir: Path, tls_port: int, log_dest: str,
+                             user: str | None) -> str:
+    """broker_config/province: the bench stand-in for the province's broker."""
+    return PROVINCE_TEMPLATE.read_text().format(dir=directory, data_dir=data_dir, tls_port=tls_port,
+                                                log_dest=log_dest, user_line=f"user {user}" if user else "")
+
+
+def render_central_system_acl(user: str = "central") -> str:
+    """The province's own application: reads every hall, writes only what flows down to them."""
+    lines = [f"# The province's one-stop system, reading every hall and writing what flows down to them.",
+             f"user {user}", f"topic read {ROOT}/#"]
+    lines += [f"topic write {ROOT}/+/{t}" for t in DOWN]
     return "\n".join(lines) + "\n"

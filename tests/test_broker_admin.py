@@ -1,0 +1,127 @@
+"""`motcua broker …` as a technician runs it, and every shipped Mosquitto config starting for real."""
+
+from __future__ import annotations
+
+import getpass
+import subprocess
+import sys
+
+import pytest
+
+from brokerkit import NOT_AUTHORIZED, Refused, connect
+from motcua.broker import passwords
+from motcua.broker.site import RegistryError, SiteBroker
+from motcua.cli import main as motcua
+from motcua.localbroker import LocalBroker, free_port
+
+
+def test_init_add_remove_and_the_files_that_follow(tmp_path, capsys):
+    d = tmp_path / "broker"
+    assert motcua(["broker", "init", "--site", "hcm-q1", "--dir", str(d), "--data-dir", str(tmp_path / "data")]) == 0
+    assert motcua(["broker", "add-device", "counter", "counter-3", "--counter", "3", "--dir", str(d)]) == 0
+    assert motcua(["broker", "add-device", "kiosk", "kiosk-1", "--dir", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "secrets/counter-3.password" in out and "systemctl reload motcua-broker" in out
+
+    sb = SiteBroker(d)
+    acl = sb.acl_path.read_text()
+    assert "user counter-3\ntopic write motcua/v1/hcm-q1/counter/3/cmd/+" in acl
+    assert "pattern write motcua/v1/hcm-q1/device/%u/state" in acl
+    entries = dict(line.split(":", 1) for line in sb.passwd_path.read_text().splitlines())
+    assert set(entries) == {"dispatcher", "counter-3", "kiosk-1"}
+    assert passwords.verify(f"counter-3:{entries['counter-3']}", sb.password_of("counter-3"))
+    assert (sb.secret_path("kiosk-1").stat().st_mode & 0o777) == 0o600
+
+    # mistakes get a clear message and change nothing
+    for argv, words in [
+        (["pad", "pad-9"], "needs a counter number"),
+        (["kiosk", "kiosk-2", "--counter", "2"], "not tied to a counter"),
+        (["kiosk", "kiosk-1"], "already registered as kiosk; --rotate"),
+        (["pad", "kiosk-1", "--counter", "1"], "already registered as kiosk; remove it first"),
+        (["kiosk", "bad/id"], "should match pattern"),
+    ]:
+        assert motcua(["broker", "add-device", *argv, "--dir", str(d)]) == 2
+        assert words in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse refuses an unknown role before anything happens
+        motcua(["broker", "add-device", "laptop", "x", "--dir", str(d)])
+    assert sb.acl_path.read_text() == acl
+
+    old = sb.password_of("kiosk-1")
+    assert motcua(["broker", "add-device", "kiosk", "kiosk-1", "--rotate", "--dir", str(d)]) == 0
+    assert sb.password_of("kiosk-1") != old
+
+    assert motcua(["broker", "remove-device", "counter-3", "--dir", str(d)]) == 0
+    assert "counter-3" not in sb.acl_path.read_text() and "counter-3" not in sb.passwd_path.read_text()
+    assert not sb.secret_path("counter-3").exists()
+    assert motcua(["broker", "list", "--dir", str(d)]) == 0
+    assert "kiosk-1" in capsys.readouterr().out
+
+
+def test_a_broken_registry_is_named(tmp_path):
+    sb = SiteBroker(tmp_path)
+    sb.init("hall")
+    sb.registry_path.write_text('site = "hall"\n[[devices]]\nid = "pad-1"\nrole = "pad"\ncountr = 1\n')
+    with pytest.raises(RegistryError, match=r"devices\.0\.countr"):
+        sb.load()
+    with pytest.raises(RegistryError, match="does not exist"):
+        SiteBroker(tmp_path / "nowhere").load()
+
+
+def test_roles_are_listed(capsys):
+    assert motcua(["broker", "roles"]) == 0
+    out = capsys.readouterr().out
+    for role in ("dispatcher", "counter", "pad", "kiosk", "board", "announcer", "operator"):
+        assert f"\n{role} " in "\n" + out
+
+
+def test_the_config_init_writes_starts_and_locks_the_door(tmp_path):
+    """The very file `motcua broker init` renders, with certificates from gen-certs, run by Mosquitto."""
+    d, local, tls, certs = tmp_path / "etc", free_port(), free_port(), free_port()
+    assert motcua(["broker", "init", "--site", "s1", "--dir", str(d), "--data-dir", str(tmp_path / "data"),
+                   "--local-port", str(local), "--tls-port", str(tls), "--client-cert-port", str(certs)]) == 0
+    assert motcua(["broker", "add-device", "pad", "pad-1", "--counter", "1", "--dir", str(d)]) == 0
+    assert motcua(["broker", "gen-certs", "--dir", str(d), "--host", "localhost", "--host", "127.0.0.1"]) == 0
+    (tmp_path / "data").mkdir()
+    for p in (tmp_path, d, d / "certs", tmp_path / "data"):
+        p.chmod(0o755)
+    # as systemd runs it, but as this user rather than mosquitto
+    text = (d / "mosquitto.conf").read_text() + f"\nuser {getpass.getuser()}\n"
+    broker = LocalBroker(tmp_path / "data", port=local, render=lambda b: text).start()
+    try:
+        sb = SiteBroker(d)
+        pad = connect(local, "pad-1", sb.password_of("pad-1"))
+        assert pad.publish("motcua/v1/s1/counter/2/rating") == NOT_AUTHORIZED
+        pad.close()
+        tls_pad = connect(tls, "pad-1", sb.password_of("pad-1"), tls={"ca": d / "certs" / "ca.crt"})
+        tls_pad.close()
+        cert = {"ca": d / "certs" / "ca.crt", "cert": d / "certs/devices/pad-1.crt", "key": d / "certs/devices/pad-1.key"}
+        connect(certs, None, None, tls=cert).close()
+        with pytest.raises(Refused):
+            connect(local, None, None)
+    finally:
+        broker.stop()
+
+
+def test_mosquitto_rejects_nothing_in_the_shipped_templates(tmp_path):
+    """`mosquitto -c` on each template as rendered: a typo in an option makes it exit at once."""
+    from motcua.broker.configs import BridgeSettings, render_bridge, render_site
+
+    sb = SiteBroker(tmp_path / "etc")
+    sb.init("s1")
+    from motcua.broker.certs import SiteCA
+
+    ca = SiteCA(sb.certs_dir, "s1")
+    ca.ensure()
+    ca.server(["localhost"])
+    (sb.conf_d / "province-bridge.conf").write_text(render_bridge(BridgeSettings(
+        site="s1", remote_host="127.0.0.1", remote_port=free_port(), remote_ca=ca.cert_path, remote_password="x")))
+    for p in (tmp_path, sb.directory, sb.certs_dir):
+        p.chmod(0o755)
+    tls, certs = free_port(), free_port()
+    b = LocalBroker(tmp_path / "data", render=lambda b: render_site(
+        sb.directory, data_dir=b.workdir, local_port=b.port, tls_port=tls, cert_port=certs,
+        log_dest=f"file {b.workdir}/mosquitto.log", user=getpass.getuser())).start()
+    try:  # start() raised already if Mosquitto had refused an option; it is up with the bridge loaded
+        assert b.proc.poll() is None
+    finally:
+        b.stop()
