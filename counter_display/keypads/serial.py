@@ -43,7 +43,7 @@ class SerialKeypad(Keypad):
         try:
             self.port = pyserial.serial_for_url(self.s.port, baudrate=self.s.baudrate, timeout=0.2)
         except (pyserial.SerialException, OSError, ValueError) as exc:
-            self._status = f"degraded: cannot open {self.s.port}: {exc}"
+            self._status = f"degraded: cannot open {self.s.port} (unplugged?): {exc}"
             return False
         self._status = f"ok (serial {self.s.port})"
         self.opened.set()
