@@ -38,6 +38,8 @@ def test_unit_verifies_and_is_hardened(unit: Path, tmp_path: Path):
     ("hall.toml", "dispatcher.config", "DispatcherSettings"),
     ("satisfaction_pad.toml", "satisfaction_pad.config", "PadSettings"),
     ("announcer.toml", "announcer.config", "AnnouncerSettings"),
+    ("counter_box.toml", "counter_display.config", "CounterBoxSettings"),
+    ("hall_board.toml", "counter_display.board.config", "BoardSettings"),
 ])
 def test_shipped_examples_load(name, module, cls, monkeypatch):
     """Every example settings file a technician copies is valid as it stands."""
@@ -48,5 +50,6 @@ def test_shipped_examples_load(name, module, cls, monkeypatch):
     for var in [v for v in __import__("os").environ if v.startswith("MOTCUA_")]:
         monkeypatch.delenv(var)
     settings_cls = getattr(importlib.import_module(module), cls)
-    role = {"hall.toml": "dispatcher"}.get(name, name.removesuffix(".toml"))
+    role = {"hall.toml": "dispatcher", "counter_box.toml": "counter", "hall_board.toml": "board"}.get(
+        name, name.removesuffix(".toml"))
     assert load_settings(settings_cls, role, REPO / "examples" / name)
