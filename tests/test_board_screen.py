@@ -26,6 +26,12 @@ from motcua.protocol import (  # noqa: E402
 from conftest import wait_until  # noqa: E402
 from hallfactory import HallDriver  # noqa: E402
 
+
+def login(broker, device_id: str, role: str, counter: int | None = None):
+    """This device's [mqtt] settings on the test broker: its own login where the broker has a registry."""
+    mqtt = getattr(broker, "mqtt", None)
+    return mqtt(device_id, role, counter) if mqtt is not None else {"port": broker.port}
+
 WALL = datetime(2026, 3, 2, 2, 41, 30, tzinfo=timezone.utc)  # 09:41:30 in the hall
 
 
@@ -154,7 +160,7 @@ def test_board_png_shows_the_flashing_newest_call_queues_and_notice(tmp_path):
 
 
 def test_board_follows_the_hall_through_the_dispatcher(broker, site, dispatcher, client, publisher, tmp_path):
-    settings = BoardSettings(site=site, device_id="board-1", mqtt={"port": broker.port}, flash_s=3.0,
+    settings = BoardSettings(site=site, device_id="board-1", mqtt=login(broker, "board-1", "board"), flash_s=3.0,
                              screen={"fullscreen": False, "width": 960, "height": 540})
     service = BoardService(settings).start()
     screen = BoardScreen(service)

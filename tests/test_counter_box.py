@@ -18,11 +18,17 @@ from motcua.protocol import Health
 from conftest import wait_until
 
 
+def login(broker, device_id: str, role: str, counter: int | None = None):
+    """This device's [mqtt] settings on the test broker: its own login where the broker has a registry."""
+    mqtt = getattr(broker, "mqtt", None)
+    return mqtt(device_id, role, counter) if mqtt is not None else {"port": broker.port}
+
+
 def make_box(broker, site, counter: int = 1, **overrides) -> CounterBoxService:
     fields = dict(site=site, device_id=f"counter-{counter}", counter=counter, officer="lan.nguyen",
                   reply_timeout_s=2.0, attempts=3, offline_after_s=0.5, health_interval_s=1,
                   matrix={"driver": "dummy", "blink_count": 0}, gpio={"pin_factory": "mock", "buzzer_pin": 18},
-                  mqtt={"port": broker.port})
+                  mqtt=login(broker, f"counter-{counter}", "counter", counter))
     fields.update(overrides)
     settings = CounterBoxSettings(**fields)
     device = dummy(width=settings.matrix.width, height=8, mode="1")
