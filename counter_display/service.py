@@ -125,10 +125,14 @@ class CounterBoxService:
 
     def _watch_link(self) -> None:
         with self._lock:
-            if self.model.link(self.runtime.connected, self._dispatcher_online, time.monotonic()):
+            reachable = self.model.reachable
+            marker_changed = self.model.link(self.runtime.connected, self._dispatcher_online, time.monotonic())
+            if marker_changed:
                 log.warning("dispatcher %s", "reachable again" if not self.model.marker else
                             "unreachable: offline marker on")
                 self._show()
+        if reachable != self.model.reachable and self.runtime.connected:
+            self.runtime.publish_health()  # the technician sees the link change now, not at the next period
 
     def _show(self) -> None:
         self.display.show(self.model.content(time.monotonic()))

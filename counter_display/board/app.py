@@ -23,9 +23,6 @@ from .service import BoardService
 
 log = logging.getLogger("counter_display.board.screen")
 
-CHANGED = pygame.USEREVENT + 2
-
-
 class BoardScreen:
     def __init__(self, service: BoardService, surface: pygame.Surface | None = None):
         self.service = service
@@ -45,7 +42,10 @@ class BoardScreen:
         self._drawn: BoardView | None = None
         self._notice_t0 = time.monotonic()
         self._scrolls = False
-        service.on_change = lambda: pygame.event.post(pygame.event.Event(CHANGED))
+        # called on the MQTT thread: wake the screen loop, which draws. A threading.Event, not a posted
+        # pygame event: SDL's wait without a window system polls every millisecond, this sleeps.
+        self._wake = threading.Event()
+        service.on_change = self._wake.set
 
     def redraw(self, force: bool = False) -> bool:
         view = self.service.view()
@@ -76,15 +76,16 @@ class BoardScreen:
             due = self.service.next_deadline()
             if self._scrolls:
                 due = min(due, time.monotonic() + frame_s)
-            wait_ms = max(1, min(1000, int((due - time.monotonic()) * 1000)))
-            event = pygame.event.wait(wait_ms)
-            while event.type != pygame.NOEVENT:
-                if event.type == pygame.QUIT:
+            self._wake.wait(max(0.001, min(1.0, due - time.monotonic())))
+            self._wake.clear()
+            force = False
+            for event in pygame.event.get():  # window events queue up meanwhile; at most a second late
+                if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
+                                                 and event.key in (pygame.K_ESCAPE, pygame.K_q)):
                     stop.set()
-                elif event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q):
-                    stop.set()
-                event = pygame.event.poll()
-            self.redraw()
+                elif event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+                    force = True
+            self.redraw(force)
             self.service.screen_beat = time.monotonic()
 
     def screenshot(self, path: Path) -> Path:

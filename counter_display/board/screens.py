@@ -66,26 +66,34 @@ class BoardPainter:
         rect = self.notice_rect(surface)
         u = self.unit
         surface.fill(self.c.notice_background, rect)
-        font = self.font(int(44 * u))
-        width = font.get_rect(text).width
-        y = rect.centery - font.get_sized_height() // 2 + int(4 * u)
+        rendered = self._notice_surface(text)
+        width = rendered.get_width()
+        y = rect.centery - rendered.get_height() // 2
         margin = int(30 * u)
         if width <= rect.width - 2 * margin:  # it fits: it stays still
-            font.render_to(surface, (rect.centerx - width // 2, y), text, self.c.notice)
+            surface.blit(rendered, (rect.centerx - width // 2, y))
             return rect
         cycle = width + int(200 * u)
         x = rect.left + margin - int(offset) % cycle
         clip = surface.get_clip()
         surface.set_clip(rect)
         while x < rect.right:
-            font.render_to(surface, (x, y), text, self.c.notice)
+            surface.blit(rendered, (x, y))
             x += cycle
         surface.set_clip(clip)
         return rect
 
+    def _notice_surface(self, text: str) -> pygame.Surface:
+        """The notice rendered once per text and size: scrolling then only blits it."""
+        key = (text, int(44 * self.unit))
+        if getattr(self, "_notice_key", None) != key:
+            self._notice_img, _ = self.font(key[1]).render(text, self.c.notice, self.c.notice_background)
+            self._notice_key = key
+        return self._notice_img
+
     def notice_scrolls(self, surface: pygame.Surface, text: str) -> bool:
         rect = self.notice_rect(surface)
-        return self.font(int(44 * self.unit)).get_rect(text).width > rect.width - int(60 * self.unit)
+        return self._notice_surface(text).get_width() > rect.width - int(60 * self.unit)
 
     # ------------------------------------------------------------------ pieces
 
