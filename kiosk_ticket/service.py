@@ -273,6 +273,11 @@ class KioskService:
             self._fail("no_dispatcher")
             return
         except RequestTimeout as exc:
+            if type(exc).__name__ == "NotAuthorized":  # the broker refused it: the dispatcher never saw it
+                log.error("no ticket issued: %s", exc)
+                self.runtime.last_error = str(exc)
+                self._fail("no_dispatcher")
+                return
             # The dispatcher may have issued it and only the reply was lost: settle it later
             # (same command id, so at most that one ticket), and cancel it if it exists.
             log.warning("no ticket issued: %s; settling %s in the background", exc, req.command_id)
