@@ -10,6 +10,7 @@ the real MQTT contract. Output files land in ``demo-output/``.
 from __future__ import annotations
 
 import random
+import shutil
 import subprocess
 import threading
 import time
@@ -135,23 +136,26 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
             w.start()
             workers.append(w)
 
-        kiosk = HallClient(port=broker.port, device_id="demo-kiosk").start()
+        kiosk = _start_kiosk(broker, out)
+        print(f"  kiosk      citizens take numbers on the kiosk; each printed ticket saved as a PNG in "
+              f"{out / 'tickets'}\n")
         areas = list(AREA_WEIGHTS)
         weights = [AREA_WEIGHTS[a] for a in areas]
         for i in range(citizens):
             area = rng.choices(areas, weights)[0]
             priority = rng.choice(["elderly", "disabled", "pregnant", "small_children"]) if rng.random() < 0.15 else None
-            r = kiosk.ticket(area, priority)
-            if r.ok and r.ticket:
+            view = _citizen_takes_a_number(kiosk, area, priority)
+            if view.screen == "ticket" and view.ticket:
+                t = view.ticket
                 with tally.lock:
                     tally.issued[area] += 1
                 tag = f" [{priority}]" if priority else ""
-                narrator.say("kiosk", f"ticket {r.ticket.number}{tag} · {config_area(config, area)} · "
-                                      f"{r.waiting_ahead} ahead, ~{r.estimated_wait_min} min")
+                narrator.say("kiosk", f"ticket {t.number}{tag} · {t.area_name} · "
+                                      f"{t.waiting_ahead} ahead, ~{t.estimated_wait_min} min (printed)")
             else:
-                narrator.say("kiosk", f"refused: {r.error.message if r.error else '?'}")
+                narrator.say("kiosk", f"no ticket: «{view.message}»")
             time.sleep(rng.uniform(0.02, 0.25) * pace)  # the next citizen walks in
-        kiosk.close()
+        kiosk.stop()
 
         # let the counters clear the queue
         deadline = time.monotonic() + 120 * pace
@@ -249,6 +253,39 @@ def _citizen_rates(pad: PadService, number: str, rng: random.Random, pace: float
         pad.tap("send")
         detail = f" ({', '.join(reasons)})"
     narrator.say(f"pad {pad.settings.counter}", f"{number}: «{RATING_WORDS[level]}»{detail}")
+
+
+def _start_kiosk(broker: LocalBroker, out: Path):
+    """The ticket kiosk's own code (model, service, raster ticket, ESC/POS bytes) with an in-memory printer."""
+    from kiosk_ticket.config import KioskSettings
+    from kiosk_ticket.printer import raster_image
+    from kiosk_ticket.service import KioskService
+
+    tickets = out / "tickets"
+    shutil.rmtree(tickets, ignore_errors=True)
+    tickets.mkdir(parents=True)
+    login = broker.mqtt("kiosk-1", "kiosk") if hasattr(broker, "mqtt") else {"port": broker.port}
+    kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts={"debounce_ms": 0},
+                                       printer={"transport": {"kind": "dummy"},
+                                                "counter_file": out / "kiosk-printed.json"}))
+
+    def save(printed) -> None:  # what the paper shows, decoded back from the bytes sent to the printer
+        raster_image(printed.job).save(tickets / f"{printed.reply.ticket.number}.png")
+
+    kiosk.on_printed = save
+    kiosk.start()
+    if not kiosk.wait_for_view(lambda v: bool(v.areas), 20):
+        raise TimeoutError("the kiosk received no hall configuration")
+    return kiosk
+
+
+def _citizen_takes_a_number(kiosk, area: str, priority: str | None):
+    """Touch by touch, as a citizen would: home, take a number, the area, [priority], confirm."""
+    for target in ("nav:home", "home:take", f"area:{area}") + (("priority", f"cat:{priority}") if priority else ()):
+        kiosk.tap(target)
+    kiosk.tap("confirm")
+    kiosk.wait_for_view(lambda v: v.screen in ("ticket", "error"), 15)
+    return kiosk.view
 
 
 def _start_pad(port: int, counter: int, out: Path) -> PadService:

@@ -26,3 +26,7 @@ def test_demo_runs_a_small_day(tmp_path):
     wavs = sorted((tmp_path / "out" / "announcements").glob("*.wav"))
     assert calls > 0 and len(wavs) == calls
     assert f"announcements: {calls} played and saved" in out
+    # the citizens took their numbers on the kiosk, and every printed ticket was saved as the paper shows it
+    assert len(re.findall(r"kiosk +ticket [A-Z]\d+.*\(printed\)", out)) == 12
+    tickets = sorted((tmp_path / "out" / "tickets").glob("*.png"))
+    assert len(tickets) == 12 and all(p.stat().st_size > 2000 for p in tickets)
