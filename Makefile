@@ -19,6 +19,7 @@ bench: install
 	$(PY) bench/dispatcher.py
 	$(PY) bench/rating.py
 	$(PY) bench/announce.py
+	$(PY) bench/kiosk_ticket.py
 	$(PY) bench/press_to_frame.py
 
 # Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
