@@ -185,7 +185,10 @@ class CounterBoxService:
                                              expiry_s=s.message_expiry_s)
             except Offline as exc:
                 return PressOutcome(seq, token, command.action, False, f"offline: {exc}", message.command_id, attempt)
-            except RequestTimeout:
+            except RequestTimeout as exc:
+                if type(exc) is not RequestTimeout:  # a refinement (the broker refused the publish): final
+                    return PressOutcome(seq, token, command.action, False, f"refused by the broker: {exc}",
+                                        message.command_id, attempt)
                 log.info("%s %s: no reply (attempt %d of %d)", command.action, message.command_id, attempt, s.attempts)
                 continue
             if reply.counter is not None:  # the reply comes before the retained state: show it now
@@ -205,6 +208,9 @@ class CounterBoxService:
             (keypad.accepted if outcome.ok else keypad.refused)()
         if outcome.ok:
             log.info("%s: %s", outcome.action, outcome.detail)
+        elif outcome.detail.startswith("refused:"):  # the dispatcher said no (an empty queue): routine
+            self.runtime.last_error = f"{outcome.action}: {outcome.detail}"
+            log.info("press %s (%s): %s", outcome.token, outcome.action, outcome.detail)
         else:
             self.runtime.last_error = f"{outcome.action or outcome.token}: {outcome.detail}"
             log.warning("press %s (%s): %s", outcome.token, outcome.action or "-", outcome.detail)

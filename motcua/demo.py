@@ -21,11 +21,12 @@ from pathlib import Path
 from .client import HallClient
 from .localbroker import REPO, LocalBroker, spawn_dispatcher
 from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
-from .runtime import Offline, RequestTimeout
 from announcer.demo import has_audio_output, start_for_demo
 from dispatcher.reports import satisfaction
 from satisfaction_pad.config import PadSettings
 from satisfaction_pad.service import PadService
+from counter_display.demo import DemoBoard, press, start_boxes
+from counter_display.service import CounterBoxService
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
@@ -111,6 +112,8 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
     workers: list[threading.Thread] = []
     done = threading.Event()
     pads: dict[int, PadService] = {}
+    boxes: dict[int, CounterBoxService] = {}
+    board: DemoBoard | None = None
     announcer = None
     try:
         watcher = HallClient(port=broker.port, device_id="demo-narrator").start()
@@ -128,10 +131,15 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
 
         officers = ["lan.nguyen", "minh.tran", "hoa.le", "tuan.pham", "huong.vo", "dung.hoang", "mai.dang",
                     "son.bui", "thu.do", "quang.ngo"]
+        board = DemoBoard(broker, out).start()
+        print(f"  board      the hall calling board " + ("in a window" if board.window else
+                                                          f"saving a PNG of each call in {board.folder}"))
+        boxes = start_boxes(broker, config, dict(zip((c.number for c in config.counters), officers)), out)
+        print(f"  counters   {len(boxes)} counter boxes, mock GPIO buttons, LED frames in {out / 'matrix'}\n")
         pads = {c.number: _start_pad(broker.port, c.number, out) for c in config.counters}
         for counter, officer in zip(config.counters, officers):
             w = threading.Thread(target=_counter_staff, daemon=True,
-                                 args=(broker.port, counter.number, officer, rng.random(), pace, done, narrator,
+                                 args=(boxes[counter.number], counter.number, officer, rng.random(), pace, done, narrator,
                                        pads[counter.number]))
             w.start()
             workers.append(w)
@@ -182,6 +190,12 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         done.set()
         for p in pads.values():
             p.stop()
+        for b in boxes.values():
+            b.stop()
+        if board is not None:
+            board.stop()
+            if board.saved:
+                print(f"  board: {len(board.saved)} frames saved in {board.folder}")
         if announcer is not None:
             announcer.stop()
         dispatcher.terminate()
@@ -196,40 +210,42 @@ def config_area(config: HallConfig, code: str) -> str:
     return next((a.name for a in config.areas if a.code == code), code)
 
 
-def _counter_staff(port: int, number: int, officer: str, luck: float, pace: float, done: threading.Event,
-                   narrator: Narrator, pad: PadService | None = None) -> None:
-    """One officer at one counter: open, then next / serve / finish until the hall empties."""
+def _counter_staff(box: CounterBoxService, number: int, officer: str, luck: float, pace: float,
+                   done: threading.Event, narrator: Narrator, pad: PadService | None = None) -> None:
+    """One officer at one counter box: open, then next / serve / finish until the hall empties, by its buttons."""
     rng = random.Random(number * 1000 + int(luck * 1000))
-    with HallClient(port=port, device_id=f"demo-keypad-{number}") as keypad:
-        r = keypad.counter(number, "open", officer=officer)
-        narrator.say(f"counter {number}", f"opens, officer {r.counter.officer_name if r.counter else officer}")
-        while not done.is_set():
-            try:
-                r = keypad.counter(number, "next")
-            except (Offline, RequestTimeout) as exc:
-                narrator.say(f"counter {number}", f"keypad error: {exc}")
+    r = press(box, "open_close")
+    who = r.reply.counter.officer_name if r and r.reply and r.reply.counter else officer
+    narrator.say(f"counter {number}", f"opens, officer {who}")
+    while not done.is_set():
+        r = press(box, "next")
+        if r is None or not r.ok:
+            if r is None or not r.detail.startswith("refused:"):  # offline, timed out: the long beep
+                narrator.say(f"counter {number}", f"keypad error: {r.detail if r else 'no answer'}")
                 done.wait(0.5)
-                continue
-            if not r.ok:  # nobody waiting for this counter
+            else:  # nobody waiting for this counter
                 done.wait(0.3 * pace)
-                continue
-            roll = rng.random()
-            if roll < 0.08:  # nobody comes: call again, then mark a no-show
-                done.wait(0.4 * pace)
-                keypad.counter(number, "recall")
-                done.wait(0.4 * pace)
-                keypad.counter(number, "skip")
-                continue
-            if roll < 0.14:  # wrong desk: send the citizen to another area
-                other = rng.choice([a for a in AREA_WEIGHTS if a != (r.counter.current.area if r.counter.current else "")])
-                done.wait(0.3 * pace)
-                keypad.counter(number, "transfer", to_area=other)
-                continue
-            done.wait(rng.uniform(1.0, 3.0) * pace)  # serving the citizen
-            finished = keypad.counter(number, "finish")
-            if pad is not None and finished.ok and finished.counter.rating_window:
-                _citizen_rates(pad, finished.counter.rating_window.number, rng, pace, narrator)
-        keypad.counter(number, "close")
+            continue
+        current = r.reply.counter.current if r.reply and r.reply.counter else None
+        roll = rng.random()
+        if roll < 0.08:  # nobody comes: call again, then mark a no-show
+            done.wait(0.4 * pace)
+            press(box, "recall")
+            done.wait(0.4 * pace)
+            press(box, "skip")
+            continue
+        if roll < 0.14:  # wrong desk: choose the area on the keypad, then transfer
+            other = rng.choice([a for a in AREA_WEIGHTS if a != (current.area if current else "")])
+            done.wait(0.3 * pace)
+            box.key(f"area:{other}")
+            press(box, "transfer")
+            continue
+        done.wait(rng.uniform(1.0, 3.0) * pace)  # serving the citizen
+        finished = press(box, "finish")
+        window = finished.reply.counter.rating_window if finished and finished.ok and finished.reply.counter else None
+        if pad is not None and window:
+            _citizen_rates(pad, window.number, rng, pace, narrator)
+    press(box, "open_close")
 
 
 RATING_WORDS = {"very_satisfied": "Rất hài lòng", "satisfied": "Hài lòng", "unsatisfied": "Không hài lòng"}

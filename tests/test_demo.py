@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -26,6 +27,12 @@ def test_demo_runs_a_small_day(tmp_path):
     wavs = sorted((tmp_path / "out" / "announcements").glob("*.wav"))
     assert calls > 0 and len(wavs) == calls
     assert f"announcements: {calls} played and saved" in out
+    # the officers pressed their counter boxes' buttons: each LED matrix holds its last frame, and the
+    # hall board (no display here) saved a frame per call and the final board
+    assert len(list((tmp_path / "out" / "matrix").glob("counter-*.png"))) == 10
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        assert list((tmp_path / "out" / "board").glob("call-*.png"))
+        assert (tmp_path / "out" / "board" / "final.png").stat().st_size > 10000
     # the citizens took their numbers on the kiosk, and every printed ticket was saved as the paper shows it
     assert len(re.findall(r"kiosk +ticket [A-Z]\d+.*\(printed\)", out)) == 12
     tickets = sorted((tmp_path / "out" / "tickets").glob("*.png"))
