@@ -196,3 +196,23 @@ def test_hostile_payloads_are_refused_and_the_box_keeps_showing(broker, site, di
         assert box.display.frame.text == "A1001"
     finally:
         box.stop()
+
+
+def test_the_box_survives_a_broker_restart(own_broker, site, tmp_path):
+    from conftest import DispatcherProcess
+
+    d = DispatcherProcess(own_broker, site, tmp_path).start()
+    box = make_box(own_broker, site)
+    try:
+        assert press(box, "open_close").ok
+        frame_text(box, "---")
+        own_broker.stop()
+        assert box.display.wait_frame(lambda f: f.marker, 10)  # the officer sees the link is gone
+        assert not press(box, "next", timeout=2).ok
+        own_broker.start()
+        assert box.display.wait_frame(lambda f: not f.marker, 15)
+        wait_until(lambda: box.model.reachable, what="the dispatcher back")
+        assert press(box, "recall").detail.startswith("refused:")  # reaching the dispatcher again: nobody to recall
+    finally:
+        box.stop()
+        d.stop()
