@@ -16,12 +16,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from motcua.protocol.messages import COUNTER_ACTIONS, CounterNumber, OfficerId
+from motcua.protocol.messages import CounterNumber, OfficerId
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
 # Fonts from luma.core.legacy, by name; "_proportional" drops each glyph's blank columns.
 FONT_NAMES = ("cp437", "lcd", "sinclair", "tiny", "seg7", "atari", "speccy")
-FontName = str
 
 # What a key can mean. Actions map onto counter commands (open_close and pause toggle
 # by the counter's state); digits and area keys fill the entry used by transfer.
@@ -189,5 +188,3 @@ class CounterBoxSettings(DeviceSettings):
         """The broker drops a command older than the press's whole retry window: a press never fires late."""
         return max(1, int(self.reply_timeout_s * self.attempts + 0.999))
 
-
-assert set(a for a in KEY_ACTIONS if a in COUNTER_ACTIONS) <= set(COUNTER_ACTIONS)

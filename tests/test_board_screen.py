@@ -23,7 +23,6 @@ from motcua.protocol import (  # noqa: E402
     HallNotice,
 )
 
-from conftest import wait_until  # noqa: E402
 from hallfactory import HallDriver  # noqa: E402
 
 
