@@ -205,3 +205,29 @@ def test_dispatcher_figures_count_today_and_satisfaction(tmp_path):
         assert f.average_wait_min is not None
     finally:
         hall.close()
+
+
+def test_board_daemon_runs_headless_and_stops_cleanly(broker, site, dispatcher, watcher_factory):
+    import subprocess
+    import sys
+
+    from motcua.localbroker import REPO
+    from motcua.protocol import Health
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    login_env = getattr(broker, "env", None)
+    env.update(login_env("board-1", "board") if login_env else {"MOTCUA_MQTT__PORT": str(broker.port)})
+    env.update(MOTCUA_SITE=site, MOTCUA_DEVICE_ID="board-1", MOTCUA_HEALTH_INTERVAL_S="1",
+               MOTCUA_SCREEN__FULLSCREEN="false", SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    watch = watcher_factory(f"motcua/v1/{site}/device/board-1/#")
+    proc = subprocess.Popen([sys.executable, "-m", "counter_display.board"], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        msg = watch.wait_for(lambda m: m.topic.endswith("/health") and b'"dispatcher":"ok"' in m.payload.replace(
+            b" ", b""), 20)
+        h = Health.model_validate_json(msg.payload)
+        assert h.role == "board" and h.status == "ok" and h.checks["screen"] == "ok"
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0, proc.stderr.read().decode(errors="replace")[-2000:]
+    watch.wait_for(lambda m: m.topic.endswith("/availability") and m.payload == b"offline", 10)

@@ -216,3 +216,37 @@ def test_the_box_survives_a_broker_restart(own_broker, site, tmp_path):
     finally:
         box.stop()
         d.stop()
+
+
+def test_daemons_start_as_systemd_runs_them_and_refuse_bad_settings(broker, site, dispatcher, tmp_path,
+                                                                     watcher_factory):
+    import subprocess
+    import sys
+
+    from motcua.localbroker import REPO
+
+    bad = tmp_path / "counter.toml"
+    bad.write_text('device_id = "counter-2"\n[matrix]\nmodulez = 4\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    r = subprocess.run([sys.executable, "-m", "counter_display", "--config", str(bad)], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 78 and "matrix.modulez" in r.stderr
+
+    login_env = getattr(broker, "env", None)
+    env.update(login_env("counter-2", "counter", 2) if login_env else {"MOTCUA_MQTT__PORT": str(broker.port)})
+    env.update(MOTCUA_SITE=site, MOTCUA_DEVICE_ID="counter-2", MOTCUA_COUNTER="2", MOTCUA_OFFICER="minh.tran",
+               MOTCUA_HEALTH_INTERVAL_S="1", MOTCUA_MATRIX__DRIVER="dummy", MOTCUA_GPIO='{"pin_factory": "mock"}',
+               GPIOZERO_PIN_FACTORY="mock")
+    health = watcher_factory(f"motcua/v1/{site}/device/counter-2/#")
+    proc = subprocess.Popen([sys.executable, "-m", "counter_display"], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        msg = health.wait_for(lambda m: m.topic.endswith("/health") and b'"dispatcher":"ok"' in m.payload.replace(
+            b" ", b""), 20)
+        h = Health.model_validate_json(msg.payload)
+        assert h.role == "counter" and h.status == "ok" and h.checks["display"].startswith("ok (dummy")
+        assert h.checks["keypad_gpio"].startswith("ok (gpio: 7 buttons")
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0, proc.stderr.read().decode(errors="replace")[-2000:]
+    health.wait_for(lambda m: m.topic.endswith("/availability") and m.payload == b"offline", 10)
