@@ -16,6 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .audio import Player, Rendered
 from .config import DEFAULT_PACK, AnnouncerSettings
@@ -54,6 +55,10 @@ class RecordOnlyPlayer(Player):
         super().play(rendered, volume, done)
 
 
+if TYPE_CHECKING:
+    from motcua.localbroker import LocalBroker
+
+
 def has_audio_output() -> bool:
     """A sound card to play on (ALSA playback device)."""
     snd = Path("/dev/snd")
@@ -73,7 +78,7 @@ def demo_pack(output_dir: Path) -> Path:
     return folder
 
 
-def start_for_demo(broker_port: int, site: str, output_dir: Path, *, play: bool = False, pack: Path | None = None,
+def start_for_demo(broker: LocalBroker, site: str, output_dir: Path, *, play: bool = False, pack: Path | None = None,
                    **overrides) -> DemoAnnouncer:
     """Run the announcer in this process against the demo's broker; WAVs go to ``output_dir/announcements``.
 
@@ -88,7 +93,8 @@ def start_for_demo(broker_port: int, site: str, output_dir: Path, *, play: bool 
     }
     for key, value in overrides.items():
         tables[key] = {**tables.get(key, {}), **value} if isinstance(value, dict) else value
-    settings = AnnouncerSettings(site=site, device_id="announcer", mqtt={"port": broker_port}, **tables)
+    settings = AnnouncerSettings(site=site, device_id="announcer", mqtt=broker.mqtt("announcer", "announcer"),
+                                 **tables)
     player = None if play else RecordOnlyPlayer(VoicePack(settings.voice.pack).rate, "dummy")
     service = AnnouncerService(settings, player=player)
     service.start()

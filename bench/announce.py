@@ -34,7 +34,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-import paho.mqtt.client as mqtt  # noqa: E402
 
 from announcer import voicepack as vp  # noqa: E402
 from announcer.audio import Player  # noqa: E402
@@ -96,12 +95,13 @@ def main() -> int:
     pack, pack_kind = pack_for_bench(tmp)
     site = "bench"
     topics = Topics(site)
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    pub = broker.client("bench-dispatcher", "dispatcher")  # publishes call events as the dispatcher does
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
     try:
         # ---------------------------------------------------------------- latency, in process
-        settings = AnnouncerSettings(site=site, device_id="announcer-bench", mqtt={"port": broker.port},
+        settings = AnnouncerSettings(site=site, device_id="announcer-bench",
+                                     mqtt=broker.mqtt("announcer-bench", "announcer"),
                                      voice={"pack": pack}, audio={"driver": "dummy"}, queue={"max_age_s": 600})
         service = AnnouncerService(settings, player=CuttingPlayer(vp.VoicePack(pack).rate, "dummy"))
         handed: dict[str, float] = {}
@@ -138,12 +138,13 @@ def main() -> int:
         # ---------------------------------------------------------------- the daemon: idle CPU, RSS
         cfg = tmp / "announcer.toml"
         cfg.write_text(f'site = "{site}"\ndevice_id = "announcer-proc"\nlog_level = "WARNING"\n'
-                       f'[mqtt]\nport = {broker.port}\n[voice]\npack = "{pack}"\n[audio]\ndriver = "dummy"\n',
+                       f'[mqtt]\nport = {broker.port}\n'
+                       f'password = "{broker.mqtt("announcer-proc", "announcer").resolved_password()}"\n[voice]\npack = "{pack}"\n[audio]\ndriver = "dummy"\n',
                        encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
         daemon = subprocess.Popen([sys.executable, "-m", "announcer", "--config", str(cfg)], env=env, cwd=REPO)
         state_seen = threading.Event()
-        watch = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        watch = broker.client("bench-watch", "operator")
         watch.on_connect = lambda c, *_: c.subscribe(topics.state("announcer-proc"), qos=1)
         watch.on_message = lambda c, u, m: (json.loads(m.payload).get("last_called") and state_seen.set())
         watch.connect("127.0.0.1", broker.port)

@@ -76,7 +76,7 @@ def start_bench_hall() -> tuple[Path, LocalBroker, subprocess.Popen]:
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
     (work / "hall.toml").write_text(HALL, encoding="utf-8")
     broker = LocalBroker(work / "broker").start()
-    daemon = spawn_dispatcher(broker.port, work / "hall.toml", work / "dispatcher.db",
+    daemon = spawn_dispatcher(broker, work / "hall.toml", work / "dispatcher.db",
                               env={"MOTCUA_LOG_LEVEL": "WARNING"})
     return work, broker, daemon
 
@@ -90,7 +90,7 @@ def main() -> int:
 
     work, broker, daemon = start_bench_hall()
     try:
-        client = HallClient("bench", port=broker.port, device_id="bench-keypad").start()
+        client = HallClient("bench", mqtt=broker.mqtt("bench-keypad", "operator")).start()
         for _ in range(100):  # the daemon needs a moment to subscribe
             try:
                 client.ticket("TP", timeout=0.5)
@@ -100,7 +100,7 @@ def main() -> int:
 
         # ---- ticket throughput: several kiosks asking at once
         per_kiosk = args.tickets // args.kiosks
-        kiosks = [HallClient("bench", port=broker.port, device_id=f"bench-kiosk-{k}").start()
+        kiosks = [HallClient("bench", mqtt=broker.mqtt(f"bench-kiosk-{k}", "kiosk")).start()
                   for k in range(args.kiosks)]
         start = threading.Barrier(args.kiosks + 1)
 

@@ -59,13 +59,11 @@ class NullSPI:
 
 
 def login(broker, device_id: str, role: str, counter: int | None = None) -> MqttSettings:
-    mqtt = getattr(broker, "mqtt", None)  # brokers with a device registry give each device its own login
-    return mqtt(device_id, role, counter) if mqtt is not None else MqttSettings(port=broker.port)
+    return broker.mqtt(device_id, role, counter)  # its own login, under its role's rights
 
 
 def login_env(broker, device_id: str, role: str, counter: int | None = None) -> dict[str, str]:
-    env = getattr(broker, "env", None)
-    return env(device_id, role, counter) if env is not None else {"MOTCUA_MQTT__PORT": str(broker.port)}
+    return broker.env(device_id, role, counter)
 
 
 def spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen:

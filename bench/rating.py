@@ -41,12 +41,12 @@ def main() -> int:
 
     work, broker, daemon = start_bench_hall()
     pad = PadService(PadSettings(site="bench", device_id="pad-1", counter=1, outbox=work / "pad.db", debounce_ms=0,
-                                 mqtt={"port": broker.port}, screen={"fullscreen": False}, log_level="WARNING"))
+                                 mqtt=broker.mqtt("pad-1", "pad", 1), screen={"fullscreen": False}, log_level="WARNING"))
     screen = PadScreen(pad)
     pad.start()
     latencies = []
     try:
-        keypad = HallClient("bench", port=broker.port, device_id="bench-keypad").start()
+        keypad = HallClient("bench", mqtt=broker.mqtt("bench-keypad", "operator")).start()
         for _ in range(100):  # the daemon needs a moment to subscribe
             try:
                 keypad.counter(1, "open", officer="bench", timeout=0.5)

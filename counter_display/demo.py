@@ -27,8 +27,7 @@ log = logging.getLogger("counter_display.demo")
 
 
 def _login(broker, device_id: str, role: str, counter: int | None = None) -> MqttSettings:
-    mqtt = getattr(broker, "mqtt", None)  # a broker with a device registry gives each device its own login
-    return mqtt(device_id, role, counter) if mqtt is not None else MqttSettings(port=broker.port)
+    return broker.mqtt(device_id, role, counter)  # its own login, under its role's rights
 
 
 def has_display() -> bool:

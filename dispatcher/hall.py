@@ -215,6 +215,11 @@ class Hall:
                 raise Refusal("unknown_ticket", f"no ticket {req.ticket_id!r}")
             if row["status"] not in ("waiting", "cancelled"):
                 raise Refusal("bad_state", f"ticket {row['number']} is {row['status']}, it can no longer be cancelled")
+            if row["kiosk"] and row["kiosk"] != req.device_id:
+                # Only the kiosk that could not print it withdraws a ticket: another kiosk
+                # (or a compromised one guessing ticket ids) cannot empty the queue.
+                raise Refusal("not_allowed", f"ticket {row['number']} was issued by {row['kiosk']}, "
+                                             f"not {req.device_id}")
             if row["status"] == "waiting":
                 self.store.db.execute("UPDATE tickets SET status = 'cancelled', finished_at = ? WHERE ticket_id = ?",
                                       (iso(now), req.ticket_id))

@@ -16,7 +16,7 @@ settings file (default /etc/motcua/dispatcher.toml when present), then
 ``MOTCUA_SITE`` / ``MOTCUA_MQTT__*`` from the environment, then ``--host``,
 ``--port``, ``--site``.
 
-Exit status: 0 done, 1 refused by the dispatcher, 2 bad usage, 3 broker or
+Exit status: 0 done, 1 refused by the dispatcher or the broker's ACL, 2 bad usage, 3 broker or
 dispatcher unreachable, 78 bad settings.
 """
 
@@ -35,7 +35,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .protocol import CounterReply, Reply, TicketReply
-from .runtime import Offline, RequestTimeout
+from .runtime import NotAuthorized, Offline, RequestTimeout
 from .settings import CONFIG_DIR, ENV_PREFIX, EX_CONFIG, MqttSettings
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -316,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     except (Offline, ConnectionError) as exc:
         print(f"motcua: broker unreachable: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except NotAuthorized as exc:
+        print(f"motcua: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except RequestTimeout as exc:
         print(f"motcua: the dispatcher did not answer: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

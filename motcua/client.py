@@ -40,7 +40,8 @@ class HallClient:
                  device_id: str | None = None, announce: bool = False, persistent: bool = False,
                  mqtt: MqttSettings | None = None, timeout: float = 5.0):
         mqtt = mqtt or MqttSettings(host=host, port=port)
-        settings = DeviceSettings(site=site, device_id=device_id or cli_device_id(), mqtt=mqtt)
+        # On a locked-down broker the client id is the username: the device id must be it too.
+        settings = DeviceSettings(site=site, device_id=device_id or mqtt.username or cli_device_id(), mqtt=mqtt)
         self.runtime = DeviceRuntime(settings, "client", announce=announce, persistent=persistent)
         self.topics = self.runtime.topics
         self.device_id = settings.device_id

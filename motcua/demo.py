@@ -81,7 +81,7 @@ def _start_dispatcher(broker: LocalBroker, out: Path) -> subprocess.Popen:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     with open(out / "dispatcher.log", "w") as log:
-        return spawn_dispatcher(broker.port, SAMPLE_HALL, db, log=log)
+        return spawn_dispatcher(broker, SAMPLE_HALL, db, log=log)
 
 
 def _wait_for(client: HallClient, topic: str, timeout: float, match=lambda payload: True) -> bytes:
@@ -105,6 +105,10 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
     out.mkdir(parents=True, exist_ok=True)
     pace = 1.0 / max(speed, 0.01)
     print(f"motcua demo: {citizens} citizens, output in {out}")
+    # A new day in a new hall: no sessions or logins left over from an earlier run. (Mosquitto
+    # 2.0.11 was seen to crash on a SIGHUP reload with sessions persisted by an older, anonymous
+    # demo broker still in its database.)
+    shutil.rmtree(out / "broker", ignore_errors=True)
     broker = LocalBroker(out / "broker").start()
     print(f"  broker     mosquitto on 127.0.0.1:{broker.port} (broker_config/dev)")
     dispatcher = _start_dispatcher(broker, out)
@@ -116,14 +120,14 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
     board: DemoBoard | None = None
     announcer = None
     try:
-        watcher = HallClient(port=broker.port, device_id="demo-narrator").start()
+        watcher = HallClient(mqtt=broker.mqtt("demo-narrator", "operator")).start()
         _wait_for(watcher, watcher.topics.availability("dispatcher"), 20, lambda p: p == AVAILABILITY_ONLINE)
         config = decode(HallConfig, _wait_for(watcher, watcher.topics.hall_config, 10))
         print(f"  dispatcher {config.hall_name}: {len(config.areas)} areas, {len(config.counters)} counters "
               f"(log: {out / 'dispatcher.log'})")
         narrator = Narrator(config, tally)
         speakers = has_audio_output()
-        announcer = start_for_demo(broker.port, "demo", out, play=speakers)
+        announcer = start_for_demo(broker, "demo", out, play=speakers)
         print(f"  announcer  {'playing through the speakers and ' if speakers else ''}saving each call as a WAV "
               f"in {out / 'announcements'}\n")
         watcher.runtime.on(watcher.topics.call_event, CallEvent, narrator.on_call)
@@ -136,7 +140,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
                                                           f"saving a PNG of each call in {board.folder}"))
         boxes = start_boxes(broker, config, dict(zip((c.number for c in config.counters), officers)), out)
         print(f"  counters   {len(boxes)} counter boxes, mock GPIO buttons, LED frames in {out / 'matrix'}\n")
-        pads = {c.number: _start_pad(broker.port, c.number, out) for c in config.counters}
+        pads = {c.number: _start_pad(broker, c.number, out) for c in config.counters}
         for counter, officer in zip(config.counters, officers):
             w = threading.Thread(target=_counter_staff, daemon=True,
                                  args=(boxes[counter.number], counter.number, officer, rng.random(), pace, done, narrator,
@@ -280,7 +284,7 @@ def _start_kiosk(broker: LocalBroker, out: Path):
     tickets = out / "tickets"
     shutil.rmtree(tickets, ignore_errors=True)
     tickets.mkdir(parents=True)
-    login = broker.mqtt("kiosk-1", "kiosk") if hasattr(broker, "mqtt") else {"port": broker.port}
+    login = broker.mqtt("kiosk-1", "kiosk")
     kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts={"debounce_ms": 0},
                                        printer={"transport": {"kind": "dummy"},
                                                 "counter_file": out / "kiosk-printed.json"}))
@@ -304,13 +308,13 @@ def _citizen_takes_a_number(kiosk, area: str, priority: str | None):
     return kiosk.view
 
 
-def _start_pad(port: int, counter: int, out: Path) -> PadService:
+def _start_pad(broker: LocalBroker, counter: int, out: Path) -> PadService:
     outbox = out / "pads" / f"pad-{counter}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{outbox}{suffix}").unlink(missing_ok=True)
     # debounce off: the scripted citizen taps faster than a finger could bounce
     settings = PadSettings(site="demo", device_id=f"pad-{counter}", counter=counter, outbox=outbox, debounce_ms=0,
-                           mqtt={"port": port}, retry_s=[0.2, 0.5])
+                           mqtt=broker.mqtt(f"pad-{counter}", "pad", counter), retry_s=[0.2, 0.5])
     pad = PadService(settings)
     pad.start()
     return pad

@@ -1,6 +1,11 @@
 """Run a real Mosquitto on a free loopback port with our own broker_config.
 
-Used by the demo, the test suite and the benchmarks: never a mock broker.
+Used by the demo, the test suite and the benchmarks: never a mock broker. The
+development config is locked down like a hall's: no anonymous login, the same
+generated ACL, a generated password per device. ``broker.mqtt(device_id, role)``
+registers a device the first time it is asked for (exactly what
+``motcua broker add-device`` does), has Mosquitto re-read its files, and
+returns the settings that device logs in with.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,18 +42,31 @@ class LocalBroker:
     """A Mosquitto process: ``start()``, ``stop()``, ``kill()``, ``restart()`` on the same port and data."""
 
     def __init__(self, workdir: Path | str, port: int | None = None, template: Path = DEV_CONFIG,
-                 render: Callable[[LocalBroker], str] | None = None):
-        """``render`` returns the config text to run instead of the dev template (e.g. the site config)."""
+                 render: Callable[[LocalBroker], str] | None = None, site: str = "+"):
+        """``render`` returns the config text to run instead of the dev template (e.g. the site config).
+
+        ``site`` is the hall the ACL is written for; ``+`` (the default) lets
+        every site use this broker, so tests can each have their own site.
+        """
+        from .broker.site import SiteBroker
+
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.template = template
         self.render = render
+        self.site = site
+        self.registry = SiteBroker(self.workdir / "etc")
         self.proc: subprocess.Popen | None = None
         self.config_path = self.workdir / "mosquitto.conf"
+        self._lock = threading.Lock()
 
     @property
     def log_path(self) -> Path:
         return self.workdir / "mosquitto.log"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.workdir / "mosquitto.stderr"
 
     def write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -57,18 +76,25 @@ class LocalBroker:
         if self.render is not None:
             text = self.render(self)
         else:
-            text = self.template.read_text().format(port=self.port, data_dir=self.workdir, user=getpass.getuser())
+            if not self.registry.exists():
+                self.registry.init(self.site)
+            self.registry.directory.chmod(0o755)
+            text = self.template.read_text().format(port=self.port, data_dir=self.workdir, user=getpass.getuser(),
+                                                    etc_dir=self.registry.directory)
         self.config_path.write_text(text)
         return self.config_path
 
     def start(self, timeout: float = 10.0) -> LocalBroker:
         self.write_config()
-        self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.config_path)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr to a file, never a pipe nobody reads: Mosquitto logs there while it
+        # re-reads its config on SIGHUP, and a full pipe would freeze the broker.
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.config_path)],
+                                         stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                err = self.stderr_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {err.strip()} "
                                    f"(log: {self.log_path})")
             try:
@@ -86,9 +112,75 @@ class LocalBroker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
         self.proc = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def mqtt(self, device_id: str, role: str, counter: int | None = None):
+        """The ``[mqtt]`` settings of a device with this id and role, registering it on first use."""
+        from .settings import MqttSettings
+
+        with self._lock:
+            if not self.registry.exists():
+                self.registry.init(self.site)
+            entry = self.registry.load().find(device_id)
+            if entry is None:
+                password = self.registry.add_device(role, device_id, counter)
+                if self.running:
+                    self.reload()
+                    self._wait_for_login(device_id, password)
+            elif (entry.role, entry.counter) != (role, counter):
+                raise ValueError(f"{device_id} is registered on this broker as {entry.role}"
+                                 f"{f' (counter {entry.counter})' if entry.counter else ''}, not {role}")
+            else:
+                password = self.registry.password_of(device_id)
+        return MqttSettings(host="127.0.0.1", port=self.port, username=device_id, password=password)
+
+    def client(self, device_id: str, role: str, counter: int | None = None, protocol: int | None = None):
+        """A bare paho client (callback API 2) logged in as this device; connect it yourself."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        login = self.mqtt(device_id, role, counter)
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=device_id,
+                        protocol=paho.MQTTv5 if protocol is None else protocol)
+        c.username_pw_set(device_id, login.resolved_password())
+        return c
+
+    def env(self, device_id: str, role: str, counter: int | None = None) -> dict[str, str]:
+        """The same, as ``MOTCUA_MQTT__*`` variables for a daemon started as a process."""
+        m = self.mqtt(device_id, role, counter)
+        return {"MOTCUA_MQTT__HOST": m.host, "MOTCUA_MQTT__PORT": str(m.port), "MOTCUA_MQTT__USERNAME": device_id,
+                "MOTCUA_MQTT__PASSWORD": m.resolved_password() or ""}
+
+    def _wait_for_login(self, username: str, password: str, timeout: float = 10.0) -> None:
+        """After SIGHUP: Mosquitto re-reads passwd and acl on its next loop; wait until the login works."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        deadline = time.monotonic() + timeout
+        while True:
+            answer: list = []
+            c = paho.Client(CallbackAPIVersion.VERSION2, client_id=username, protocol=paho.MQTTv5)
+            c.username_pw_set(username, password)
+            c.on_connect = lambda client, userdata, flags, rc, props: answer.append(rc)
+            try:
+                c.connect("127.0.0.1", self.port, keepalive=5)
+                while not answer and time.monotonic() < deadline:
+                    c.loop(timeout=0.05)
+            except OSError:
+                pass
+            finally:
+                c.disconnect()
+            if answer and not answer[0].is_failure:
+                return
+            if not self.running:
+                raise RuntimeError(f"mosquitto exited while re-reading its files (log: {self.log_path})")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the broker did not accept {username} within {timeout} s of a reload")
+            time.sleep(0.02)  # Mosquitto has not re-read its files yet; bounded by the deadline
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto re-reads its password file and ACL without dropping anyone."""
@@ -109,17 +201,19 @@ class LocalBroker:
         self.stop()
 
 
-def spawn_dispatcher(port: int, config: Path, database: Path, *, site: str | None = None, log=None,
-                     env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn_dispatcher(broker: LocalBroker, config: Path, database: Path, *, site: str | None = None, log=None,
+                     env: dict[str, str] | None = None, device_id: str = "dispatcher") -> subprocess.Popen:
     """Start the real dispatcher daemon against a LocalBroker, as systemd would, with env overrides.
 
     ``MOTCUA_*`` variables of the calling shell are not passed on: the child sees
-    exactly the settings given here. Opening hours are lifted so it serves at any hour.
+    exactly the settings given here, its login included. Opening hours are
+    lifted so it serves at any hour.
     """
     import sys
 
     child = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    child.update(MOTCUA_MQTT__PORT=str(port), MOTCUA_DATABASE=str(database), MOTCUA_HALL__OPENING_HOURS="[]")
+    child.update(broker.env(device_id, "dispatcher"))
+    child.update(MOTCUA_DEVICE_ID=device_id, MOTCUA_DATABASE=str(database), MOTCUA_HALL__OPENING_HOURS="[]")
     if site:
         child["MOTCUA_SITE"] = site
     child.update(env or {})

@@ -20,8 +20,9 @@ def tone_pack(folder: Path, word_ms: float = 40, chime_ms: float = 80, rate: int
     return folder
 
 
-def settings(broker_port: int, site: str, pack: Path, **over) -> AnnouncerSettings:
-    base = dict(site=site, device_id=f"announcer-{site}", mqtt={"port": broker_port}, health_interval_s=1,
+def settings(broker, site: str, pack: Path, **over) -> AnnouncerSettings:
+    base = dict(site=site, device_id=f"announcer-{site}", mqtt=broker.mqtt(f"announcer-{site}", "announcer"),
+                health_interval_s=1,
                 voice={"pack": pack, "gap_ms": 20, "pause_ms": 100, "chime_gap_ms": 50},
                 wording={"repeats": 1}, audio={"driver": "dummy", "buffer": 256})
     for key, value in over.items():

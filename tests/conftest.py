@@ -69,7 +69,7 @@ class DispatcherProcess:
         # subscribe before launching, so the daemon's own live 'online' is what we see
         online = Watcher(self.broker, f"motcua/v1/{self.site}/device/dispatcher/availability") if wait else None
         with open(self.log_path, "a") as log:
-            self.proc = spawn_dispatcher(self.broker.port, self.config, self.database, site=self.site, log=log,
+            self.proc = spawn_dispatcher(self.broker, self.config, self.database, site=self.site, log=log,
                                          env={**self.env, **(extra_env or {})})
         if online is not None:
             try:
@@ -101,10 +101,21 @@ class DispatcherProcess:
 class Watcher:
     """A plain paho subscriber that records every message on a filter, with waits on conditions."""
 
+    _free_names: list[str] = []
+    _numbers = itertools.count(1)
+    _names_lock = threading.Lock()
+
     def __init__(self, broker: LocalBroker, topic_filter: str):
         self.messages: list[mqtt.MQTTMessage] = []
         self.cond = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        # Each watcher connected at one time needs its own login (the client id is the username);
+        # names are reused once closed, so the broker's registry stays small.
+        with Watcher._names_lock:
+            self.name = name = Watcher._free_names.pop() if Watcher._free_names else f"watcher-{next(Watcher._numbers)}"
+        # a technician's view: the operator role reads the whole hall
+        login = broker.mqtt(name, "operator")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(name, login.resolved_password())
         subscribed = threading.Event()
         self.client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
         self.client.on_subscribe = lambda *_: subscribed.set()
@@ -134,8 +145,13 @@ class Watcher:
             return found
 
     def close(self) -> None:
-        self.client.loop_stop()
+        if self.client is None:
+            return
         self.client.disconnect()
+        self.client.loop_stop()
+        self.client = None
+        with Watcher._names_lock:
+            Watcher._free_names.append(self.name)
 
 
 @pytest.fixture
@@ -147,15 +163,17 @@ def dispatcher(broker, site, tmp_path) -> DispatcherProcess:
 
 @pytest.fixture
 def client(broker, site) -> HallClient:
-    c = HallClient(site, port=broker.port, timeout=5).start()
+    c = HallClient(site, mqtt=broker.mqtt("tester", "operator"), timeout=5).start()
     yield c
     c.close()
 
 
 @pytest.fixture
 def publisher(broker) -> mqtt.Client:
-    """A bare paho client for publishing whatever a test needs, as any device could."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    """A bare paho client publishing what the dispatcher would (call events, states) or anything hostile."""
+    login = broker.mqtt("stand-in-dispatcher", "dispatcher")
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="stand-in-dispatcher", protocol=mqtt.MQTTv5)
+    c.username_pw_set("stand-in-dispatcher", login.resolved_password())
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
     yield c

@@ -123,8 +123,9 @@ class HallDriver:
         assert out.reply.ok, out.reply.error
         return out.reply.ticket
 
-    def cancel(self, ticket_id: str, reason: str = "printer jam", command_id: str | None = None) -> Outcome:
-        return self.hall.cancel_ticket(TicketCancel(command_id=command_id or new_id(), device_id="kiosk-1",
+    def cancel(self, ticket_id: str, reason: str = "printer jam", command_id: str | None = None,
+               device_id: str = "kiosk-1") -> Outcome:
+        return self.hall.cancel_ticket(TicketCancel(command_id=command_id or new_id(), device_id=device_id,
                                                     ticket_id=ticket_id, reason=reason))
 
     def cmd(self, counter: int, action: str, command_id: str | None = None, **fields: Any) -> Outcome:

@@ -262,8 +262,6 @@ class PtyScanner:
 
 
 def kiosk_login(broker, device_id: str = "kiosk-1"):
-    """The kiosk's ``[mqtt]`` settings on a test broker: its own login with the kiosk role where the broker
-    keeps a registry of devices (the ACL then confines it to the kiosk's topics)."""
-    if hasattr(broker, "mqtt"):
-        return broker.mqtt(device_id, "kiosk")
-    return {"port": broker.port}
+    """The kiosk's ``[mqtt]`` settings on a test broker: its own login with the kiosk role, so the
+    broker's ACL confines it to the kiosk's topics as in a hall."""
+    return broker.mqtt(device_id, "kiosk")

@@ -47,7 +47,7 @@ def test_render_one_call_length_and_gaps(pack):
 
 def test_recorded_wav_of_one_call(broker, site, pack, tmp_path, publisher, watcher_factory):
     rec_dir = tmp_path / "wav"
-    s = settings(broker.port, site, pack, wording={"repeats": 2}, audio={"record_dir": rec_dir})
+    s = settings(broker, site, pack, wording={"repeats": 2}, audio={"record_dir": rec_dir})
     service = start(AnnouncerService(s), watcher_factory)
     recorder = Recorder(service)
     try:
@@ -78,7 +78,7 @@ def test_recorded_wav_of_one_call(broker, site, pack, tmp_path, publisher, watch
 def test_consecutive_calls_never_overlap(broker, site, pack, tmp_path, publisher, monkeypatch, watcher_factory):
     raw = tmp_path / "out.raw"
     monkeypatch.setenv("SDL_DISKAUDIOFILE", str(raw))
-    s = settings(broker.port, site, pack, audio={"driver": "disk"})
+    s = settings(broker, site, pack, audio={"driver": "disk"})
     service = start(AnnouncerService(s), watcher_factory)
     recorder = Recorder(service)
     try:

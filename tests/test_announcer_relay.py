@@ -6,7 +6,6 @@ import json
 import time
 from datetime import datetime, timezone
 
-import paho.mqtt.client as mqtt
 
 import pytest
 from gpiozero import Device, OutputDevice
@@ -110,7 +109,7 @@ def test_quiet_hours_and_volume():
 def test_service_switches_on_before_the_first_sound(broker, site, tmp_path, factory, watcher_factory):
     """Real service, real MQTT: the mock pin goes high at least warm-up before the sound reaches the mixer."""
     pack = tone_pack(tmp_path / "pack")
-    s = settings(broker.port, site, pack, amplifier={"relay_pin": 27, "warmup_s": 0.3, "idle_timeout_s": 0.2})
+    s = settings(broker, site, pack, amplifier={"relay_pin": 27, "warmup_s": 0.3, "idle_timeout_s": 0.2})
     relay = OutputDevice(27, initial_value=False)
     switched: list[tuple[str, float]] = []
 
@@ -127,7 +126,7 @@ def test_service_switches_on_before_the_first_sound(broker, site, tmp_path, fact
     service = AnnouncerService(s, amplifier=Amplifier(s.amplifier, device=Spy()))
     start(service, watcher_factory)
     recorder = Recorder(service)
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    pub = broker.client("relay-test-dispatcher", "dispatcher")
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
     try:

@@ -24,7 +24,7 @@ def pack(tmp_path):
 
 @pytest.fixture
 def announcer(broker, site, pack, watcher_factory, tmp_path):
-    s = settings(broker.port, site, pack, voice={"gap_ms": 5, "pause_ms": 20, "chime_gap_ms": 20},
+    s = settings(broker, site, pack, voice={"gap_ms": 5, "pause_ms": 20, "chime_gap_ms": 20},
                  audio={"record_dir": tmp_path / "wav"})
     service = start(AnnouncerService(s), watcher_factory)
     yield service
@@ -112,7 +112,9 @@ def test_daemon_runs_and_exits_78_on_bad_settings(broker, site, pack, tmp_path, 
                        timeout=30)
     assert r.returncode == 78 and "voice.pak" in r.stderr
     cfg = tmp_path / "announcer.toml"
+    login = broker.mqtt("ann-proc", "announcer")
     cfg.write_text(f'site = "{site}"\ndevice_id = "ann-proc"\n[mqtt]\nport = {broker.port}\n'
+                   f'password = "{login.resolved_password()}"\n'
                    f'[voice]\npack = "{pack}"\n[audio]\ndriver = "dummy"\n', encoding="utf-8")
     w = watcher_factory(f"motcua/v1/{site}/device/ann-proc/availability")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
@@ -137,7 +139,7 @@ def test_demo_hook_saves_each_announcement(broker, site, pack, tmp_path, publish
     from announcer.demo import start_for_demo
 
     w = watcher_factory(f"motcua/v1/{site}/device/announcer/availability")
-    demo = start_for_demo(broker.port, site, tmp_path / "demo-output", pack=pack,
+    demo = start_for_demo(broker, site, tmp_path / "demo-output", pack=pack,
                           voice={"gap_ms": 5, "chime_gap_ms": 20})
     try:
         w.wait_for(lambda m: m.payload == b"online" and not m.retain, 10)

@@ -27,9 +27,8 @@ from hallfactory import HallDriver  # noqa: E402
 
 
 def login(broker, device_id: str, role: str, counter: int | None = None):
-    """This device's [mqtt] settings on the test broker: its own login where the broker has a registry."""
-    mqtt = getattr(broker, "mqtt", None)
-    return mqtt(device_id, role, counter) if mqtt is not None else {"port": broker.port}
+    """This device's [mqtt] settings on the test broker: its own login, under its role's rights."""
+    return broker.mqtt(device_id, role, counter)
 
 WALL = datetime(2026, 3, 2, 2, 41, 30, tzinfo=timezone.utc)  # 09:41:30 in the hall
 

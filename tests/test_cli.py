@@ -12,7 +12,10 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def test_drive_the_hall_by_hand(dispatcher, broker, site, capsys):
+def test_drive_the_hall_by_hand(dispatcher, broker, site, capsys, monkeypatch):
+    # a technician's login, from the environment as systemd-creds or a shell would give it
+    for var, value in broker.env("tech-cli", "operator").items():
+        monkeypatch.setenv(var, value)
     conn = ["--port", str(broker.port), "--site", site]
     rc, out, _ = run(capsys, "ticket", "TP", *conn)
     assert rc == 0 and out.startswith("A1001  area TP") and "0 ahead" in out

@@ -19,9 +19,8 @@ from conftest import wait_until
 
 
 def login(broker, device_id: str, role: str, counter: int | None = None):
-    """This device's [mqtt] settings on the test broker: its own login where the broker has a registry."""
-    mqtt = getattr(broker, "mqtt", None)
-    return mqtt(device_id, role, counter) if mqtt is not None else {"port": broker.port}
+    """This device's [mqtt] settings on the test broker: its own login, under its role's rights."""
+    return broker.mqtt(device_id, role, counter)
 
 
 def make_box(broker, site, counter: int = 1, **overrides) -> CounterBoxService:

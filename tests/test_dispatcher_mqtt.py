@@ -11,6 +11,8 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from motcua.client import HallClient
+from motcua.runtime import NotAuthorized
 from motcua.protocol import (
     CallEvent,
     CounterState,
@@ -139,6 +141,8 @@ class RawDevice:
         self.replies: list[dict] = []
         self.cond = threading.Condition()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
+        # a technician's login may send any counter command or request: the dispatcher is the last line
+        self.c.username_pw_set(device_id, broker.mqtt(device_id, "operator").resolved_password())
         ready = threading.Event()
         self.reply_topic = f"motcua/v1/{site}/device/{device_id}/reply"
         self.c.on_connect = lambda c, *_: c.subscribe(self.reply_topic, qos=1)
@@ -180,8 +184,10 @@ def test_malformed_payloads_are_refused_and_the_dispatcher_keeps_serving(broker,
         assert r["body"]["command_id"] == "abcdef123456" and r["body"]["error"]["code"] == "bad_payload"
         assert "colour" in r["body"]["error"]["message"]
 
+        # above the dispatcher's 64 KiB limit, below the broker's 256 KiB packet limit
+        # (larger ones never reach it: tests/test_broker_security.py)
         big = json.dumps({"command_id": "bigbigbig1234", "device_id": "raw-tester", "area": "TP",
-                          "pad": "x" * 1_000_000}).encode()
+                          "pad": "x" * 100_000}).encode()
         r = raw.send("request/ticket/issue", big)
         assert r["body"]["error"]["code"] == "too_large"
 
@@ -209,7 +215,7 @@ def test_malformed_payloads_are_refused_and_the_dispatcher_keeps_serving(broker,
     assert "refused message on" in log and "exceeds the 65536-byte limit" in log
 
 
-def test_rating_counted_once(dispatcher, client):
+def test_rating_counted_once(dispatcher, client, broker, site):
     client.ticket("TP")
     client.counter(1, "open", officer="lan.nguyen")
     ticket = client.counter(1, "next").counter.current
@@ -217,14 +223,20 @@ def test_rating_counted_once(dispatcher, client):
     assert window.ticket_id == ticket.ticket_id
     rating = Rating(rating_id=new_id(), device_id="pad-1", counter=1, ticket_id=ticket.ticket_id,
                     level="very_satisfied", rated_at=datetime.now(timezone.utc))
-    first = client.rate(rating)
-    assert first.ok and not first.duplicate
-    again = client.rate(rating)
-    assert again.ok and again.duplicate
-    other = rating.model_copy(update={"rating_id": new_id()})
-    assert client.rate(other).error.code == "not_allowed"  # already rated
-    wrong = rating.model_copy(update={"rating_id": new_id(), "counter": 2})
-    assert client.rate(wrong).error.code == "not_allowed"  # not served at counter 2
+    with HallClient(site, mqtt=broker.mqtt("pad-1", "pad", 1)) as pad1, \
+            HallClient(site, mqtt=broker.mqtt("pad-2", "pad", 2)) as pad2:
+        first = pad1.rate(rating)
+        assert first.ok and not first.duplicate
+        again = pad1.rate(rating)
+        assert again.ok and again.duplicate
+        other = rating.model_copy(update={"rating_id": new_id()})
+        assert pad1.rate(other).error.code == "not_allowed"  # already rated
+        wrong = rating.model_copy(update={"rating_id": new_id(), "counter": 2})
+        assert pad2.rate(wrong).error.code == "not_allowed"  # not served at counter 2
+        with pytest.raises(NotAuthorized):  # and pad 1 cannot even send a rating for counter 2
+            pad1.rate(wrong)
+        with pytest.raises(NotAuthorized):  # nor can a technician's login put words in a citizen's mouth
+            client.rate(rating.model_copy(update={"rating_id": new_id()}))
     import sqlite3
 
     db = sqlite3.connect(dispatcher.database)
@@ -232,12 +244,13 @@ def test_rating_counted_once(dispatcher, client):
                                                                                               "lan.nguyen")
 
 
-def test_dossier_cache_answers_with_its_age(dispatcher, client, site):
+def test_dossier_cache_answers_with_its_age(dispatcher, client, site, publisher):
     unknown = client.lookup("H12.22-240115-0009")
     assert unknown.ok and not unknown.found
     record = DossierRecord(code="H12.22-240115-0001", procedure="Đăng ký khai sinh", status="ready",
                            ready_for_pickup=True, updated_at=datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
-    client.runtime.publish(client.topics.dossier_status, DossierStatusUpdate(records=[record]))
+    # as the province's system sends it down the bridge (tests/test_broker_bridge.py)
+    publisher.publish(client.topics.dossier_status, DossierStatusUpdate(records=[record]).to_json(), qos=1)
     for _ in range(50):  # the update is asynchronous: poll the lookup until it appears
         r = client.lookup("H12.22-240115-0001")
         if r.found:
@@ -250,6 +263,7 @@ def test_commands_answer_with_body_id_when_v5_properties_are_lost(broker, dispat
     got = threading.Event()
     replies = []
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="old-kiosk", protocol=mqtt.MQTTv311)
+    c.username_pw_set("old-kiosk", broker.mqtt("old-kiosk", "kiosk").resolved_password())
     subscribed = threading.Event()
     c.on_connect = lambda cl, *_: cl.subscribe(f"motcua/v1/{site}/device/old-kiosk/reply", qos=1)
     c.on_subscribe = lambda *_: subscribed.set()

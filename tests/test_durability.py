@@ -54,7 +54,7 @@ def test_sigkill_in_the_middle_of_a_burst_loses_and_duplicates_nothing(broker, s
     deadline = time.monotonic() + 90
 
     def kiosk(k: int) -> None:
-        with HallClient(site, port=broker.port, device_id=f"kiosk-{k}") as c:
+        with HallClient(site, mqtt=broker.mqtt(f"kiosk-{k}", "kiosk")) as c:
             for i in range(per_kiosk):
                 cid = f"kiosk{k}-request-{i:04d}"
                 r = ticket_with_retries(c, "TP", cid, deadline)
@@ -89,7 +89,7 @@ def test_sigkill_in_the_middle_of_a_burst_loses_and_duplicates_nothing(broker, s
 def test_broker_restart(own_broker, site, tmp_path, how):
     d = DispatcherProcess(own_broker, site, tmp_path).start()
     try:
-        with HallClient(site, port=own_broker.port) as c:
+        with HallClient(site, mqtt=own_broker.mqtt("tester", "operator")) as c:
             c.ticket("TP")
             c.counter(1, "open", officer="lan.nguyen")
             assert c.counter(1, "next").counter.current.number == "A1001"
@@ -111,7 +111,7 @@ def test_broker_restart(own_broker, site, tmp_path, how):
         states.close()
         assert s.status == "open" and s.current.number == "A1001"
 
-        with HallClient(site, port=own_broker.port) as c:
+        with HallClient(site, mqtt=own_broker.mqtt("tester", "operator")) as c:
             assert c.ticket("TP", command_id=new_id()).ticket.number == "A1002"
     finally:
         d.stop()

@@ -1030,6 +1030,13 @@ def test_called_ticket_cannot_be_cancelled(h):
     assert h.hall.counter_state(1).current.ticket_id == a.ticket_id
 
 
+def test_only_the_issuing_kiosk_cancels(h):
+    a = h.ticket("TP")  # issued by kiosk-1
+    out = h.cancel(a.ticket_id, device_id="kiosk-2")
+    assert not out.reply.ok and error_code(out) == "not_allowed" and "kiosk-1" in out.reply.error.message
+    assert status(h, a.ticket_id) == "waiting"
+
+
 def test_cancel_unknown_ticket(h):
     assert error_code(h.cancel("20240515-TP-1234")) == "unknown_ticket"
 

@@ -8,7 +8,7 @@ import sqlite3
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 from motcua.client import HallClient  # noqa: E402
-from motcua.protocol import Health  # noqa: E402
+from motcua.protocol import Health, RatingAck  # noqa: E402
 from satisfaction_pad.config import PadSettings  # noqa: E402
 from satisfaction_pad.service import PadService  # noqa: E402
 
@@ -18,7 +18,7 @@ from conftest import DispatcherProcess, Watcher, wait_until  # noqa: E402
 def pad(broker, site, tmp_path, counter: int) -> PadService:
     settings = PadSettings(site=site, device_id=f"pad-{counter}", counter=counter, debounce_ms=0,
                            outbox=tmp_path / f"pad-{counter}.db", retry_s=[0.2, 0.5],
-                           mqtt={"port": broker.port}, health_interval_s=1)
+                           mqtt=broker.mqtt(f"pad-{counter}", "pad", counter), health_interval_s=1)
     service = PadService(settings)
     service.start()
     return service
@@ -36,7 +36,7 @@ def test_ratings_made_offline_survive_a_pad_restart_and_count_once(own_broker, s
     d = DispatcherProcess(own_broker, site, tmp_path).start()
     pads = {n: pad(own_broker, site, tmp_path, n) for n in (1, 2)}
     try:
-        with HallClient(site, port=own_broker.port) as c:
+        with HallClient(site, mqtt=own_broker.mqtt("tester", "operator")) as c:
             c.ticket("TP"), c.ticket("TP")
             c.counter(1, "open", officer="lan.nguyen"), c.counter(2, "open", officer="minh.tran")
             c.counter(1, "next"), c.counter(2, "next")
@@ -67,13 +67,16 @@ def test_ratings_made_offline_survive_a_pad_restart_and_count_once(own_broker, s
             (waiting[1][0].rating_id, 1, "very_satisfied"), (waiting[2][0].rating_id, 2, "unsatisfied")]
         assert rows[1][3] == '["long_wait"]' and rows[0][4] == "lan.nguyen"
 
-        with HallClient(site, port=own_broker.port) as c:
-            again = c.rate(waiting[1][0])  # a duplicate sent on purpose
-            assert again.ok and again.duplicate
-            other = waiting[1][0].model_copy(update={"rating_id": "someone-else-0001", "counter": 2})
-            refused = c.rate(other)  # counter 2's pad rating counter 1's citizen
-            assert not refused.ok and refused.error.code == "not_allowed"
-            assert served_at_1 in other.ticket_id
+        def send(pad_service, rating):  # through the pad's own connection: only it may rate its counter
+            topic = pad_service.topics.counter_rating(rating.counter)
+            return pad_service.runtime.request(topic, rating, RatingAck, timeout=5)
+
+        again = send(pads[1], waiting[1][0])  # a duplicate sent on purpose
+        assert again.ok and again.duplicate
+        other = waiting[1][0].model_copy(update={"rating_id": "someone-else-0001", "counter": 2})
+        refused = send(pads[2], other)  # counter 2's pad rating counter 1's citizen
+        assert not refused.ok and refused.error.code == "not_allowed"
+        assert served_at_1 in other.ticket_id
         assert len(ratings_in(d.database)) == 2
 
         health = Watcher(own_broker, f"motcua/v1/{site}/device/pad-1/health")

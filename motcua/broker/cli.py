@@ -8,6 +8,7 @@
     motcua broker gen-certs --host motcua-hub.local --host 192.168.10.2
     motcua broker bridge --remote-host mqtt.motcua.tinh.gov.vn --remote-ca province-ca.crt \\
                          --remote-password-file site.secret
+    motcua broker dev --port 1883 --dir /tmp/motcua-dev  a development broker, locked down the same way
 
 Every change rewrites ``passwd`` and ``acl``; ``systemctl reload motcua-broker``
 makes Mosquitto read them again without dropping anyone.
@@ -139,6 +140,50 @@ def cmd_bridge(args) -> int:
     return 0
 
 
+def cmd_dev(args) -> int:
+    """The development broker in the foreground, with logins for trying a hall by hand."""
+    import signal
+    import threading
+
+    from ..localbroker import LocalBroker
+
+    directory = Path(args.dir)
+    broker = LocalBroker(directory, port=args.port)
+    logins = {"dispatcher": "dispatcher", "tech": "operator"}
+    for device_id, role in logins.items():
+        env = broker.env(device_id, role)
+        env["MOTCUA_DEVICE_ID"] = device_id
+        path = directory / f"{device_id}.env"
+        path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        path.chmod(0o600)
+    broker.start()
+    registry = broker.registry.registry_path
+    print(f"development broker on 127.0.0.1:{broker.port}, log {broker.log_path}")
+    print(f"registry {registry}: add devices with\n"
+          f"  motcua broker add-device ROLE ID [--counter N] --dir {broker.registry.directory}\n"
+          "  (this broker reloads by itself when the registry changes)")
+    print("logins, as environment variables:")
+    for device_id in logins:
+        print(f"  set -a; . {directory / f'{device_id}.env'}; set +a")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    seen = registry.stat().st_mtime_ns
+    try:
+        while not stop.wait(1.0):
+            if not broker.running:
+                print("mosquitto exited; see its log", file=sys.stderr)
+                return 1
+            mtime = registry.stat().st_mtime_ns
+            if mtime != seen:  # add-device / remove-device ran: have Mosquitto re-read passwd and acl
+                seen = mtime
+                broker.reload()
+                print("registry changed: broker reloaded")
+    finally:
+        broker.stop()
+    return 0
+
+
 def run(args) -> int:
     try:
         return args.broker_func(args)
@@ -200,4 +245,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--remote-cert")
     sp.add_argument("--remote-key")
     sp.set_defaults(broker_func=cmd_bridge)
+
+    sp = bsub.add_parser("dev", help="run the development broker (loopback, same ACL, generated logins)")
+    sp.add_argument("--port", type=int, default=1883)
+    sp.add_argument("--dir", default="/tmp/motcua-dev", help="its data, registry and login files")
+    sp.set_defaults(broker_func=cmd_dev)
     bp.set_defaults(func=run)

@@ -50,7 +50,7 @@ class BridgeSettings:
     site: str
     remote_host: str
     remote_port: int = 8883
-    remote_ca: Path = Path("/etc/motcua/broker/province-ca.crt")
+    remote_ca: Path = Path("/etc/mosquitto/motcua/province-ca.crt")
     remote_username: str | None = None
     remote_password: str | None = None
     remote_certfile: Path | None = None

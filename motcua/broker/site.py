@@ -2,7 +2,7 @@
 
 ::
 
-    /etc/motcua/broker/              (SiteBroker.directory)
+    /etc/mosquitto/motcua/              (SiteBroker.directory)
       devices.toml                   the registry: site id, each device's id, role, counter
       passwd                         generated: one PBKDF2 hash per device (Mosquitto password_file)
       acl                            generated from the registry (Mosquitto acl_file)
@@ -29,7 +29,7 @@ from ..settings import StrictModel
 from . import passwords
 from .roles import ROLES, Device, render_acl
 
-DEFAULT_DIR = Path("/etc/motcua/broker")
+DEFAULT_DIR = Path("/etc/mosquitto/motcua")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SITE_PATTERN = r"^(\+|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 

@@ -69,6 +69,14 @@ class RequestTimeout(TimeoutError):
     """No reply arrived in time. Retrying with the same command id is safe."""
 
 
+class NotAuthorized(RequestTimeout):
+    """The broker refused the request (PUBACK 0x87): this login's role may not send on that topic.
+
+    No reply will come, as with a timeout, so callers that retry or beep on a
+    timeout do the right thing; the message says why, for the technician.
+    """
+
+
 @dataclass
 class Inbound:
     """What a handler gets besides the validated message."""
@@ -85,6 +93,7 @@ class _Pending:
     model: type[Reply]
     done: threading.Event
     reply: Reply | None = None
+    refused: str | None = None
 
 
 def rss_mb() -> float | None:
@@ -128,6 +137,10 @@ class DeviceRuntime:
         self._subs: list[tuple[str, Callable[[mqtt.MQTTMessage], None]]] = []
         self._pending: dict[str, _Pending] = {}
         self._pending_lock = threading.Lock()
+        # mid -> (topic, command id) until its PUBACK; refusals whose PUBACK beat the bookkeeping.
+        # Never held while calling into paho: its network thread takes this lock in _on_publish.
+        self._unacked: dict[int, tuple[str, str | None]] = {}
+        self._early_refusals: dict[int, str] = {}
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._handler_since: float | None = None
@@ -321,7 +334,26 @@ class DeviceRuntime:
         if expiry_s is not None:
             properties = properties or Properties(PacketTypes.PUBLISH)
             properties.MessageExpiryInterval = expiry_s
-        return self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if qos > 0:
+            self._track(info.mid, topic, None)
+        return info
+
+    def _track(self, mid: int, topic: str, command_id: str | None) -> str | None:
+        """Note a QoS 1 publish until its PUBACK; returns the refusal if the PUBACK already came."""
+        with self._pending_lock:
+            refused = self._early_refusals.pop(mid, None)
+            if refused is None:
+                self._unacked[mid] = (topic, command_id)
+        if refused is not None:
+            self._publish_refused(topic, refused)
+        return refused
+
+    def _publish_refused(self, topic: str | None, reason: str) -> None:
+        # Typically 0x87: the ACL does not let this device publish there. Say so
+        # loudly: it is a deployment mistake, and retrying will not fix it.
+        log.error("the broker refused our publish on %s: %s", topic, reason)
+        self.last_error = f"broker refused publish on {topic}: {reason}"
 
     def request(self, topic: str, message: Message, reply_model: type[R], *, timeout: float = 5.0,
                 expiry_s: int | None = None) -> R:
@@ -343,9 +375,17 @@ class DeviceRuntime:
         if expiry_s is not None:
             props.MessageExpiryInterval = expiry_s
         try:
-            self._client.publish(topic, message.to_json(), qos=1, properties=props)
+            info = self._client.publish(topic, message.to_json(), qos=1, properties=props)
+            refused = self._track(info.mid, topic, command_id)
+            if refused is not None:
+                pending.refused = refused
+                pending.done.set()
             if not pending.done.wait(timeout):
                 raise RequestTimeout(f"no reply to {command_id} on {topic} within {timeout:g} s")
+            if pending.refused:
+                raise NotAuthorized(f"the broker refused {command_id} on {topic} ({pending.refused}): "
+                                    f"'{self.settings.mqtt.username or self.device_id}' may not send there; "
+                                    "check its role (motcua broker list)")
             assert pending.reply is not None
             return pending.reply  # type: ignore[return-value]
         finally:
@@ -406,6 +446,20 @@ class DeviceRuntime:
                 self._guard(dispatch, msg)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        failed = reason_code is not None and reason_code.is_failure
+        with self._pending_lock:
+            entry = self._unacked.pop(mid, None)
+            if entry is None and failed:  # acknowledged before publish() returned: _track reports it
+                self._early_refusals[mid] = str(reason_code)
+                return
+            topic, command_id = entry or (None, None)
+            pending = self._pending.get(command_id) if command_id else None
+        if failed:
+            self._publish_refused(topic, str(reason_code))
+            if pending is not None:
+                pending.refused = str(reason_code)
+                pending.done.set()
+            return
         for callback in self.on_published:
             self._guard(callback, mid)
 
