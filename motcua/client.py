@@ -51,7 +51,11 @@ class HallClient:
         self.runtime.start()
         if wait is not None and not self.runtime.wait_connected(wait):
             self.runtime.stop()
-            raise ConnectionError(f"no broker at {self.runtime.settings.mqtt.host}:{self.runtime.settings.mqtt.port}")
+            where = f"{self.runtime.settings.mqtt.host}:{self.runtime.settings.mqtt.port}"
+            why = self.runtime.last_error or ""
+            if why.startswith("broker refused connection"):  # a wrong login, not a missing broker
+                raise ConnectionError(f"{why} at {where} (login {self.runtime.settings.mqtt.username or self.device_id})")
+            raise ConnectionError(f"no broker at {where}")
         return self
 
     def close(self) -> None:

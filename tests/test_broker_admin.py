@@ -125,3 +125,38 @@ def test_mosquitto_rejects_nothing_in_the_shipped_templates(tmp_path):
         assert b.proc.poll() is None
     finally:
         b.stop()
+
+
+def test_the_development_broker_for_trying_a_hall_by_hand(tmp_path):
+    """`motcua broker dev`: logins in env files, and it reloads by itself when a device is added."""
+    import os
+    import time
+
+    port, d = free_port(), tmp_path / "dev"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    proc = subprocess.Popen([sys.executable, "-m", "motcua.cli", "broker", "dev", "--port", str(port), "--dir", str(d)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = iter(proc.stdout.readline, "")
+        assert next(line for line in lines if "logins, as environment variables" in line)
+        tech = dict(line.strip().split("=", 1) for line in (d / "tech.env").read_text().splitlines())
+        peer = connect(port, tech["MOTCUA_MQTT__USERNAME"], tech["MOTCUA_MQTT__PASSWORD"])
+        assert peer.publish("motcua/v1/demo/request/ticket/issue") in (0, 0x10)
+        assert peer.publish("motcua/v1/demo/counter/1/rating") == NOT_AUTHORIZED
+        peer.close()
+        assert motcua(["broker", "add-device", "pad", "pad-1", "--counter", "1", "--dir", str(d / "etc")]) == 0
+        assert next(line for line in lines if "broker reloaded" in line)
+        password = SiteBroker(d / "etc").password_of("pad-1")
+        deadline = time.monotonic() + 10
+        while True:  # the reload is asynchronous inside Mosquitto: it takes the new login within moments
+            try:
+                pad = connect(port, "pad-1", password)
+                break
+            except Refused:
+                assert time.monotonic() < deadline, "the dev broker never took the new device"
+                time.sleep(0.05)
+        assert pad.publish("motcua/v1/demo/counter/1/rating") in (0, 0x10)
+        pad.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0

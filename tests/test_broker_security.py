@@ -215,3 +215,42 @@ def test_an_oversized_packet_is_refused(hall):
         assert peer.disconnected.wait(5), "the broker must drop a client sending a packet above max_packet_size"
     finally:
         peer.client.loop_stop()
+
+
+def test_a_hall_over_tls_with_the_shipped_settings(hall, tmp_path):
+    """The dispatcher on the central box's loopback listener, a kiosk across the LAN over TLS, each with
+    the password file `add-device` wrote, as examples/*.toml set them up: a ticket is issued."""
+    import os
+    import subprocess
+    import sys
+
+    from motcua.client import HallClient
+    from motcua.localbroker import REPO
+    from motcua.protocol import new_id
+    from motcua.runtime import RequestTimeout
+    from motcua.settings import MqttSettings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env.update(MOTCUA_SITE=SITE, MOTCUA_MQTT__PORT=str(hall.port),
+               MOTCUA_MQTT__PASSWORD_FILE=str(hall.sb.secret_path("dispatcher")),
+               MOTCUA_DATABASE=str(tmp_path / "hall.db"), MOTCUA_HALL__OPENING_HOURS="[]")
+    log = open(tmp_path / "dispatcher.log", "w")
+    daemon = subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(REPO / "examples/hall.toml")],
+                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    kiosk_login = MqttSettings(host="localhost", port=hall.tls_port, ca_file=hall.ca.cert_path,
+                               password_file=hall.sb.secret_path("kiosk-1"))
+    try:
+        with HallClient(SITE, mqtt=kiosk_login, device_id="kiosk-1", timeout=2) as kiosk:
+            assert kiosk.device_id == "kiosk-1"
+            command_id = new_id()
+            for _ in range(10):  # until the dispatcher is up; the same command id, so at most one ticket
+                try:
+                    reply = kiosk.ticket("TP", command_id=command_id)
+                    break
+                except RequestTimeout:
+                    assert daemon.poll() is None, (tmp_path / "dispatcher.log").read_text()
+            assert reply.ok and reply.ticket.number.startswith("A")
+    finally:
+        daemon.terminate()
+        daemon.wait(15)
+        log.close()

@@ -47,3 +47,10 @@ def test_drive_the_hall_by_hand(dispatcher, broker, site, capsys, monkeypatch):
 def test_unreachable_broker_exits_3(capsys, site):
     rc, _, err = run(capsys, "ticket", "TP", "--port", str(free_port()), "--site", site, "--timeout", "1")
     assert rc == 3 and "unreachable" in err
+
+
+def test_a_wrong_login_is_named(broker, site, capsys, monkeypatch):
+    monkeypatch.setenv("MOTCUA_MQTT__USERNAME", "tech-cli")
+    monkeypatch.setenv("MOTCUA_MQTT__PASSWORD", "not-the-password")
+    rc, _, err = run(capsys, "ticket", "TP", "--port", str(broker.port), "--site", site, "--timeout", "1")
+    assert rc == 3 and "Not authorized" in err and "tech-cli" in err

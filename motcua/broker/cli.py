@@ -165,6 +165,7 @@ def cmd_dev(args) -> int:
     print("logins, as environment variables:")
     for device_id in logins:
         print(f"  set -a; . {directory / f'{device_id}.env'}; set +a")
+    sys.stdout.flush()  # whoever waits on this output (a terminal, tee, a test) sees it now
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -178,7 +179,7 @@ def cmd_dev(args) -> int:
             if mtime != seen:  # add-device / remove-device ran: have Mosquitto re-read passwd and acl
                 seen = mtime
                 broker.reload()
-                print("registry changed: broker reloaded")
+                print("registry changed: broker reloaded", flush=True)
     finally:
         broker.stop()
     return 0

@@ -434,11 +434,15 @@ class DeviceRuntime:
             pass
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
-        if not self._stopping.is_set():
-            self.last_error = f"disconnected from broker: {reason_code}"
-            log.warning("lost the broker (%s); reconnecting", reason_code)
-            self.systemd.status(self._status_line())
+        if self._stopping.is_set():
+            return
+        if not was_connected and (self.last_error or "").startswith("broker refused connection"):
+            return  # the refusal already said why (and paho follows it with a meaningless "Protocol error")
+        self.last_error = f"disconnected from broker: {reason_code}"
+        log.warning("lost the broker (%s); reconnecting", reason_code)
+        self.systemd.status(self._status_line())
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         for topic_filter, dispatch in self._subs:
