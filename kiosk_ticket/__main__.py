@@ -23,7 +23,9 @@ def run(settings: KioskSettings, stop: threading.Event) -> int:
         log.error("printer.logo %s does not exist", settings.printer.logo)
         return EX_CONFIG
 
-    from .app import KioskScreen  # pygame and python-escpos only once settings are sound
+    from motcua.touchscreen import serve_screen  # pygame and python-escpos only once settings are sound
+
+    from .app import KioskScreen
     from .service import KioskService
 
     try:
@@ -35,17 +37,7 @@ def run(settings: KioskSettings, stop: threading.Event) -> int:
     service.check_printer()
     t = settings.printer.transport
     where = f"printer {t.kind} ({settings.printer.profile}, {service.printer.width} dots)"
-    try:
-        screen = KioskScreen(service)
-    except Exception as exc:  # noqa: BLE001 - no display: say why in the health; nothing can be issued
-        service.screen_status = f"fault: {exc}"
-        log.error("no screen: %s", exc)
-        service.runtime.ready(f"kiosk {settings.device_id}: NO SCREEN ({exc}); {where}")
-        stop.wait()
-    else:
-        service.runtime.ready(f"kiosk {settings.device_id}: screen {settings.screen.width}x{settings.screen.height}, "
-                              f"{where}")
-        screen.run(stop)
+    serve_screen(service, KioskScreen, stop, f"kiosk {settings.device_id}, {where}")
     service.stop()
     return 0
 

@@ -37,7 +37,6 @@ from motcua.protocol import (
     new_id,
 )
 from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
-from motcua.runtime.device import STUCK_HANDLER_S
 
 from .config import KioskSettings
 from .model import Effect, IssueTicket, KioskModel, LookupDossier, View
@@ -50,19 +49,6 @@ log = logging.getLogger("kiosk_ticket")
 ISSUE_EXPIRY_S = 10  # the contract's expiry for request/ticket/issue
 SETTLE_GIVE_UP_S = 3600.0
 REFUSAL_TEXTS = {"closed_hours": "refused_closed_hours", "exhausted": "refused_exhausted"}
-
-
-class KioskRuntime(DeviceRuntime):
-    """Printer and scanner faults are published as faults, but restarting the kiosk refills no paper:
-    the systemd watchdog looks only at what a restart can fix (the MQTT loop and the screen loop)."""
-
-    def healthy(self) -> bool:
-        if self._loop_thread is not None and not self._loop_thread.is_alive():
-            return False
-        since = self._handler_since
-        if since is not None and time.monotonic() - since > STUCK_HANDLER_S:
-            return False
-        return not self._safe_checks().get("screen", "ok").startswith("fault")
 
 
 @dataclass
@@ -87,7 +73,10 @@ class _Obligation:
 class KioskService:
     def __init__(self, settings: KioskSettings, notifier: SystemdNotifier | None = None):
         self.settings = settings
-        self.runtime = KioskRuntime(settings, "kiosk", checks=self._checks, notifier=notifier)
+        # Printer and scanner faults are published as faults, but restarting the kiosk refills no
+        # paper: the systemd watchdog looks only at what a restart can fix (MQTT and screen loops).
+        self.runtime = DeviceRuntime(settings, "kiosk", checks=self._checks, notifier=notifier,
+                                     watchdog_checks={"screen"})
         self.topics = self.runtime.topics
         self.printer = TicketPrinter(settings.printer)
         self.renderer = TicketRenderer(self.printer.width, settings.screen.font, settings.screen.bold_font,

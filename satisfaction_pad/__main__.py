@@ -20,22 +20,15 @@ def run(settings: PadSettings, stop: threading.Event) -> int:
             log.error("font %s is missing (Debian: fonts-dejavu-core)", path)
             return EX_CONFIG
 
-    from .app import PadScreen  # pygame only once settings are sound
+    from motcua.touchscreen import serve_screen  # pygame only once settings are sound
+
+    from .app import PadScreen
     from .service import PadService
 
     service = PadService(settings)
     service.start()
-    try:
-        screen = PadScreen(service)
-    except Exception as exc:  # noqa: BLE001 - no display: keep delivering ratings, say why
-        service.screen_status = f"fault: {exc}"
-        log.error("no screen: %s", exc)
-        service.runtime.ready(f"pad {settings.device_id} at counter {settings.counter}: NO SCREEN ({exc})")
-        stop.wait()
-    else:
-        service.runtime.ready(f"pad {settings.device_id} at counter {settings.counter}: screen "
-                              f"{settings.screen.width}x{settings.screen.height}, outbox {settings.outbox}")
-        screen.run(stop)
+    serve_screen(service, PadScreen, stop,
+                 f"pad {settings.device_id} at counter {settings.counter}, outbox {settings.outbox}")
     service.stop()
     return 0
 

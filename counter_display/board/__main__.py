@@ -20,21 +20,13 @@ def run(settings: BoardSettings, stop: threading.Event) -> int:
             log.error("font %s is missing (Debian: fonts-dejavu-core)", path)
             return EX_CONFIG
 
-    from .app import BoardScreen  # pygame only once the settings are sound
+    from motcua.touchscreen import serve_screen  # pygame only once the settings are sound
+
+    from .app import BoardScreen
     from .service import BoardService
 
     service = BoardService(settings).start()
-    try:
-        screen = BoardScreen(service)
-    except Exception as exc:  # noqa: BLE001 - no display: say why in health, let systemd see it
-        service.screen_status = f"fault: {exc}"
-        log.error("no screen: %s", exc)
-        service.runtime.ready(f"board {settings.device_id}: NO SCREEN ({exc})")
-        stop.wait()
-    else:
-        w, h = screen.surface.get_size()
-        service.runtime.ready(f"board {settings.device_id}: screen {w}x{h}")
-        screen.run(stop)
+    serve_screen(service, BoardScreen, stop, f"board {settings.device_id}")
     service.stop()
     return 0
 

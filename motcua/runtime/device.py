@@ -28,7 +28,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -121,8 +121,12 @@ class DeviceRuntime:
         persistent: bool = True,
         checks: Callable[[], dict[str, str]] | None = None,
         notifier: SystemdNotifier | None = None,
+        watchdog_checks: Collection[str] | None = None,
     ):
+        """``watchdog_checks`` names the checks whose fault should get the daemon restarted (default:
+        all); a kiosk out of paper is a fault worth publishing, but a restart refills no paper."""
         self.settings = settings
+        self.watchdog_checks = watchdog_checks
         self.role = role
         self.device_id = settings.device_id
         self.topics = Topics(settings.site)
@@ -316,7 +320,10 @@ class DeviceRuntime:
         since = self._handler_since
         if since is not None and time.monotonic() - since > STUCK_HANDLER_S:
             return False
-        return _overall(self._safe_checks()) != "fault"
+        checks = self._safe_checks()
+        if self.watchdog_checks is not None:
+            checks = {name: state for name, state in checks.items() if name in self.watchdog_checks}
+        return _overall(checks) != "fault"
 
     # ------------------------------------------------------------------ publishing
 
