@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 from motcua.client import HallClient  # noqa: E402
 from motcua.localbroker import LocalBroker, spawn_dispatcher  # noqa: E402
 from motcua.protocol import CallNext, CounterState, new_id  # noqa: E402
+from motcua.runtime import RequestTimeout  # noqa: E402
 
 HALL = """
 site = "bench"
@@ -71,6 +72,18 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def wait_for_dispatcher(client: HallClient, area: str = "TP") -> None:
+    """The daemon needs a moment to subscribe: take a first ticket, retrying until it answers."""
+    command_id = new_id()  # the same id each time, so the retries issue one ticket
+    for _ in range(100):
+        try:
+            client.ticket(area, command_id=command_id, timeout=0.5)
+            return
+        except RequestTimeout:
+            continue
+    raise RuntimeError("the dispatcher never answered")
+
+
 def start_bench_hall() -> tuple[Path, LocalBroker, subprocess.Popen]:
     """A real Mosquitto and the real dispatcher with the benchmark hall, in a fresh temporary folder."""
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
@@ -91,12 +104,7 @@ def main() -> int:
     work, broker, daemon = start_bench_hall()
     try:
         client = HallClient("bench", mqtt=broker.mqtt("bench-keypad", "operator")).start()
-        for _ in range(100):  # the daemon needs a moment to subscribe
-            try:
-                client.ticket("TP", timeout=0.5)
-                break
-            except Exception:  # noqa: BLE001
-                continue
+        wait_for_dispatcher(client)
 
         # ---- ticket throughput: several kiosks asking at once
         per_kiosk = args.tickets // args.kiosks

@@ -34,7 +34,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.dispatcher import percentile, proc_figures, start_bench_hall  # noqa: E402
+from bench.dispatcher import percentile, proc_figures, start_bench_hall, wait_for_dispatcher  # noqa: E402
 from counter_display.config import CounterBoxSettings  # noqa: E402
 from counter_display.service import CounterBoxService  # noqa: E402
 from motcua.client import HallClient  # noqa: E402
@@ -103,12 +103,7 @@ def main() -> int:
     box = None
     try:
         client = HallClient("bench", mqtt=login(broker, "bench-operator", "operator")).start()
-        for _ in range(100):  # the daemon needs a moment to subscribe
-            try:
-                client.ticket("TP", timeout=0.5)
-                break
-            except Exception:  # noqa: BLE001
-                continue
+        wait_for_dispatcher(client)
         for _ in range(args.presses + 5):
             client.ticket("TP")
 
