@@ -36,7 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .protocol import CounterReply, Reply, TicketReply
 from .runtime import NotAuthorized, Offline, RequestTimeout
-from .settings import CONFIG_DIR, ENV_PREFIX, EX_CONFIG, MqttSettings
+from .settings import CONFIG_DIR, ENV_PREFIX, EX_CONFIG, MqttSettings, SettingsError
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -316,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     except (Offline, ConnectionError) as exc:
         print(f"motcua: broker unreachable: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except SettingsError as exc:
+        print(f"motcua: invalid settings: {exc}", file=sys.stderr)
+        return EX_CONFIG
     except NotAuthorized as exc:
         print(f"motcua: {exc}", file=sys.stderr)
         return EXIT_REFUSED

@@ -85,6 +85,13 @@ class LocalBroker:
         return self.config_path
 
     def start(self, timeout: float = 10.0) -> LocalBroker:
+        with socket.socket() as probe:  # another broker there would answer our readiness check
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Mosquitto: TIME_WAIT is no obstacle
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError:
+                raise RuntimeError(f"port {self.port} is already in use (Debian's own mosquitto.service? "
+                                   "`systemctl stop mosquitto`, or choose another port)") from None
         self.write_config()
         # stderr to a file, never a pipe nobody reads: Mosquitto logs there while it
         # re-reads its config on SIGHUP, and a full pipe would freeze the broker.

@@ -74,7 +74,26 @@ class MqttSettings(StrictModel):
         if self.password is not None:
             return self.password.get_secret_value()
         if self.password_file is not None:
-            return self.password_file.read_text().strip()
+            try:
+                return self.password_file.read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"mqtt.password_file: cannot read {self.password_file}: {exc.strerror}") from None
+        return None
+
+    def file_problem(self) -> str | None:
+        """The first file this login needs that is missing or unreadable, worded for the technician."""
+        files = [("ca_file", self.ca_file), ("cert_file", self.cert_file), ("key_file", self.key_file)]
+        if self.password is None:  # a password given directly wins over the file
+            files.insert(0, ("password_file", self.password_file))
+        for key, path in files:
+            if path is None:
+                continue
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                hint = " (from `motcua broker add-device`)" if key == "password_file" else ""
+                return f"mqtt.{key}: cannot read {path}: {exc.strerror}{hint}"
         return None
 
 

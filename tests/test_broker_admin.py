@@ -160,3 +160,21 @@ def test_the_development_broker_for_trying_a_hall_by_hand(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(15) == 0
+
+
+def test_a_missing_password_file_stops_a_daemon_with_the_key_named(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env.update(MOTCUA_MQTT__PASSWORD_FILE=str(tmp_path / "nowhere.password"), MOTCUA_DATABASE=str(tmp_path / "h.db"))
+    from motcua.localbroker import REPO
+
+    r = subprocess.run([sys.executable, "-m", "dispatcher", "--config", str(REPO / "examples/hall.toml")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 78, r.stderr
+    assert "mqtt.password_file" in r.stderr and "nowhere.password" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_port_already_taken_is_said_plainly(tmp_path, broker):
+    with pytest.raises(RuntimeError, match=f"port {broker.port} is already in use"):
+        LocalBroker(tmp_path / "second", port=broker.port).start()

@@ -8,7 +8,7 @@
     motcua broker gen-certs --host motcua-hub.local --host 192.168.10.2
     motcua broker bridge --remote-host mqtt.motcua.tinh.gov.vn --remote-ca province-ca.crt \\
                          --remote-password-file site.secret
-    motcua broker dev --port 1883 --dir /tmp/motcua-dev  a development broker, locked down the same way
+    motcua broker dev                                 a development broker on :1884, locked down the same way
 
 Every change rewrites ``passwd`` and ``acl``; ``systemctl reload motcua-broker``
 makes Mosquitto read them again without dropping anyone.
@@ -23,7 +23,8 @@ from pathlib import Path
 
 from .site import DEFAULT_DIR, RegistryError, SiteBroker
 
-RELOAD_HINT = "then: systemctl reload motcua-broker   (Mosquitto re-reads passwd and acl)"
+RELOAD_HINT = ("then: systemctl reload motcua-broker   (Mosquitto re-reads passwd and acl; "
+               "`motcua broker dev` reloads by itself)")
 
 
 def _site(args) -> SiteBroker:
@@ -156,7 +157,11 @@ def cmd_dev(args) -> int:
         path = directory / f"{device_id}.env"
         path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         path.chmod(0o600)
-    broker.start()
+    try:
+        broker.start()
+    except RuntimeError as exc:
+        print(f"motcua broker dev: {exc}", file=sys.stderr)
+        return 1
     registry = broker.registry.registry_path
     print(f"development broker on 127.0.0.1:{broker.port}, log {broker.log_path}")
     print(f"registry {registry}: add devices with\n"
@@ -248,7 +253,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.set_defaults(broker_func=cmd_bridge)
 
     sp = bsub.add_parser("dev", help="run the development broker (loopback, same ACL, generated logins)")
-    sp.add_argument("--port", type=int, default=1883)
+    # not 1883: Debian starts its own mosquitto.service there when the package is installed
+    sp.add_argument("--port", type=int, default=1884)
     sp.add_argument("--dir", default="/tmp/motcua-dev", help="its data, registry and login files")
     sp.set_defaults(broker_func=cmd_dev)
     bp.set_defaults(func=run)

@@ -27,6 +27,10 @@ def daemon_main(prog: str, role: str, settings_cls: type[S], run: Callable[[S, t
     except SettingsError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EX_CONFIG
+    problem = settings.mqtt.file_problem()
+    if problem:  # a login the broker will refuse forever: say so once, do not restart in a loop
+        print(f"{prog}: invalid settings: {problem}", file=sys.stderr)
+        return EX_CONFIG
     setup_logging(settings.log_level)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
