@@ -46,6 +46,12 @@ class DispatcherService:
         # broker acknowledges, then delivered until the next tick deletes them.
         self._in_flight: dict[int, int] = {}
         self._delivered: list[int] = []
+        # paho calls on_published holding the mutex its publish() needs: the ack path must
+        # never wait for self._lock (held around publishing), so it has a lock of its own.
+        # Acks that overtake the bookkeeping of their publish wait in _early_acks.
+        self._acks = threading.Lock()
+        self._early_acks: set[int] = set()
+        self._totals_stale = False  # dispatcher state and hall figures, republished on the next tick
 
         t, rt = self.topics, self.runtime
         rt.on_command(t.ticket_issue, lambda _: TicketRequest, self._on_ticket_request)
@@ -122,10 +128,11 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in sorted(out.areas):
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
-            if out.counters or out.areas:
-                self._publish_dispatcher_state()
+            # Hall-wide totals (the board's figures page, `motcua status`) are whole-day
+            # queries: they follow on the next tick, at most once a second, rather than
+            # after every command, so a busy hall's keypads never wait behind them.
             if out.counters or out.areas or (isinstance(out.reply, RatingAck) and out.reply.ok):
-                self._publish_figures()
+                self._totals_stale = True
             self._flush_outbox()
 
     def republish_all(self) -> None:
@@ -138,7 +145,8 @@ class DispatcherService:
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
             self._publish_dispatcher_state()
             self._publish_figures()
-            self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
+            with self._acks:
+                self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
             self._flush_outbox()
         log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
 
@@ -152,24 +160,35 @@ class DispatcherService:
     def _flush_outbox(self) -> None:
         if not self.runtime.connected:
             return
-        sent = set(self._in_flight.values()) | set(self._delivered)
+        with self._acks:
+            sent = set(self._in_flight.values()) | set(self._delivered)
         for row in self.store.outbox():
             if row["id"] in sent:
                 continue
             info = self.runtime.publish(row["topic"], bytes(row["payload"]))
-            self._in_flight[info.mid] = row["id"]
+            with self._acks:
+                if info.mid in self._early_acks:
+                    self._early_acks.discard(info.mid)
+                    self._delivered.append(row["id"])
+                else:
+                    self._in_flight[info.mid] = row["id"]
 
     def _on_published(self, mid: int) -> None:
-        with self._lock:
+        with self._acks:
             row_id = self._in_flight.pop(mid, None)
             if row_id is not None:
                 self._delivered.append(row_id)
+            else:  # a state's ack, or an outbox row's that came before its bookkeeping
+                self._early_acks.add(mid)
 
     def _forget_delivered(self) -> None:
-        if self._delivered:
+        """Under self._lock, so no flush is between its publish and its bookkeeping."""
+        with self._acks:
+            delivered, self._delivered = self._delivered, []
+            self._early_acks.clear()  # what is left belongs to publishes that are not outbox rows
+        if delivered:
             with self.store.transaction():
-                self.store.delivered(self._delivered)
-            self._delivered.clear()
+                self.store.delivered(delivered)
 
     def _tick(self) -> None:
         with self._lock:
@@ -179,6 +198,11 @@ class DispatcherService:
                 self.runtime.publish(self.topics.hall_config, self.hall.hall_config(), retain=True)
         if out.counters or out.areas:
             self._after(out)
+        with self._lock:
+            if self._totals_stale:
+                self._totals_stale = False
+                self._publish_dispatcher_state()
+                self._publish_figures()
 
     def _checks(self) -> dict[str, str]:
         with self._lock:
