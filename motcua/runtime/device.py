@@ -136,7 +136,9 @@ class DeviceRuntime:
         self.last_error: str | None = None
         self.started_at = time.monotonic()
         self.on_connected: list[Callable[[], None]] = []  # run on the network thread after each (re)connect
-        self.on_published: list[Callable[[int], None]] = []  # mid of each QoS 1 publish the broker acknowledged
+        # mid of each QoS 1 publish the broker acknowledged. Called on paho's thread while it holds
+        # the mutex publish() needs: never wait there for a lock that is held around publishing.
+        self.on_published: list[Callable[[int], None]] = []
 
         self._subs: list[tuple[str, Callable[[mqtt.MQTTMessage], None]]] = []
         self._pending: dict[str, _Pending] = {}
