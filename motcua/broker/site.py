@@ -170,13 +170,14 @@ class SiteBroker:
         self.save(registry)
         return registry
 
-    def save(self, registry: Registry) -> None:
-        """Write the registry, then the acl and passwd that follow from it."""
+    def save(self, registry: Registry, entries: dict[str, str] | None = None) -> None:
+        """Write the registry, then the acl and passwd that follow from it (``entries``: the
+        password lines to keep, by device id; default: those on file)."""
         _write(self.registry_path, registry.to_toml(), 0o644)
         _write(self.acl_path, render_acl([d.device() for d in registry.devices], registry.site), 0o640)
-        entries = self._passwd_entries()
-        kept = {d.id: entries[d.id] for d in registry.devices if d.id in entries}
-        _write(self.passwd_path, "".join(f"{line}\n" for line in kept.values()), 0o640)
+        entries = self._passwd_entries() if entries is None else entries
+        kept = [entries[d.id] for d in registry.devices if d.id in entries]
+        _write(self.passwd_path, "".join(f"{line}\n" for line in kept), 0o640)
 
     def _passwd_entries(self) -> dict[str, str]:
         if not self.passwd_path.is_file():
@@ -207,8 +208,7 @@ class SiteBroker:
         _write(self.secret_path(device_id), password + "\n", 0o600)
         entries = self._passwd_entries()
         entries[device_id] = passwords.hash_entry(device_id, password)
-        _write(self.passwd_path, "".join(f"{line}\n" for line in entries.values()), 0o640)
-        self.save(registry)
+        self.save(registry, entries)
         return password
 
     def remove_device(self, device_id: str) -> None:
