@@ -33,12 +33,12 @@ from bench.dispatcher import percentile, proc_figures, start_bench_hall  # noqa:
 from kiosk_ticket.app import KioskScreen  # noqa: E402
 from kiosk_ticket.config import KioskSettings  # noqa: E402
 from kiosk_ticket.service import KioskService  # noqa: E402
-from tests.kioskkit import PtyPrinter, kiosk_login  # noqa: E402
+from tests.kioskkit import PtyPrinter  # noqa: E402
 
 
 def run(work: Path, broker, transport: dict, tickets: int, device_id: str) -> list[float]:
     kiosk = KioskService(KioskSettings(
-        site="bench", device_id=device_id, mqtt=kiosk_login(broker, device_id), log_level="WARNING",
+        site="bench", device_id=device_id, mqtt=broker.mqtt(device_id, "kiosk"), log_level="WARNING",
         screen={"fullscreen": False}, timeouts={"debounce_ms": 0},
         printer={"transport": transport, "counter_file": work / f"{device_id}.json"}))
     screen = KioskScreen(kiosk)

@@ -39,7 +39,6 @@ from counter_display.config import CounterBoxSettings  # noqa: E402
 from counter_display.service import CounterBoxService  # noqa: E402
 from motcua.client import HallClient  # noqa: E402
 from motcua.protocol import HallNotice  # noqa: E402
-from motcua.settings import MqttSettings  # noqa: E402
 
 LONG_NOTICE = ("Từ ngày 01/03, hồ sơ đất đai nộp tại quầy 4 và quầy 5. Ông/Bà vui lòng chuẩn bị đủ giấy tờ theo "
                "hướng dẫn tại kiosk tra cứu thủ tục hành chính. Xin trân trọng cảm ơn!")
@@ -58,12 +57,6 @@ class NullSPI:
         pass
 
 
-def login(broker, device_id: str, role: str, counter: int | None = None) -> MqttSettings:
-    return broker.mqtt(device_id, role, counter)  # its own login, under its role's rights
-
-
-def login_env(broker, device_id: str, role: str, counter: int | None = None) -> dict[str, str]:
-    return broker.env(device_id, role, counter)
 
 
 def spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -102,7 +95,7 @@ def main() -> int:
     procs: list[subprocess.Popen] = []
     box = None
     try:
-        client = HallClient("bench", mqtt=login(broker, "bench-operator", "operator")).start()
+        client = HallClient("bench", mqtt=broker.mqtt("bench-operator", "operator")).start()
         wait_for_dispatcher(client)
         for _ in range(args.presses + 5):
             client.ticket("TP")
@@ -111,7 +104,7 @@ def main() -> int:
         # the box drives a real max7219 device on a null SPI bus
         settings = CounterBoxSettings(site="bench", device_id="counter-1", counter=1, officer="bench",
                                       matrix={"driver": "dummy", "modules": 4}, gpio={"pin_factory": "mock"},
-                                      mqtt=login(broker, "counter-1", "counter", 1), log_level="WARNING")
+                                      mqtt=broker.mqtt("counter-1", "counter", 1), log_level="WARNING")
         device = max7219(NullSPI(), cascaded=4, block_orientation=-90)
         box = CounterBoxService(settings, device=device).start()
         deadline = time.monotonic() + 20
@@ -142,7 +135,7 @@ def main() -> int:
             latencies.append((drawn - t0) * 1000)
 
         # ---- the hall board, as its own process
-        board = spawn("counter_display.board", {**login_env(broker, "board-1", "board"), "MOTCUA_DEVICE_ID": "board-1",
+        board = spawn("counter_display.board", {**broker.env("board-1", "board"), "MOTCUA_DEVICE_ID": "board-1",
                                                 "MOTCUA_SCREEN__FULLSCREEN": "false",
                                                 "MOTCUA_NOTICE": "Xin kính chào Ông/Bà"}, work / "board.log")
         procs.append(board)
@@ -150,7 +143,7 @@ def main() -> int:
 
         # ---- a counter box daemon, as its own process, for its memory
         counter_proc = spawn("counter_display", {
-            **login_env(broker, "counter-rss", "counter", 1), "MOTCUA_DEVICE_ID": "counter-rss", "MOTCUA_COUNTER": "1",
+            **broker.env("counter-rss", "counter", 1), "MOTCUA_DEVICE_ID": "counter-rss", "MOTCUA_COUNTER": "1",
             "MOTCUA_OFFICER": "bench", "MOTCUA_MATRIX__DRIVER": "dummy", "MOTCUA_GPIO": '{"pin_factory": "mock"}'},
             work / "counter.log")
         procs.append(counter_proc)
@@ -166,7 +159,7 @@ def main() -> int:
         board_rss, _ = proc_figures(board.pid)
 
         # ---- the board with a notice too long for the screen: only its strip repaints
-        central = HallClient("bench", mqtt=login(broker, "bench-central", "dispatcher")).start()
+        central = HallClient("bench", mqtt=broker.mqtt("bench-central", "dispatcher")).start()
         central.runtime.publish(central.topics.hall_notice, HallNotice(text=LONG_NOTICE), retain=True)
         time.sleep(0.5)
         board_scroll = cpu_share(board.pid, args.window)

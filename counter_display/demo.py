@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from motcua.protocol import HallConfig
-from motcua.settings import MqttSettings
 
 from .board.config import BoardSettings
 from .config import CounterBoxSettings
@@ -25,9 +24,6 @@ from .service import CounterBoxService, PressOutcome
 
 log = logging.getLogger("counter_display.demo")
 
-
-def _login(broker, device_id: str, role: str, counter: int | None = None) -> MqttSettings:
-    return broker.mqtt(device_id, role, counter)  # its own login, under its role's rights
 
 
 def has_display() -> bool:
@@ -42,7 +38,7 @@ def start_boxes(broker, config: HallConfig, officers: dict[int, str], out: Path,
         n = counter.number
         settings = CounterBoxSettings(
             site=site, device_id=f"counter-{n}", counter=n, officer=officers.get(n), log_level="WARNING",
-            mqtt=_login(broker, f"counter-{n}", "counter", n),
+            mqtt=broker.mqtt(f"counter-{n}", "counter", n),
             matrix={"driver": "capture", "modules": 6, "capture_dir": out / "matrix", "blink_count": 2},
             gpio={"pin_factory": "mock"})
         boxes[n] = CounterBoxService(settings).start()
@@ -70,7 +66,7 @@ class DemoBoard:
         self.folder.mkdir(parents=True, exist_ok=True)
         for old in self.folder.glob("*.png"):
             old.unlink()
-        self.settings = BoardSettings(site=site, device_id="board-1", mqtt=_login(broker, "board-1", "board"),
+        self.settings = BoardSettings(site=site, device_id="board-1", mqtt=broker.mqtt("board-1", "board"),
                                       log_level="WARNING",
                                       screen={"fullscreen": False, "width": 1280 if self.window else 1920,
                                               "height": 720 if self.window else 1080})

@@ -136,7 +136,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         officers = ["lan.nguyen", "minh.tran", "hoa.le", "tuan.pham", "huong.vo", "dung.hoang", "mai.dang",
                     "son.bui", "thu.do", "quang.ngo"]
         board = DemoBoard(broker, out).start()
-        print(f"  board      the hall calling board " + ("in a window" if board.window else
+        print("  board      the hall calling board " + ("in a window" if board.window else
                                                           f"saving a PNG of each call in {board.folder}"))
         boxes = start_boxes(broker, config, dict(zip((c.number for c in config.counters), officers)), out)
         print(f"  counters   {len(boxes)} counter boxes, mock GPIO buttons, LED frames in {out / 'matrix'}\n")

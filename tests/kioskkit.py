@@ -259,9 +259,3 @@ class PtyScanner:
 
     def close(self) -> None:
         self.unplug()
-
-
-def kiosk_login(broker, device_id: str = "kiosk-1"):
-    """The kiosk's ``[mqtt]`` settings on a test broker: its own login with the kiosk role, so the
-    broker's ACL confines it to the kiosk's topics as in a hall."""
-    return broker.mqtt(device_id, "kiosk")

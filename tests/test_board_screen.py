@@ -26,10 +26,6 @@ from motcua.protocol import (  # noqa: E402
 from hallfactory import HallDriver  # noqa: E402
 
 
-def login(broker, device_id: str, role: str, counter: int | None = None):
-    """This device's [mqtt] settings on the test broker: its own login, under its role's rights."""
-    return broker.mqtt(device_id, role, counter)
-
 WALL = datetime(2026, 3, 2, 2, 41, 30, tzinfo=timezone.utc)  # 09:41:30 in the hall
 
 
@@ -158,7 +154,7 @@ def test_board_png_shows_the_flashing_newest_call_queues_and_notice(tmp_path):
 
 
 def test_board_follows_the_hall_through_the_dispatcher(broker, site, dispatcher, client, publisher, tmp_path):
-    settings = BoardSettings(site=site, device_id="board-1", mqtt=login(broker, "board-1", "board"), flash_s=3.0,
+    settings = BoardSettings(site=site, device_id="board-1", mqtt=broker.mqtt("board-1", "board"), flash_s=3.0,
                              screen={"fullscreen": False, "width": 960, "height": 540})
     service = BoardService(settings).start()
     screen = BoardScreen(service)
@@ -215,8 +211,7 @@ def test_board_daemon_runs_headless_and_stops_cleanly(broker, site, dispatcher, 
     from motcua.protocol import Health
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    login_env = getattr(broker, "env", None)
-    env.update(login_env("board-1", "board") if login_env else {"MOTCUA_MQTT__PORT": str(broker.port)})
+    env.update(broker.env("board-1", "board"))
     env.update(MOTCUA_SITE=site, MOTCUA_DEVICE_ID="board-1", MOTCUA_HEALTH_INTERVAL_S="1",
                MOTCUA_SCREEN__FULLSCREEN="false", SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
     watch = watcher_factory(f"motcua/v1/{site}/device/board-1/#")

@@ -95,7 +95,7 @@ def bridged(tmp_path):
 
 def _wait_for_bridge(central, state: bytes = b"1"):
     central.subscribe(f"motcua/v1/{SITE}/bridge/province")
-    while (msg := central.next_message(timeout=15)).payload != state:
+    while central.next_message(timeout=15).payload != state:
         pass
 
 

@@ -18,16 +18,12 @@ from motcua.protocol import Health
 from conftest import wait_until
 
 
-def login(broker, device_id: str, role: str, counter: int | None = None):
-    """This device's [mqtt] settings on the test broker: its own login, under its role's rights."""
-    return broker.mqtt(device_id, role, counter)
-
 
 def make_box(broker, site, counter: int = 1, **overrides) -> CounterBoxService:
     fields = dict(site=site, device_id=f"counter-{counter}", counter=counter, officer="lan.nguyen",
                   reply_timeout_s=2.0, attempts=3, offline_after_s=0.5, health_interval_s=1,
                   matrix={"driver": "dummy", "blink_count": 0}, gpio={"pin_factory": "mock", "buzzer_pin": 18},
-                  mqtt=login(broker, f"counter-{counter}", "counter", counter))
+                  mqtt=broker.mqtt(f"counter-{counter}", "counter", counter))
     fields.update(overrides)
     settings = CounterBoxSettings(**fields)
     device = dummy(width=settings.matrix.width, height=8, mode="1")
@@ -231,8 +227,7 @@ def test_daemons_start_as_systemd_runs_them_and_refuse_bad_settings(broker, site
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 78 and "matrix.modulez" in r.stderr
 
-    login_env = getattr(broker, "env", None)
-    env.update(login_env("counter-2", "counter", 2) if login_env else {"MOTCUA_MQTT__PORT": str(broker.port)})
+    env.update(broker.env("counter-2", "counter", 2))
     env.update(MOTCUA_SITE=site, MOTCUA_DEVICE_ID="counter-2", MOTCUA_COUNTER="2", MOTCUA_OFFICER="minh.tran",
                MOTCUA_HEALTH_INTERVAL_S="1", MOTCUA_MATRIX__DRIVER="dummy", MOTCUA_GPIO='{"pin_factory": "mock"}',
                GPIOZERO_PIN_FACTORY="mock")

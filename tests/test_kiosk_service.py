@@ -11,11 +11,11 @@ import pytest
 from kiosk_ticket.config import KioskSettings
 from kiosk_ticket.service import KioskService
 from motcua.protocol import DossierRecord, DossierStatusUpdate, Health, TicketEvent
-from tests.kioskkit import FakeNetworkPrinter, decode_raster, kiosk_login
+from tests.kioskkit import FakeNetworkPrinter, decode_raster
 
 
 def settings(broker, site, tmp_path, **kw) -> KioskSettings:
-    base = dict(site=site, device_id="kiosk-1", mqtt=kiosk_login(broker), health_interval_s=1,
+    base = dict(site=site, device_id="kiosk-1", mqtt=broker.mqtt("kiosk-1", "kiosk"), health_interval_s=1,
                 timeouts={"debounce_ms": 0, "request_s": 3},
                 printer={"counter_file": tmp_path / "printed.json", "status_timeout_s": 0.3},
                 screen={"fullscreen": False})

@@ -17,11 +17,10 @@ makes Mosquitto read them again without dropping anyone.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .site import DEFAULT_DIR, RegistryError, SiteBroker
+from .site import DEFAULT_DIR, RegistryError, SiteBroker, give_to_broker, write_file
 
 RELOAD_HINT = ("then: systemctl reload motcua-broker   (Mosquitto re-reads passwd and acl; "
                "`motcua broker dev` reloads by itself)")
@@ -95,7 +94,7 @@ def cmd_gen_certs(args) -> int:
     if args.server or not (sb.certs_dir / "server.crt").is_file():
         hosts = args.host or default_hosts()
         server = ca.server(hosts)
-        _broker_can_read(server.key)
+        give_to_broker(server.key)
         print(f"server certificate for {', '.join(hosts)}: {server.cert}")
     wanted = args.device or ([] if args.no_devices else [d.id for d in registry.devices])
     for device_id in wanted:
@@ -104,16 +103,6 @@ def cmd_gen_certs(args) -> int:
         pair = ca.device(device_id)
         print(f"client certificate for {device_id}: {pair.cert} {pair.key}")
     return 0
-
-
-def _broker_can_read(path: Path) -> None:
-    import grp
-
-    if os.geteuid() == 0:
-        try:
-            os.chown(path, 0, grp.getgrnam("mosquitto").gr_gid)
-        except KeyError:
-            pass
 
 
 def cmd_bridge(args) -> int:
@@ -130,10 +119,7 @@ def cmd_bridge(args) -> int:
     text = render_bridge(b)
     sb.conf_d.mkdir(parents=True, exist_ok=True)
     target = sb.conf_d / "province-bridge.conf"
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    _broker_can_read(target)
+    write_file(target, text, 0o640)  # it holds the bridge's password: the broker's group only
     print(f"bridge to {b.remote_host}:{b.remote_port} as {b.identity}: {target}")
     print("the province must give this site these rights:\n")
     print(render_province_acl(registry.site, b.identity))

@@ -106,7 +106,7 @@ def render_province_stand_in(directory: Path, *, data_dir: Path, tls_port: int, 
 
 def render_central_system_acl(user: str = "central") -> str:
     """The province's own application: reads every hall, writes only what flows down to them."""
-    lines = [f"# The province's one-stop system, reading every hall and writing what flows down to them.",
+    lines = ["# The province's one-stop system, reading every hall and writing what flows down to them.",
              f"user {user}", f"topic read {ROOT}/#"]
     lines += [f"topic write {ROOT}/+/{t}" for t in DOWN]
     return "\n".join(lines) + "\n"

@@ -85,7 +85,7 @@ class Registry(StrictModel):
         return "\n".join(out) + "\n"
 
 
-def _write(path: Path, text: str, mode: int) -> None:
+def write_file(path: Path, text: str, mode: int) -> None:
     """Write atomically (a power cut leaves the old file or the new one) with the given mode."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -94,13 +94,14 @@ def _write(path: Path, text: str, mode: int) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, mode)
-    _give_to_broker(tmp, mode)
+    if mode & 0o040:  # group-readable: a file the broker must read
+        give_to_broker(tmp)
     os.replace(tmp, path)
 
 
-def _give_to_broker(path: Path, mode: int) -> None:
-    # Files the broker must read (mode 0640) belong to group mosquitto when we are root.
-    if mode & 0o040 and os.geteuid() == 0:
+def give_to_broker(path: Path) -> None:
+    """Files the broker must read (mode 0640) belong to group mosquitto, when we are root to say so."""
+    if os.geteuid() == 0:
         try:
             os.chown(path, 0, grp.getgrnam("mosquitto").gr_gid)
         except KeyError:
@@ -173,11 +174,11 @@ class SiteBroker:
     def save(self, registry: Registry, entries: dict[str, str] | None = None) -> None:
         """Write the registry, then the acl and passwd that follow from it (``entries``: the
         password lines to keep, by device id; default: those on file)."""
-        _write(self.registry_path, registry.to_toml(), 0o644)
-        _write(self.acl_path, render_acl([d.device() for d in registry.devices], registry.site), 0o640)
+        write_file(self.registry_path, registry.to_toml(), 0o644)
+        write_file(self.acl_path, render_acl([d.device() for d in registry.devices], registry.site), 0o640)
         entries = self._passwd_entries() if entries is None else entries
         kept = [entries[d.id] for d in registry.devices if d.id in entries]
-        _write(self.passwd_path, "".join(f"{line}\n" for line in kept), 0o640)
+        write_file(self.passwd_path, "".join(f"{line}\n" for line in kept), 0o640)
 
     def _passwd_entries(self) -> dict[str, str]:
         if not self.passwd_path.is_file():
@@ -205,7 +206,7 @@ class SiteBroker:
         devices = [d for d in registry.devices if d.id != device_id] + [entry]
         registry = Registry(site=registry.site, devices=devices)
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write(self.secret_path(device_id), password + "\n", 0o600)
+        write_file(self.secret_path(device_id), password + "\n", 0o600)
         entries = self._passwd_entries()
         entries[device_id] = passwords.hash_entry(device_id, password)
         self.save(registry, entries)
