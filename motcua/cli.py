@@ -302,11 +302,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("what", choices=["export"])
     sp.add_argument("dir", nargs="?", default="docs")
     sp.set_defaults(func=cmd_schema)
-    from announcer.cli import register as register_announcer
-    register_announcer(sub)
     from .broker.cli import register as register_broker
     register_broker(sub)
+    register_contributed(sub)
     return p
+
+
+COMMANDS_GROUP = "motcua.commands"
+"""Entry-point group through which packages above this one add subcommands: each entry
+names a ``register(subparsers)`` function. The shared package never names them."""
+
+
+def register_contributed(sub: argparse._SubParsersAction) -> None:
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        entry.load()(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
