@@ -279,7 +279,7 @@ class Painter:
                            self.c.priority, (w // 2, y + int(40 * u)), inner)
         y += int(30 * u)
         for line in ([self.t.ahead.format(n=t.waiting_ahead)] if t.waiting_ahead is not None else []) + \
-                ([self.t.estimated_wait.format(n=t.estimated_wait_min)] if t.estimated_wait_min is not None else []):
+                ([self.t.wait_text(t.estimated_wait_min)] if t.estimated_wait_min is not None else []):
             y += self.text(surface, line, self.font(46 * u), self.c.text, (w // 2, y + int(35 * u)), inner)
         self.text(surface, self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary,
                   (w // 2, card.bottom - int(90 * u)), inner)

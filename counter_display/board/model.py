@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from motcua.protocol import AreaSummary, CallEvent, CounterState, DossierStatusUpdate, HallConfig, HallFigures, HallNotice
+from motcua.protocol import (
+    AreaSummary, CallEvent, CounterState, DossierStatusUpdate, HallConfig, HallFigures, HallNotice, TicketEvent,
+)
 
 from .config import BoardSettings
 
@@ -89,6 +91,19 @@ class BoardModel:
         del self.calls[self.s.recent_calls:]
         self.flash_from = now if self.s.flash_s > 0 else None
         self.page, self.page_from = "calls", now
+        return True
+
+    def ticket_event(self, event: TicketEvent) -> bool:
+        """A called number that did not come (skipped), or was withdrawn, leaves the list: the board must not
+        go on presenting it as the newest call. Called again later, it comes back as a new call."""
+        if event.kind not in ("skipped", "cancelled", "expired"):
+            return False
+        gone = [c for c in self.calls if c.ticket_id == event.ticket.ticket_id]
+        if not gone:
+            return False
+        if self.calls[0] in gone:
+            self.flash_from = None
+        self.calls = [c for c in self.calls if c.ticket_id != event.ticket.ticket_id]
         return True
 
     def counter_state(self, state: CounterState) -> bool:

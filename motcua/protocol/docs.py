@@ -192,7 +192,7 @@ def examples() -> dict[str, list[Example]]:
                                   error=m.ErrorInfo(code="bad_payload",
                                                     message="TicketRequest: prio: Extra inputs are not permitted")))],
         "hall config": [Example("A small hall", _topic(spec["hall config"]), m.HallConfig(
-            site=SITE, hall_name="Trung tâm Phục vụ hành chính công huyện Long Hồ", day=DAY,
+            site=SITE, hall_name="Trung tâm Phục vụ hành chính công phường Long Châu", day=DAY,
             areas=[m.AreaInfo(code="TP", name="Tư pháp - hộ tịch", prefix="A", first_number=1001, last_number=1999),
                    m.AreaInfo(code="DD", name="Đất đai, tài nguyên, môi trường", prefix="B", first_number=2001,
                               last_number=2999)],
