@@ -17,10 +17,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import CounterNumber, OfficerId
+from motcua.ledfonts import check_font_name
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
-# Fonts from luma.core.legacy, by name; "_proportional" drops each glyph's blank columns.
-FONT_NAMES = ("cp437", "lcd", "sinclair", "tiny", "seg7", "atari", "speccy")
 
 # What a key can mean. Actions map onto counter commands (open_close and pause toggle
 # by the counter's state); digits and area keys fill the entry used by transfer.
@@ -89,10 +88,7 @@ class MatrixSettings(StrictModel):
     @field_validator("fonts")
     @classmethod
     def _known_fonts(cls, v: list[str]) -> list[str]:
-        for name in v:
-            if name.removesuffix("_proportional") not in FONT_NAMES:
-                raise ValueError(f"unknown font {name!r}: one of {', '.join(FONT_NAMES)}, optionally + '_proportional'")
-        return v
+        return [check_font_name(name) for name in v]
 
     @field_validator("idle_text", "closed_text", "paused_text", "waiting_text", "entry_prefix")
     @classmethod

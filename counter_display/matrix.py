@@ -17,45 +17,11 @@ from zoneinfo import ZoneInfo
 
 from luma.core.legacy import text as legacy_text
 from luma.core.legacy import textsize
-from luma.core.legacy import font as legacy_fonts
 from PIL import Image, ImageDraw
 
+from motcua.ledfonts import legacy_font
+
 from .config import BrightnessStep, MatrixSettings
-
-# luma's CP437, LCD, Sinclair and Speccy fonts draw a slashed zero: a citizen reads "1023" with a
-# struck-through 0 as a letter or a mistake. These plain zeros (column bytes, least significant bit at the
-# top, as luma's fonts store them) keep each font's own width and weight.
-_PLAIN_ZEROS = {
-    "cp437": [0x3E, 0x7F, 0x41, 0x41, 0x41, 0x7F, 0x3E, 0x00],
-    "lcd": [0x3E, 0x41, 0x41, 0x41, 0x3E, 0x00, 0x00, 0x00],
-    "sinclair": [0x3C, 0x42, 0x42, 0x42, 0x42, 0x3C, 0x00, 0x00],
-    "speccy": [0x00, 0x3C, 0x42, 0x42, 0x42, 0x42, 0x3C, 0x00],
-}
-
-
-def _plain_zero(name: str, font):
-    if name not in _PLAIN_ZEROS:
-        return font
-    glyphs = [list(g) for g in font]
-    glyphs[ord("0")] = list(_PLAIN_ZEROS[name])
-    return glyphs
-
-
-_FONTS = {name: _plain_zero(name, font) for name, font in {
-    "cp437": legacy_fonts.CP437_FONT,
-    "lcd": legacy_fonts.LCD_FONT,
-    "sinclair": legacy_fonts.SINCLAIR_FONT,
-    "tiny": legacy_fonts.TINY_FONT,
-    "seg7": legacy_fonts.SEG7_FONT,
-    "atari": legacy_fonts.ATARI_FONT,
-    "speccy": legacy_fonts.SPECCY_FONT,
-}.items()}
-
-
-def legacy_font(name: str):
-    base = _FONTS[name.removesuffix("_proportional")]
-    return legacy_fonts.proportional(base) if name.endswith("_proportional") else base
-
 
 @dataclass(frozen=True)
 class Content:

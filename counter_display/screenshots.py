@@ -100,8 +100,12 @@ def render_matrix(out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     shots = []
+    four, eight = MatrixSettings(), MatrixSettings(modules=8)
     for name, modules, content in [("number", 4, Content("1023")), ("prefixed", 4, Content("A1023")),
-                                   ("scrolling", 4, Content("A1023>12")), ("closed", 4, Content("X")),
+                                   ("scrolling", 4, Content("A1023>12")), ("closed", 4, Content(four.closed_text)),
+                                   ("paused", 4, Content(four.paused_text)),
+                                   ("closed-wide", 8, Content(eight.closed_text)),
+                                   ("paused-wide", 8, Content(eight.paused_text)),
                                    ("offline", 4, Content("A1023", marker=True)), ("wide", 8, Content("A1023"))]:
         settings = MatrixSettings(driver="capture", modules=modules)
         painter = MatrixPainter(settings)
