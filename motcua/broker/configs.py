@@ -26,7 +26,7 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # no ``cmd`` or ``request`` topic goes up: a command can never echo back.
 UP = ("event/#", "counter/+/state", "counter/+/rating", "area/+/summary", "hall/config", "hall/figures",
       "device/+/availability", "device/+/health")
-DOWN = ("dossier/status", "hall/notice", "central/#")
+DOWN = ("dossier/status", "dossier/progress", "hall/notice", "central/#")
 
 
 def render_site(directory: Path, *, data_dir: Path, local_port: int = 1883, tls_port: int = 8883,

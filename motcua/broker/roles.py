@@ -55,6 +55,8 @@ ROLES: dict[str, Role] = {r.name: r for r in (
           (READ, "dossier/status"), *_HALL)),
     Role("announcer", "amplifier and speakers: read only",
          ((READ, "event/call"), *_HALL)),
+    Role("progress", "dossier-progress screen (TV): the central system's figures and the dossier stream; read only",
+         ((READ, "dossier/progress"), (READ, "dossier/status"), *_HALL)),
     Role("signboard", "LED signboard: scrolls the calls and the notice; read only",
          ((READ, "event/call"), *_HALL)),
     Role("operator", "a technician's `motcua` command: reads the hall, sends any counter command or request",
