@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import ProcedureInfo
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
@@ -247,7 +247,34 @@ class KioskSettings(DeviceSettings):
     scanner: ScannerSettings | None = None
     procedures: list[ProcedureInfo] = Field(
         default_factory=list, description="The catalogue; when empty, the one in the dispatcher's hall config.")
+    procedures_file: Path | None = Field(
+        None, description="A catalogue written by `motcua procedures import` ([[procedures]] tables); used "
+                          "when `procedures` is empty.")
     texts: Texts = Texts()
+
+    @field_validator("procedures_file")
+    @classmethod
+    def _readable_catalogue(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            cls._catalogue(v)  # a missing or broken catalogue is a settings error naming this key
+        return v
+
+    @staticmethod
+    def _catalogue(path: Path) -> list[ProcedureInfo]:
+        from .catalogue import load_catalogue
+
+        try:
+            return load_catalogue(path)
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        except ValueError as exc:  # TOML errors and invalid procedures alike
+            raise ValueError(f"{path} is not a procedures catalogue: {exc}") from None
+
+    @model_validator(mode="after")
+    def _catalogue_from_file(self) -> KioskSettings:
+        if self.procedures_file is not None and not self.procedures:
+            self.procedures = self._catalogue(self.procedures_file)
+        return self
 
     @field_validator("tracking_url")
     @classmethod
