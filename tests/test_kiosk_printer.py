@@ -16,7 +16,7 @@ from tests.kioskkit import FakeNetworkPrinter, PtyPrinter, decode_raster
 
 CONTENT = TicketContent(
     hall_name="Trung tâm Phục vụ hành chính công phường Long Châu",
-    area_name="Văn hóa, thông tin và truyền thông, thể thao, du lịch", number="H8001",
+    area_name="Văn hóa, thể thao, du lịch", number="H8001",
     ticket_id="20260302-VH-8001", issued_at=datetime(2026, 3, 2, 9, 15), waiting_ahead=3, estimated_wait_min=18,
     tracking_url="https://motcua.example.gov.vn/ve/20260302-VH-8001", priority_name="Người cao tuổi")
 
