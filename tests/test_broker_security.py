@@ -25,6 +25,8 @@ DEVICES = [
     ("kiosk", "kiosk-1", None),
     ("board", "board-1", None),
     ("announcer", "announcer", None),
+    ("signboard", "signboard-1", None),
+    ("progress", "progress-1", None),
     ("operator", "tech-1", None),
 ]
 
@@ -38,7 +40,7 @@ def hall(tmp_path_factory):
 
 OWN = ["device/{me}/availability", "device/{me}/health", "device/{me}/state"]
 EVERYONE_DENIED = ["device/{me}/reply", "device/dispatcher/state", "hall/config", "event/call", "counter/3/state",
-                   "dossier/status", "hall/notice"]
+                   "dossier/status", "dossier/progress", "hall/notice"]
 
 # (device, allowed publishes, forbidden publishes), topics below motcua/v1/hcm-q1/
 POLICY = [
@@ -51,6 +53,8 @@ POLICY = [
      [*EVERYONE_DENIED, "counter/1/cmd/next", "counter/1/rating", "event/ticket", "area/TP/summary"]),
     ("board-1", OWN, [*EVERYONE_DENIED, "request/ticket/issue", "counter/1/cmd/next"]),
     ("announcer", OWN, [*EVERYONE_DENIED, "counter/1/cmd/next", "request/ticket/issue"]),
+    ("signboard-1", OWN, [*EVERYONE_DENIED, "counter/1/cmd/next", "request/ticket/issue", "event/ticket"]),
+    ("progress-1", OWN, [*EVERYONE_DENIED, "counter/1/cmd/next", "request/dossier/lookup", "device/board-1/state"]),
     ("tech-1", [*OWN, "counter/5/cmd/next", "request/ticket/issue", "request/dossier/lookup"],
      [*EVERYONE_DENIED, "counter/5/rating", "area/TP/summary"]),
     ("dispatcher", [*OWN, "hall/config", "counter/3/state", "event/call", "area/TP/summary",
