@@ -19,7 +19,7 @@ from luma.core.legacy import text as legacy_text
 from luma.core.legacy import textsize
 from PIL import Image, ImageDraw
 
-from motcua.ledfonts import legacy_font
+from motcua.ledfonts import ascii_art, legacy_font  # noqa: F401 - ascii_art: part of this module's API
 
 from .config import BrightnessStep, MatrixSettings
 
@@ -124,14 +124,6 @@ class MatrixPainter:
 
 def _width(text: str, font) -> int:
     return textsize(text, font=font)[0] if text else 0
-
-
-def ascii_art(image: Image.Image, on: str = "#", off: str = ".") -> str:
-    """A 1-bit frame as text, one line per pixel row: what a test compares and a person can read."""
-    image = image.convert("1")
-    w, h = image.size
-    px = image.load()
-    return "\n".join("".join(on if px[x, y] else off for x in range(w)) for y in range(h))
 
 
 def brightness_at(steps: list[BrightnessStep], default: int, when: datetime, zone: str) -> int:

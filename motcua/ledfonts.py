@@ -52,3 +52,11 @@ def legacy_font(name: str):
     """The font called ``name`` (see :data:`FONT_NAMES`, optionally + ``_proportional``)."""
     base = _FONTS[name.removesuffix("_proportional")]
     return legacy_fonts.proportional(base) if name.endswith("_proportional") else base
+
+
+def ascii_art(image, on: str = "#", off: str = ".") -> str:
+    """A 1-bit frame as text, one line per LED row: what a test compares and a person can read."""
+    image = image.convert("1")
+    w, h = image.size
+    px = image.load()
+    return "\n".join("".join(on if px[x, y] else off for x in range(w)) for y in range(h))

@@ -15,7 +15,7 @@ from luma.core.legacy import text as legacy_text
 from luma.core.legacy import textsize
 from PIL import Image, ImageDraw, ImageFont
 
-from motcua.ledfonts import legacy_font
+from motcua.ledfonts import ascii_art, legacy_font  # noqa: F401 - ascii_art: for tests and tools
 from motcua.wording import to_ascii
 
 from .config import DIACRITICS_MIN_HEIGHT, SignboardSettings
@@ -84,11 +84,3 @@ def _fitted_font(path: str, height: int, sample: str) -> tuple[ImageFont.FreeTyp
         size -= 1
     font = ImageFont.truetype(path, 6)
     return font, font.getbbox(sample)[1]
-
-
-def ascii_art(image: Image.Image, on: str = "#", off: str = ".") -> str:
-    """A 1-bit frame as text, one line per LED row: what a test compares and a person can read."""
-    image = image.convert("1")
-    w, h = image.size
-    px = image.load()
-    return "\n".join("".join(on if px[x, y] else off for x in range(w)) for y in range(h))
