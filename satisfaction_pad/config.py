@@ -84,7 +84,7 @@ DEFAULT_INDICATORS = [
     Choice(code="guidance", label="Cán bộ hướng dẫn đầy đủ, dễ hiểu, một lần"),
     Choice(code="officer_attitude", label="Thái độ, tinh thần trách nhiệm của cán bộ"),
     Choice(code="one_stop", label="Được tiếp nhận hồ sơ ngay tại quầy, không phải đến nơi khác"),
-    Choice(code="trips", label="Số lần phải đi lại để nộp, bổ sung hồ sơ"),
+    Choice(code="trips", label="Không phải đi lại nhiều lần để nộp, bổ sung hồ sơ"),
     Choice(code="waiting_time", label="Thời gian chờ đến lượt"),
     Choice(code="receipt", label="Giấy tiếp nhận hồ sơ và hẹn trả kết quả ghi rõ ngày hẹn"),
 ]
