@@ -163,19 +163,17 @@ class ProgressModel:
     def _covered(v: _Live, s: DossierProgress) -> bool:
         return all(t is None or t <= s.updated_at for t in (v.received_at, v.done_at))
 
-    def _additions(self, key: str | None, period: str, local_day) -> list[int]:
-        """What the stream adds to group ``key`` (None: all groups, for the total) in ``period``."""
-        add = [0] * len(FIELDS)
+    def _additions(self, period: str, local_day) -> dict[str | None, list[int]]:
+        """What the stream adds in ``period``, per group key (None: dossiers of no group), in one pass."""
+        add: dict[str | None, list[int]] = {}
         for v in self.live.values():
-            if key is not None and v.group != key:
-                continue
             for at, field in ((v.received_at, "received"), (v.done_at, "done_on_time" if v.on_time else "done_late")):
                 if at is None:
                     continue
                 day = at.astimezone(self.zone).date()
                 if day == local_day or (period == "month" and (day.year, day.month) == (local_day.year,
                                                                                           local_day.month)):
-                    add[FIELDS.index(field)] += 1
+                    add.setdefault(v.group, [0] * len(FIELDS))[FIELDS.index(field)] += 1
         return add
 
     # ------------------------------------------------------------------ time
@@ -219,14 +217,15 @@ class ProgressModel:
         pages = self._pages()
         period, chunk = pages[self.page_index]
         # the summary's day is "today" for its figures; the stream adds only to that day and its month
+        added = self._additions(period, s.day)
+        none = [0] * len(FIELDS)
         rows = []
         for g in s.groups:
             base = counts_of(g.today if period == "today" else g.month)
-            counts = tuple(b + a for b, a in zip(base, self._additions(g.key, period, s.day)))
+            counts = tuple(b + a for b, a in zip(base, added.get(g.key, none)))
             rows.append(Row(g.name, counts, on_time_rate(counts)))
-        total_counts = [sum(counts_of(g.today if period == "today" else g.month)[i] for g in s.groups)
-                        for i in range(len(FIELDS))]
-        total_counts = tuple(b + a for b, a in zip(total_counts, self._additions(None, period, s.day)))
+        # the total also counts the stream's dossiers that belong to no group
+        total_counts = tuple(sum(r.counts[i] for r in rows) + added.get(None, none)[i] for i in range(len(FIELDS)))
         total = Row(t.total, total_counts, on_time_rate(total_counts))
         n = self.s.rows_per_page
         updated_local = s.updated_at.astimezone(self.zone)
