@@ -102,7 +102,7 @@ class ProgressPainter:
         """(label, left, right) per column: the group's name, the five figures, the on-time rate."""
         u = self.unit
         left, right = int(40 * u), w - int(40 * u)
-        name_w = int(560 * u)
+        name_w = int(500 * u)
         labels = [self.t.received, self.t.in_progress, self.t.done_on_time, self.t.done_late, self.t.overdue,
                   self.t.on_time_rate]
         step = (right - left - name_w) / len(labels)
