@@ -193,3 +193,16 @@ def test_the_signboard_scrolls_each_call_the_dispatcher_makes(broker, site, disp
         publisher.publish(f"motcua/v1/{site}/hall/notice", b"", qos=1, retain=True).wait_for_publish(5)
     finally:
         service.stop()
+
+
+def test_the_signboard_font_covers_every_vietnamese_text_it_scrolls():
+    import pygame.freetype
+
+    s = SignboardSettings()
+    texts = [s.texts.call.format(number="A1023", counter=5), s.texts.recall, s.texts.notice,
+             "Hồ sơ đất đai nộp tại quầy 3, 4", "ư ị ứ ự ố ộ ằ ẵ ẫ ỡ ữ ỹ Đ đ Ấ Ộ"]
+    pygame.freetype.init()
+    font = pygame.freetype.Font(str(s.font), 16)
+    for text in texts:
+        missing = [c for c, mt in zip(text, font.get_metrics(text)) if mt is None]
+        assert not missing, f"{s.font.name} has no glyph for {missing} in {text!r}"
