@@ -435,7 +435,7 @@ def _anchor(name: str) -> str:
 _INTRO = """\
 # motcua hall protocol
 
-The MQTT contract between the devices of a one-stop public service hall (Bộ phận một cửa): the dispatcher, ticket
+The MQTT contract between the devices of a one-stop public service hall (Trung tâm Phục vụ hành chính công): the dispatcher, ticket
 kiosks, counter keypads and displays, the hall board, the announcer, satisfaction pads, and the bridge to the
 central one-stop system. motcua {version}, payload `schema_version` {schema_version}.
 
