@@ -278,3 +278,21 @@ def summary_lines(report: ImportReport) -> Iterator[str]:
     if report.incomplete_rows:
         rows = ", ".join(str(n) for n in report.incomplete_rows[:10])
         yield f"left out {len(report.incomplete_rows)} row(s) without a code, a name or a sector (rows {rows})"
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search(procedures: Iterable[ProcedureInfo], query: str, limit: int = 50) -> list[ProcedureInfo]:
+    """Procedures whose name holds every word typed, without regard to diacritics or case ("khai sinh",
+    "khai sính" and "KHAI SINH" all find "Đăng ký khai sinh"); names that start with the query first,
+    then in catalogue order. For the kiosk's on-screen search, where typing marks is slow."""
+    words = normalise(query).split()
+    if not words:
+        return []
+    found = []
+    for i, p in enumerate(procedures):
+        name = normalise(p.name)
+        if all(w in name for w in words):
+            found.append((not name.startswith(" ".join(words)), i, p))
+    return [p for _, _, p in sorted(found, key=lambda t: t[:2])][:limit]

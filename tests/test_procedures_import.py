@@ -125,3 +125,15 @@ def test_the_written_catalogue_is_plain_toml_even_with_quotes_and_newlines(tmp_p
     path = tmp_path / "c.toml"
     path.write_text(text, encoding="utf-8")
     assert load_catalogue(path) == [p]
+
+
+def test_search_by_name_ignores_marks_and_case(tmp_path, capsys):
+    from kiosk_ticket.catalogue import search
+
+    out = tmp_path / "procedures.toml"
+    assert run(capsys, str(EXPORT), "--hall", str(HALL), "--output", str(out), "--area", "Chứng thực=TP")[0] == 0
+    procs = load_catalogue(out)
+    assert [p.code for p in search(procs, "khai sinh")] == ["1.001193.000.00.00.H61"]
+    assert search(procs, "KHAI SÍNH") == search(procs, "khai sinh")
+    assert [p.name for p in search(procs, "đăng ký")][0] == "Đăng ký thành lập hộ kinh doanh"  # starts with it
+    assert len(search(procs, "dang ky")) == 4 and search(procs, "   ") == [] and search(procs, "xyz") == []
