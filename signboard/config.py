@@ -32,12 +32,21 @@ class PanelSettings(StrictModel):
     block_orientation: Literal[0, 90, -90, 180] = Field(-90, description="How each module is mounted (luma); "
                                                                           "-90 for the common FC-16 modules.")
     rotate: Literal[0, 1, 2, 3] = Field(0, description="Rotation of the whole panel, in quarter turns.")
-    reverse_order: bool = Field(False, description="Modules chained right to left.")
+    reverse_order: bool = Field(False, description="Modules chained right to left (one row only: luma "
+                                                   "reverses a single row).")
     spi_port: int = Field(0, ge=0, le=9)
     spi_device: int = Field(0, ge=0, le=9)
     brightness: int = Field(96, ge=0, le=255)
     capture_dir: Path = Field(Path("/var/lib/motcua/signboard"), description="Where the capture driver writes.")
     emulator_scale: int = Field(4, ge=1, le=16)
+
+    @field_validator("reverse_order")
+    @classmethod
+    def _one_row_reversed(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and info.data.get("rows", 1) > 1:
+            raise ValueError("luma reverses the order of a single row of modules only: chain each row left to "
+                             "right, the next row after the last module of the one above, or use one row")
+        return v
 
     @property
     def width(self) -> int:

@@ -158,6 +158,9 @@ def test_marks_on_an_8_row_panel_are_refused_naming_the_key(tmp_path):
     with pytest.raises(SettingsError, match="diacritics"):
         load_settings(SignboardSettings, "signboard", bad)
     assert main(["--config", str(bad)]) == 78
+    bad.write_text('[panel]\nrows = 2\nreverse_order = true\n', encoding="utf-8")  # luma reverses one row only
+    with pytest.raises(SettingsError, match="panel.reverse_order"):
+        load_settings(SignboardSettings, "signboard", bad)
 
 
 def test_the_signboard_login_only_reads_calls_and_the_hall():
