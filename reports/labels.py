@@ -60,8 +60,13 @@ def target_line(report: Report) -> str:
     return text
 
 
+def period_stem(period) -> str:
+    """The files' name: bao-cao-tuan-2026-W48, bao-cao-thang-2026-11, ..."""
+    return f"bao-cao-{KIND_WORDS.get(period.kind, 'ky')}-{period.ident}"
+
+
 def file_stem(report: Report) -> str:
-    return f"bao-cao-{KIND_WORDS.get(report.period.kind, 'ky')}-{report.period.ident}"
+    return period_stem(report.period)
 
 
 def reason_label(report: Report, code: str) -> str:
