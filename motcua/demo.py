@@ -189,6 +189,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
             p.wait_for_view(lambda v: p.outbox.size() == 0, 10)
             p.stop()
         _satisfaction(out / "dispatcher.db", config)
+        _day_report(out / "dispatcher.db", out / "reports")
         return 0
     finally:
         done.set()
@@ -333,6 +334,28 @@ def _satisfaction(database: Path, config: HallConfig, target: float = 75.0) -> N
             flag = "!" if row.rate is not None and row.rate < target else " "
             print(f"  {label:<{width}} {rate} {flag} ({row.very_satisfied} very satisfied, {row.satisfied} satisfied, "
                   f"{row.unsatisfied} not satisfied, {row.not_rated} did not rate)")
+
+
+def _day_report(database: Path, folder: Path) -> None:
+    """The day's leadership report, as the timer would write it: XLSX, PDF, CSV and charts."""
+    from datetime import datetime, timezone
+
+    import reports
+    from dispatcher.config import DispatcherSettings
+    from reports.cli import hall_info
+
+    from .settings import load_settings
+
+    settings = load_settings(DispatcherSettings, "dispatcher", SAMPLE_HALL, database=database)
+    now = datetime.now(timezone.utc)
+    period = reports.current("day", now, settings.hall.timezone)
+    report = reports.build(reports.load_sqlite(database, period), period, hall_info(settings),
+                           settings.reports.targets, generated_at=now)
+    paths = reports.write_all(report, folder)
+    print(f"\nThe day's report (XLSX, PDF, CSV, charts) in {paths[0].parent}:")
+    for p in paths[:2]:
+        print(f"  {p}")
+    print(f"  (a week's: .venv/bin/motcua report week --config {SAMPLE_HALL} --database {database} --out {folder})")
 
 
 def _summary(config: HallConfig, tally: Tally) -> None:

@@ -24,7 +24,7 @@ from .records import HallInfo, RatingRecord, Records, Targets, TicketRecord, Tra
 from .text import summary_text
 
 __all__ = [
-    "KINDS", "DayFigures", "Figures", "HallInfo", "HourFigures", "Period", "RatingRecord", "Records", "Report",
+    "FORMATS", "KINDS", "DayFigures", "Figures", "HallInfo", "HourFigures", "Period", "RatingRecord", "Records", "Report",
     "Stats", "Targets", "TicketRecord", "TransferRecord", "WeeklyCutoff", "build", "current", "custom",
     "last_complete", "load_sqlite", "period_of", "reporting_week_at", "summary_text", "write_all",
 ]

@@ -124,7 +124,7 @@ def _due(args, settings, database: Path, out: Path, hall, now: datetime) -> int:
         except DatabaseError as exc:
             print(f"motcua: {exc}", file=sys.stderr)
             return EXIT_NO_DATABASE
-        paths = write_all(report, out)
+        paths = write_all(report, out, tuple(args.formats.split(",")))
         written += 1
         print(f"{period.label}: {len(paths)} tệp trong {paths[0].parent}")
     if not written:

@@ -125,11 +125,11 @@ def hall_db(tmp_path_factory) -> Path:
     return path
 
 
-def _written(hall_db: Path, folder: Path, period: reports.Period) -> dict[str, Path]:
+def _written(hall_db: Path, folder: Path, period: reports.Period, formats=reports.FORMATS) -> dict[str, Path]:
     report = reports.build(reports.load_sqlite(hall_db, period, "test"), period, HALL, reports.Targets(75.0, 25.0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font": a tofu box
-        paths = reports.write_all(report, folder)
+        paths = reports.write_all(report, folder, formats)
     return {p.name.split(period.ident)[-1] or p.suffix: p for p in paths}
 
 
@@ -175,7 +175,7 @@ def test_the_late_rating_counts_in_the_week_it_was_given(hall_db, week22, tmp_pa
         reasons = {(r["grouping"], r["key"], r["reason"]): r["count"] for r in csv.DictReader(fh)}
     assert reasons[("hall", "hall", "long_wait")] == "1" and reasons[("hall", "hall", "attitude")] == "1"
     assert reasons[("counter", "3", "attitude")] == "1"
-    week23 = _written(hall_db, tmp_path, reports.period_of("week", date(2024, 6, 3), TZ))
+    week23 = _written(hall_db, tmp_path, reports.period_of("week", date(2024, 6, 3), TZ), ("csv",))
     hall = _csv(week23["-figures.csv"])[("hall", "hall")]
     # Monday 00:10 is week 23 (though the service day, and UTC, are still Sunday)
     assert (hall["issued"], hall["served"], hall["not_served"], hall["unsatisfied"], hall["satisfied"],
@@ -200,8 +200,8 @@ def test_days_and_hours_in_the_hall_time_zone(week22):
 
 
 def test_the_month_ends_inside_the_week(hall_db, tmp_path):
-    may = _csv(_written(hall_db, tmp_path, reports.period_of("month", date(2024, 5, 1), TZ))["-figures.csv"])
-    june = _csv(_written(hall_db, tmp_path, reports.period_of("month", date(2024, 6, 1), TZ))["-figures.csv"])
+    may = _csv(_written(hall_db, tmp_path, reports.period_of("month", date(2024, 5, 1), TZ), ("csv",))["-figures.csv"])
+    june = _csv(_written(hall_db, tmp_path, reports.period_of("month", date(2024, 6, 1), TZ), ("csv",))["-figures.csv"])
     assert (may[("hall", "hall")]["issued"], may[("hall", "hall")]["not_served"]) == ("7", "1")
     assert may[("hall", "hall")]["unsatisfied"] == "1"  # given in May, though received in June
     assert (june[("hall", "hall")]["issued"], june[("hall", "hall")]["unsatisfied"]) == ("3", "0")
@@ -237,7 +237,7 @@ def test_a_day_with_nothing_says_so(hall_db, tmp_path):
     report = reports.build(reports.load_sqlite(hall_db, period), period, HALL)
     assert report.empty
     assert "Không có hoạt động nào" in reports.summary_text(report)
-    files = _written(hall_db, tmp_path, period)
+    files = _written(hall_db, tmp_path, period, ("xlsx", "csv"))
     hall = _csv(files["-figures.csv"])[("hall", "hall")]
     assert (hall["issued"], hall["satisfied_pct"], hall["wait_median_min"]) == ("0", "", "")
     assert "Không có hoạt động" in load_workbook(files[".xlsx"])["Tổng hợp"]["A4"].value
@@ -334,10 +334,10 @@ wait_target_min = 25
     assert "Thời gian chờ đợi lâu (1)" in out
     assert (tmp_path / "reports" / "2024-W22" / "bao-cao-tuan-2024-W22.xlsx").is_file()
     # the timer's job: every scheduled report whose period has ended, once
-    assert main(["report", "due", "--config", str(toml), "--at", "2024-07-01T01:00:00+00:00"]) == 0
+    assert main(["report", "due", "--config", str(toml), "--at", "2024-07-01T01:00:00+00:00", "--formats", "xlsx"]) == 0
     first = capsys.readouterr().out
     assert "Tháng 06/2024" in first and "Quý II/2024" in first and "6 tháng đầu năm 2024" in first
-    assert (tmp_path / "reports" / "2024-06" / "bao-cao-thang-2024-06.pdf").is_file()
+    assert (tmp_path / "reports" / "2024-06" / "bao-cao-thang-2024-06.xlsx").is_file()
     assert main(["report", "due", "--config", str(toml), "--at", "2024-07-01T02:00:00+00:00"]) == 0
     assert "Không có báo cáo nào đến hạn" in capsys.readouterr().out
     # bad settings: exit 78, naming the key
@@ -345,3 +345,22 @@ wait_target_min = 25
     bad.write_text(toml.read_text(encoding="utf-8").replace("wait_target_min", "wait_targt_min"), encoding="utf-8")
     assert main(["report", "week", "--config", str(bad)]) == 78
     assert "reports.wait_targt_min" in capsys.readouterr().err
+
+
+def test_the_timer_and_its_service_verify(tmp_path):
+    import re
+    import shutil
+
+    from motcua.localbroker import REPO
+
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze missing: make install provides it"
+    for name in ("motcua-report.service", "motcua-report.timer"):
+        text = (REPO / "systemd" / name).read_text()
+        (tmp_path / name).write_text(re.sub(r"^ExecStart=\S+", "ExecStart=/bin/true", text, flags=re.M))
+    r = subprocess.run([analyze, "verify", str(tmp_path / "motcua-report.timer"), str(tmp_path / "motcua-report.service")],
+                       capture_output=True, text=True, timeout=60)
+    # systemd-analyze verify exits 0 even on parse errors: any output is a failure
+    assert r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
+    timer = (REPO / "systemd" / "motcua-report.timer").read_text()
+    assert "Persistent=true" in timer and re.search(r"^OnCalendar=", timer, flags=re.M)
