@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .frame import Frame
 from .core import DayFigures, Figures, HourFigures, Report, Stats, build
 from .periods import KINDS, Period, WeeklyCutoff, current, custom, last_complete, period_of, reporting_week_at
 from .records import HallInfo, RatingRecord, Records, Targets, TicketRecord, TransferRecord
 from .text import summary_text
 
 __all__ = [
-    "FORMATS", "KINDS", "DayFigures", "Figures", "HallInfo", "HourFigures", "Period", "RatingRecord", "Records", "Report",
+    "FORMATS", "KINDS", "DayFigures", "Figures", "Frame", "HallInfo", "HourFigures", "Period", "RatingRecord", "Records", "Report",
     "Stats", "Targets", "TicketRecord", "TransferRecord", "WeeklyCutoff", "build", "current", "custom",
     "last_complete", "load_sqlite", "period_of", "reporting_week_at", "summary_text", "write_all",
 ]
@@ -32,8 +33,8 @@ __all__ = [
 FORMATS = ("xlsx", "pdf", "csv", "png")
 
 
-def load_sqlite(database: Path | str, period: Period, site: str = "") -> Records:
-    """The records a report of ``period`` (and of the period before it) needs, from a dispatcher database."""
+def load_sqlite(database: Path | str, period: Period, site: str = "") -> Frame:
+    """What a report of ``period`` (and of the period before it) needs, from a dispatcher database, as columns."""
     from .sqlite import load
 
     return load(database, period.previous().start, period.end, site)

@@ -32,8 +32,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from .frame import LEVELS, STATUSES, Frame
 from .periods import Period
-from .records import HallInfo, RatingRecord, Records, Targets, TicketRecord, TransferRecord
+from .records import HallInfo, Records, Targets
 
 GROUPINGS = ("area", "counter", "officer")
 UNKNOWN = "-"
@@ -50,14 +53,17 @@ class Stats:
     mean: float | None = None
 
     @staticmethod
-    def of(values: list[float]) -> Stats:
-        if not values:
-            return Stats()
-        v = sorted(values)
+    def of(values) -> Stats:
+        return Stats.of_sorted(np.sort(np.asarray(values, dtype=np.float64)))
+
+    @staticmethod
+    def of_sorted(v: np.ndarray) -> Stats:
         n = len(v)
+        if not n:
+            return Stats()
         mid = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
         p90 = v[max(0, math.ceil(0.9 * n) - 1)]
-        return Stats(n, _r(mid), _r(p90), _r(v[-1]), _r(sum(v) / n))
+        return Stats(n, _r(float(mid)), _r(float(p90)), _r(float(v[-1])), _r(float(v.sum()) / n))
 
 
 def _r(x: float | None) -> float | None:
@@ -138,158 +144,102 @@ class Report:
         return not self.total.active
 
 
-# ---------------------------------------------------------------------------- accumulation
+# ---------------------------------------------------------------------------- arithmetic on columns
 
 
-class _Acc:
-    __slots__ = ("issued", "called", "served", "no_shows", "cancelled", "transferred", "not_served", "waits",
-                 "services", "levels", "reasons", "ind_sum", "ind_n", "forms")
-
-    def __init__(self) -> None:
-        self.issued = self.called = self.served = self.no_shows = 0
-        self.cancelled = self.transferred = self.not_served = self.forms = 0
-        self.waits: list[float] = []
-        self.services: list[float] = []
-        self.levels = [0, 0, 0, 0]
-        self.reasons: Counter = Counter()
-        self.ind_sum: Counter = Counter()
-        self.ind_n: Counter = Counter()
+def _stats_by(values: np.ndarray, groups: np.ndarray, n: int) -> list[Stats]:
+    """Stats of ``values`` per group code 0..n-1 (values of code -1 are left out)."""
+    keep = groups >= 0
+    values, groups = values[keep], groups[keep]
+    order = np.lexsort((values, groups))
+    values, groups = values[order], groups[order]
+    bounds = np.searchsorted(groups, np.arange(n + 1))
+    return [Stats.of_sorted(values[bounds[i]:bounds[i + 1]]) for i in range(n)]
 
 
-_LEVEL_INDEX = {"very_satisfied": 0, "satisfied": 1, "unsatisfied": 2, "not_rated": 3}
+class _Side:
+    """Every figure of one period, per hall (index n) and per key of each grouping."""
+
+    def __init__(self, f: Frame, start: float, end: float):
+        self.f, self.start, self.end = f, start, end
+        self.sizes = {"area": len(f.areas.names), "counter": len(f.counters.names), "officer": len(f.officers.names)}
+        self.counts: dict[str, dict[str, np.ndarray]] = {g: {} for g in GROUPINGS}
+        self.total: dict[str, int] = {}
+        self.stats: dict[str, dict[str, list[Stats]]] = {g: {} for g in GROUPINGS}
+        self.total_stats: dict[str, Stats] = {}
+
+    def inside(self, t: np.ndarray) -> np.ndarray:
+        return (t >= self.start) & (t < self.end)
+
+    def count(self, name: str, mask: np.ndarray, area=None, counter=None, officer=None) -> None:
+        self.total[name] = self.total.get(name, 0) + int(mask.sum())
+        for g, codes in (("area", area), ("counter", counter), ("officer", officer)):
+            table = self.counts[g]
+            if codes is None:
+                table.setdefault(name, np.zeros(self.sizes[g], dtype=np.int64))
+                continue
+            c = codes[mask]
+            got = np.bincount(c[c >= 0], minlength=self.sizes[g])
+            table[name] = table[name] + got if name in table else got
+
+    def stat(self, name: str, values: np.ndarray, area, counter, officer) -> None:
+        self.total_stats[name] = Stats.of_sorted(np.sort(values))
+        for g, codes in (("area", area), ("counter", counter), ("officer", officer)):
+            self.stats[g][name] = _stats_by(values, codes, self.sizes[g])
 
 
-class _Local:
-    """Local date and hour of UTC instants, cached per quarter hour (every zone's offset is a multiple)."""
+def _compute(f: Frame, side: _Side, first: tuple[np.ndarray, np.ndarray, np.ndarray], dup_call: np.ndarray,
+             given: np.ndarray) -> None:
+    inside, count = side.inside, side.count
+    issued_in = inside(f.issued)
+    count("issued", issued_in, area=f.issue_area)
+    expired, done = f.status == STATUSES.index("expired"), f.status == STATUSES.index("done")
+    no_skip = np.isnan(f.skipped)
+    count("not_served", issued_in & expired & no_skip, area=f.area)
+    calls = inside(f.called) & ~dup_call
+    x_calls = inside(f.x_called) & (f.x_ticket >= 0)
+    count("called", calls, f.area, f.counter, f.officer)
+    count("called", x_calls, f.x_area, f.x_counter, f.x_officer)
+    first_at, first_counter, first_officer = first
+    waited = inside(first_at)
+    side.stat("wait", (first_at[waited] - f.issued[waited]) / 60, f.issue_area[waited], first_counter[waited],
+              first_officer[waited])
+    served = done & inside(f.finished)
+    count("served", served, f.area, f.counter, f.officer)
+    timed = served & ~np.isnan(f.called)
+    side.stat("service", (f.finished[timed] - f.called[timed]) / 60, f.area[timed], f.counter[timed], f.officer[timed])
+    count("cancelled", (f.status == STATUSES.index("cancelled")) & inside(f.finished), area=f.area)
+    no_show = ~no_skip & ((f.status == STATUSES.index("skipped")) | expired) & inside(f.skipped)
+    count("no_shows", no_show, f.area, f.counter, f.officer)
+    count("transferred", inside(f.x_at), f.x_area, f.x_counter, f.x_officer)
+    rated_in = inside(given)
+    for i, level in enumerate(LEVELS):
+        count(level, rated_in & (f.r_level == i), f.r_area, f.r_counter, f.r_officer)
+    side.rated_rows = np.flatnonzero(rated_in)
 
-    def __init__(self, tz: str):
-        self.tz = ZoneInfo(tz)
-        self.cache: dict[int, tuple[date, int]] = {}
 
-    def __call__(self, t: datetime) -> tuple[date, int]:
-        q = int(t.timestamp()) // 900
-        got = self.cache.get(q)
-        if got is None:
-            local = t.astimezone(self.tz)
-            got = self.cache[q] = (local.date(), local.hour)
-        return got
-
-
-class _Accumulator:
-    def __init__(self, period: Period, multi_site: bool, local: _Local, detail: bool):
-        self.start, self.end = period.start, period.end
-        self.multi = multi_site
-        self.local = local
-        self.detail = detail  # hours and days: for the report's period, not for the comparison
-        self.total = _Acc()
-        self.groups: dict[str, dict[str, _Acc]] = {g: {} for g in GROUPINGS}
-        self.hour_issued = [0] * 24
-        self.hour_served = [0] * 24
-        self.hour_waits: list[list[float]] = [[] for _ in range(24)]
-        self.days: dict[date, list] = {}  # day -> [issued, served, no_shows, rated, good, waits]
-
-    def inside(self, t: datetime | None) -> bool:
-        return t is not None and self.start <= t < self.end
-
-    def _key(self, site: str, value) -> str:
-        text = UNKNOWN if value is None or value == "" else str(value)
-        return f"{site}/{text}" if self.multi and site else text
-
-    def accs(self, site: str, area, counter, officer) -> tuple[_Acc, ...]:
-        out = [self.total]
-        for grouping, value in (("area", area), ("counter", counter), ("officer", officer)):
-            if grouping != "area" and value is None:
-                continue  # issued or cancelled tickets have no counter or officer
-            table = self.groups[grouping]
-            key = self._key(site, value)
-            acc = table.get(key)
-            if acc is None:
-                acc = table[key] = _Acc()
-            out.append(acc)
-        return tuple(out)
-
-    def day(self, t: datetime) -> list:
-        d = self.local(t)[0]
-        row = self.days.get(d)
-        if row is None:
-            row = self.days[d] = [0, 0, 0, 0, 0, []]
-        return row
-
-    def ticket(self, t: TicketRecord, moves: list[TransferRecord] | None) -> None:
-        inside, site = self.inside, t.site
-        if inside(t.issued_at):
-            for a in self.accs(site, t.issue_area, None, None):
-                a.issued += 1
-            if self.detail:
-                self.hour_issued[self.local(t.issued_at)[1]] += 1
-                self.day(t.issued_at)[0] += 1
-            if t.status == "expired" and t.skipped_at is None:
-                for a in self.accs(site, t.area, None, None):
-                    a.not_served += 1
-        # a transferred and never called again ticket still holds the call its transfer recorded
-        if inside(t.called_at) and not (moves and any(x.called_at == t.called_at for x in moves)):
-            for a in self.accs(site, t.area, t.counter, t.officer):
-                a.called += 1
-        # the first call: at the transferring counter if the ticket was transferred, else its only one
-        first = min(moves, key=lambda x: x.called_at) if moves else None
-        if first is not None:
-            first_at, counter, officer = first.called_at, first.counter, first.officer
-        else:
-            first_at, counter, officer = t.called_at, t.counter, t.officer
-        if inside(first_at):
-            wait = (first_at - t.issued_at).total_seconds() / 60
-            for a in self.accs(site, t.issue_area, counter, officer):
-                a.waits.append(wait)
-            if self.detail:
-                self.hour_waits[self.local(t.issued_at)[1]].append(wait)
-                self.day(first_at)[5].append(wait)
-        status = t.status
-        if status == "done" and inside(t.finished_at):
-            service = (t.finished_at - t.called_at).total_seconds() / 60 if t.called_at else None
-            for a in self.accs(site, t.area, t.counter, t.officer):
-                a.served += 1
-                if service is not None:
-                    a.services.append(service)
-            if self.detail:
-                self.hour_served[self.local(t.finished_at)[1]] += 1
-                self.day(t.finished_at)[1] += 1
-        elif status == "cancelled" and inside(t.finished_at):
-            for a in self.accs(site, t.area, None, None):
-                a.cancelled += 1
-        if t.skipped_at is not None and status in ("skipped", "expired") and inside(t.skipped_at):
-            for a in self.accs(site, t.area, t.counter, t.officer):
-                a.no_shows += 1
-            if self.detail:
-                self.day(t.skipped_at)[2] += 1
-
-    def transfer(self, x: TransferRecord) -> None:
-        if self.inside(x.at):
-            for a in self.accs(x.site, x.from_area, x.counter, x.officer):
-                a.transferred += 1
-        if self.inside(x.called_at) and x.ticket_id is not None:
-            for a in self.accs(x.site, x.from_area, x.counter, x.officer):
-                a.called += 1
-
-    def rating(self, r: RatingRecord) -> None:
-        at = r.given_at
-        if not self.inside(at):
-            return
-        i = _LEVEL_INDEX.get(r.level)
-        if i is None:
-            return
-        for a in self.accs(r.site, r.area, r.counter, r.officer):
-            a.levels[i] += 1
-            if i == 2 and r.reasons:
-                a.reasons.update(r.reasons)
-            if r.indicators:
-                a.forms += 1
-                for code, score in r.indicators.items():
-                    a.ind_sum[code] += score
-                    a.ind_n[code] += 1
-        if self.detail and i < 3:
-            row = self.day(at)
-            row[3] += 1
-            row[4] += i < 2
+def _extras(f: Frame, rows: np.ndarray, grouping: str | None, sizes: dict[str, int]):
+    """Reasons (of the not satisfied) and indicator means, per key of a grouping or for the hall."""
+    codes = {"area": f.r_area, "counter": f.r_counter, "officer": f.r_officer}.get(grouping)
+    n = sizes[grouping] if grouping else 1
+    reasons = [Counter() for _ in range(n)]
+    sums = [Counter() for _ in range(n)]
+    counts = [Counter() for _ in range(n)]
+    forms = [0] * n
+    unsatisfied = LEVELS.index("unsatisfied")
+    for i in rows.tolist():
+        k = int(codes[i]) if codes is not None else 0
+        if k < 0:
+            continue
+        if f.r_level[i] == unsatisfied and f.r_reasons[i]:
+            reasons[k].update(f.r_reasons[i])
+        ind = f.r_indicators[i]
+        if ind:
+            forms[k] += 1
+            for code, score in ind.items():
+                sums[k][code] += score
+                counts[k][code] += 1
+    return reasons, sums, counts, forms
 
 
 # ---------------------------------------------------------------------------- figures
@@ -299,23 +249,101 @@ def _pct(good: int, rated: int) -> float | None:
     return _r(100.0 * good / rated) if rated else None
 
 
-def _figures(key: str, name: str, a: _Acc, targets: Targets) -> Figures:
-    very, sat, unsat, not_rated = a.levels
+def _figures(key: str, name: str, get, wait: Stats, service: Stats, reasons: Counter, sums: Counter,
+             counts: Counter, forms: int, targets: Targets) -> Figures:
+    very, sat, unsat, not_rated = (get(level) for level in LEVELS)
     rated = very + sat + unsat
-    wait = Stats.of(a.waits)
     f = Figures(
-        key=key, name=name, issued=a.issued, called=a.called, served=a.served, no_shows=a.no_shows,
-        cancelled=a.cancelled, transferred=a.transferred, not_served=a.not_served, wait=wait,
-        service=Stats.of(a.services), very_satisfied=very, satisfied=sat, unsatisfied=unsat, not_rated=not_rated,
-        reasons=dict(sorted(a.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
-        indicators={c: round(a.ind_sum[c] / a.ind_n[c], 2) for c in sorted(a.ind_n)},
-        indicator_forms=a.forms, satisfied_pct=_pct(very + sat, rated),
+        key=key, name=name, issued=get("issued"), called=get("called"), served=get("served"),
+        no_shows=get("no_shows"), cancelled=get("cancelled"), transferred=get("transferred"),
+        not_served=get("not_served"), wait=wait, service=service, very_satisfied=very, satisfied=sat,
+        unsatisfied=unsat, not_rated=not_rated,
+        reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        indicators={c: round(sums[c] / counts[c], 2) for c in sorted(counts)},
+        indicator_forms=forms, satisfied_pct=_pct(very + sat, rated),
     )
     # compare exact counts, not the rounded percentage: 74.96% is below a 75% target
     f.below_satisfaction_target = rated > 0 and 100.0 * (very + sat) < targets.satisfaction_pct * rated
     f.above_wait_target = (targets.wait_p90_min is not None and wait.p90 is not None
                            and wait.p90 > targets.wait_p90_min)
     return f
+
+
+def _side_figures(f: Frame, side: _Side, hall: HallInfo, targets: Targets):
+    """(hall line, {grouping: {key: line}}) of one period."""
+    reasons, sums, counts, forms = _extras(f, side.rated_rows, None, side.sizes)
+    total = _figures("hall", hall.name, lambda name: side.total.get(name, 0), side.total_stats["wait"],
+                     side.total_stats["service"], reasons[0], sums[0], counts[0], forms[0], targets)
+    by: dict[str, dict[str, Figures]] = {}
+    multi = f.multi_site
+    for g in GROUPINGS:
+        keys = {"area": f.areas, "counter": f.counters, "officer": f.officers}[g].names
+        reasons, sums, counts, forms = _extras(f, side.rated_rows, g, side.sizes)
+        lines = {}
+        for i, key in enumerate(keys):
+            name = _name(hall, g, key, multi)
+            lines[key] = _figures(key, name, lambda n, i=i, g=g: int(side.counts[g][n][i]), side.stats[g]["wait"][i],
+                                  side.stats[g]["service"][i], reasons[i], sums[i], counts[i], forms[i], targets)
+        by[g] = lines
+    return total, by
+
+
+def _epoch(dt: datetime) -> float:
+    return round(dt.timestamp(), 3)
+
+
+class _Local:
+    """Local hours and day numbers of many UTC instants (offsets looked up once per quarter hour)."""
+
+    def __init__(self, tz: str):
+        self.tz = ZoneInfo(tz)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        """Local time as seconds since the epoch, as if the zone were UTC."""
+        if not len(t):
+            return t
+        q = np.floor(t / 900)
+        uq, inv = np.unique(q, return_inverse=True)
+        offsets = np.fromiter((datetime.fromtimestamp(v * 900, self.tz).utcoffset().total_seconds() for v in uq.tolist()),
+                              dtype=np.float64, count=len(uq))
+        return t + offsets[inv]
+
+
+def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: np.ndarray):
+    """Hours of the day and days of the period, for the hall."""
+    local = _Local(period.timezone)
+    inside = side.inside
+    hour = lambda t: (np.floor(local(t) / 3600) % 24).astype(np.int64)  # noqa: E731
+    days = period.days()
+    day0 = days[0].toordinal() - date(1970, 1, 1).toordinal()
+    day = lambda t: (np.floor(local(t) / 86400) - day0).astype(np.int64)  # noqa: E731
+    nd = len(days)
+
+    issued_in = inside(f.issued)
+    done = f.status == STATUSES.index("done")
+    served = done & inside(f.finished)
+    hour_issued = np.bincount(hour(f.issued[issued_in]), minlength=24)
+    hour_served = np.bincount(hour(f.finished[served]), minlength=24)
+    waited = inside(first_at)
+    waits = (first_at[waited] - f.issued[waited]) / 60
+    hour_wait = _stats_by(waits, hour(f.issued[waited]), 24)
+
+    def per_day(t: np.ndarray) -> np.ndarray:
+        d = day(t)
+        return np.bincount(d[(d >= 0) & (d < nd)], minlength=nd)[:nd]
+
+    no_show = ~np.isnan(f.skipped) & ((f.status == STATUSES.index("skipped")) | (f.status == STATUSES.index("expired"))) \
+        & inside(f.skipped)
+    rated_in = inside(given) & (f.r_level >= 0) & (f.r_level < LEVELS.index("not_rated"))
+    good_in = rated_in & (f.r_level < LEVELS.index("unsatisfied"))
+    day_issued, day_served = per_day(f.issued[issued_in]), per_day(f.finished[served])
+    day_no_show, day_rated, day_good = per_day(f.skipped[no_show]), per_day(given[rated_in]), per_day(given[good_in])
+    wd = day(first_at[waited])
+    day_wait = _stats_by(waits, np.where((wd >= 0) & (wd < nd), wd, -1), nd)
+    hours = [HourFigures(h, int(hour_issued[h]), int(hour_served[h]), hour_wait[h]) for h in range(24)]
+    out = [DayFigures(d, int(day_issued[i]), int(day_served[i]), int(day_no_show[i]), int(day_rated[i]),
+                      _pct(int(day_good[i]), int(day_rated[i])), day_wait[i]) for i, d in enumerate(days)]
+    return hours, out
 
 
 def _name(hall: HallInfo, grouping: str, key: str, multi: bool) -> str:
@@ -347,55 +375,54 @@ def _order(grouping: str, hall: HallInfo, keys: Iterable[str], multi: bool) -> l
     return sorted(keys, key=rank)
 
 
-def build(records: Records, period: Period, hall: HallInfo, targets: Targets = Targets(),
+def build(records: Records | Frame, period: Period, hall: HallInfo, targets: Targets = Targets(),
           generated_at: datetime | None = None, previous: Period | None = None) -> Report:
     """Every figure of ``period`` (and of the previous period of the same length, for comparison).
 
-    ``records`` must hold what happened in both periods; anything outside them is ignored,
-    so a caller may pass more.
+    ``records`` (plain :class:`Records`, or a :class:`Frame` of them) must hold what happened in
+    both periods; anything outside them is ignored, so a caller may pass more.
     """
+    f = records if isinstance(records, Frame) else Frame.from_records(records)
     prev_period = previous or period.previous()
-    local = _Local(period.timezone)
-    multi = len({t.site for t in records.tickets} | {r.site for r in records.ratings}) > 1
-    cur = _Accumulator(period, multi, local, detail=True)
-    old = _Accumulator(prev_period, multi, local, detail=False)
-    moves: dict[tuple[str, str], list[TransferRecord]] = {}
-    for x in records.transfers:
-        cur.transfer(x)
-        old.transfer(x)
-        if x.ticket_id is not None and x.called_at is not None:
-            moves.setdefault((x.site, x.ticket_id), []).append(x)
-    for t in records.tickets:
-        mine = moves.get((t.site, t.ticket_id)) if moves else None
-        cur.ticket(t, mine)
-        old.ticket(t, mine)
-    for r in records.ratings:
-        cur.rating(r)
-        old.rating(r)
-
-    total = _figures("hall", hall.name, cur.total, targets)
-    total.previous = _figures("hall", hall.name, old.total, targets)
+    # the first call: at the transferring counter if the ticket was transferred, else its only one
+    first_at, first_counter, first_officer = f.called.copy(), f.counter.copy(), f.officer.copy()
+    dup_call = np.zeros(len(f.issued), dtype=bool)
+    known = (f.x_ticket >= 0) & ~np.isnan(f.x_called)
+    if known.any():
+        rows, at = f.x_ticket[known], f.x_called[known]
+        order = np.argsort(-at, kind="stable")  # the earliest call is assigned last, and wins
+        first_at[rows[order]] = at[order]
+        first_counter[rows[order]] = f.x_counter[known][order]
+        first_officer[rows[order]] = f.x_officer[known][order]
+        # a transferred ticket that nobody called again still holds the call its transfer recorded
+        dup_call[rows[at == f.called[rows]]] = True
+    given = np.minimum(f.r_rated, f.r_received)
+    lift = ~np.isnan(f.r_served) & (given < f.r_served) & (f.r_served <= f.r_received)
+    given = np.where(lift, f.r_served, given)
+    first = (first_at, first_counter, first_officer)
+    cur = _Side(f, _epoch(period.start), _epoch(period.end))
+    old = _Side(f, _epoch(prev_period.start), _epoch(prev_period.end))
+    for side in (cur, old):
+        _compute(f, side, first, dup_call, given)
+    total, by = _side_figures(f, cur, hall, targets)
+    total.previous, old_by = _side_figures(f, old, hall, targets)
+    multi = f.multi_site
     groups: dict[str, list[Figures]] = {}
     for g in GROUPINGS:
-        now_t, old_t = cur.groups[g], old.groups[g]
-        keys = set(now_t)
-        if g == "area":
-            keys |= set(hall.areas) if not multi else set()
+        keys = set(k for k, line in by[g].items() if line.active or (old_by[g][k].active))
+        if g == "area" and not multi:
+            keys |= set(hall.areas)
         if g == "counter" and not multi:
             keys |= {str(n) for n in hall.counters}
         lines = []
         for key in _order(g, hall, keys, multi):
-            name = _name(hall, g, key, multi)
-            f = _figures(key, name, now_t.get(key) or _Acc(), targets)
-            f.previous = _figures(key, name, old_t.get(key) or _Acc(), targets) if key in old_t else None
-            lines.append(f)
+            line = by[g].get(key) or _figures(key, _name(hall, g, key, multi), lambda n: 0, Stats(), Stats(),
+                                              Counter(), Counter(), Counter(), 0, targets)
+            before = old_by[g].get(key)
+            line.previous = before if before is not None and before.active else None
+            lines.append(line)
         groups[g] = lines
-
-    hours = [HourFigures(h, cur.hour_issued[h], cur.hour_served[h], Stats.of(cur.hour_waits[h])) for h in range(24)]
-    days = []
-    for d in period.days():
-        row = cur.days.get(d, [0, 0, 0, 0, 0, []])
-        days.append(DayFigures(d, row[0], row[1], row[2], row[3], _pct(row[4], row[3]), Stats.of(row[5])))
+    hours, days = _detail(f, period, cur, first_at, given)
     return Report(hall=hall, period=period, previous_period=prev_period, targets=targets,
                   generated_at=generated_at or datetime.now(timezone.utc), total=total, groups=groups,
                   hours=hours, days=days)

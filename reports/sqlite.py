@@ -13,6 +13,9 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
+
+from .frame import LEVELS, STATUSES, Frame
 from .records import RatingRecord, Records, TicketRecord, TransferRecord
 
 MARGIN = timedelta(days=2)  # a ticket's events all fall within a day or so of its issue
@@ -46,8 +49,8 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def load(database: Path | str, start: datetime, end: datetime, site: str = "") -> Records:
-    """Every ticket, transfer and rating that may fall in ``[start, end)`` (and a little more)."""
+def load(database: Path | str, start: datetime, end: datetime, site: str = "") -> Frame:
+    """Every ticket, transfer and rating that may fall in ``[start, end)`` (and a little more), as columns."""
     db = connect(database)
     try:
         return _load(db, start, end, site)
@@ -55,7 +58,74 @@ def load(database: Path | str, start: datetime, end: datetime, site: str = "") -
         db.close()
 
 
-def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str) -> Records:
+def load_records(database: Path | str, start: datetime, end: datetime, site: str = "") -> Records:
+    """The same, as plain records (slower; for callers that want to look at them one by one)."""
+    db = connect(database)
+    try:
+        return _load_records(db, start, end, site)
+    finally:
+        db.close()
+
+
+def _epoch(column: str) -> str:
+    # SQLite parses the stored ISO times (with their offset) in C; -1e18 stands for NULL
+    return f"IFNULL((julianday({column}) - 2440587.5) * 86400.0, -1e18)"
+
+
+def _times(values) -> np.ndarray:
+    arr = np.round(np.asarray(values, dtype=np.float64), 3)
+    arr[arr < -1e17] = np.nan
+    return arr
+
+
+def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str) -> Frame:
+    lo, hi = start - MARGIN, end + MARGIN
+    f = Frame(sites={site})
+    rows = db.execute(
+        f"SELECT {_epoch('issued_at')}, {_epoch('called_at')}, {_epoch('finished_at')}, {_epoch('skipped_at')}, "
+        "status, issue_area, area, counter, officer, ticket_id FROM tickets WHERE day >= ? AND day <= ?",
+        (lo.date().isoformat(), hi.date().isoformat())).fetchall()
+    cols = list(zip(*rows)) if rows else [()] * 10
+    f.issued, f.called, f.finished, f.skipped = (_times(c) for c in cols[:4])
+    status = {s: i for i, s in enumerate(STATUSES)}
+    f.status = np.fromiter((status.get(v, 0) for v in cols[4]), dtype=np.int8, count=len(rows))
+    f.issue_area, f.area = f.areas.codes(cols[5]), f.areas.codes(cols[6])
+    f.counter, f.officer = f.counters.codes(cols[7]), f.officers.codes(cols[8])
+    ids = cols[9]
+
+    has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'transfers'").fetchone()
+    xs: list[tuple] = []
+    if has_table:
+        xs = db.execute(f"SELECT {_epoch('at')}, {_epoch('called_at')}, counter, officer, from_area, ticket_id "
+                        "FROM transfers WHERE at >= ? AND at < ?", (_iso(lo), _iso(hi))).fetchall()
+    xs += [(round(x.at.timestamp(), 3), -1e18, x.counter, x.officer, None, None)
+           for x in _logged_transfers(db, lo, hi, site, bool(has_table))]
+    xcols = list(zip(*xs)) if xs else [()] * 6
+    f.x_at, f.x_called = _times(xcols[0]), _times(xcols[1])
+    f.x_counter, f.x_officer, f.x_area = f.counters.codes(xcols[2]), f.officers.codes(xcols[3]), f.areas.codes(xcols[4])
+    if xs:
+        row_of = {tid: i for i, tid in enumerate(ids)}
+        f.x_ticket = np.fromiter((row_of.get(t, -1) for t in xcols[5]), dtype=np.int64, count=len(xs))
+    else:
+        f.x_ticket = np.zeros(0, dtype=np.int64)
+
+    rs = db.execute(
+        f"SELECT {_epoch('r.rated_at')}, {_epoch('r.received_at')}, {_epoch('t.finished_at')}, r.level, r.counter, "
+        "r.officer, r.area, r.reasons, r.indicators FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id "
+        "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)",
+        (_iso(start - timedelta(days=1)), _iso(end + timedelta(days=1)), _iso(end + timedelta(days=1)))).fetchall()
+    rcols = list(zip(*rs)) if rs else [()] * 9
+    f.r_rated, f.r_received, f.r_served = (_times(c) for c in rcols[:3])
+    level = {s: i for i, s in enumerate(LEVELS)}
+    f.r_level = np.fromiter((level.get(v, -1) for v in rcols[3]), dtype=np.int8, count=len(rs))
+    f.r_counter, f.r_officer, f.r_area = (f.counters.codes(rcols[4]), f.officers.codes(rcols[5]),
+                                          f.areas.codes(rcols[6]))
+    f.r_reasons = [tuple(json.loads(v)) if v and v != "[]" else () for v in rcols[7]]
+    f.r_indicators = [json.loads(v) if v else None for v in rcols[8]]
+    return f
+
+
+def _load_records(db: sqlite3.Connection, start: datetime, end: datetime, site: str) -> Records:
     lo, hi = start - MARGIN, end + MARGIN
     p = datetime.fromisoformat
     tickets = [
