@@ -147,14 +147,16 @@ class Report:
 # ---------------------------------------------------------------------------- arithmetic on columns
 
 
-def _stats_by(values: np.ndarray, groups: np.ndarray, n: int) -> list[Stats]:
-    """Stats of ``values`` per group code 0..n-1 (values of code -1 are left out)."""
-    keep = groups >= 0
-    values, groups = values[keep], groups[keep]
-    order = np.lexsort((values, groups))
-    values, groups = values[order], groups[order]
-    bounds = np.searchsorted(groups, np.arange(n + 1))
-    return [Stats.of_sorted(values[bounds[i]:bounds[i + 1]]) for i in range(n)]
+def _stats_by(values: np.ndarray, groups: np.ndarray, n: int, order: np.ndarray | None = None) -> list[Stats]:
+    """Stats of ``values`` per group code 0..n-1 (values of code -1 are left out).
+    ``order``, if given, sorts ``values`` already (shared between groupings)."""
+    if order is None:
+        order = np.argsort(values, kind="stable")
+    g = groups[order]
+    by_group = np.argsort(g, kind="stable")  # values stay sorted within each group
+    v, g = values[order][by_group], g[by_group]
+    bounds = np.searchsorted(g, np.arange(n + 1))
+    return [Stats.of_sorted(v[bounds[i]:bounds[i + 1]]) for i in range(n)]
 
 
 class _Side:
@@ -183,9 +185,10 @@ class _Side:
             table[name] = table[name] + got if name in table else got
 
     def stat(self, name: str, values: np.ndarray, area, counter, officer) -> None:
-        self.total_stats[name] = Stats.of_sorted(np.sort(values))
+        order = np.argsort(values, kind="stable")
+        self.total_stats[name] = Stats.of_sorted(values[order])
         for g, codes in (("area", area), ("counter", counter), ("officer", officer)):
-            self.stats[g][name] = _stats_by(values, codes, self.sizes[g])
+            self.stats[g][name] = _stats_by(values, codes, self.sizes[g], order)
 
 
 def _compute(f: Frame, side: _Side, first: tuple[np.ndarray, np.ndarray, np.ndarray], dup_call: np.ndarray,
@@ -227,6 +230,8 @@ def _extras(f: Frame, rows: np.ndarray, grouping: str | None, sizes: dict[str, i
     counts = [Counter() for _ in range(n)]
     forms = [0] * n
     unsatisfied = LEVELS.index("unsatisfied")
+    if f.r_extra is not None:  # only the ratings that carry reasons or indicators
+        rows = rows[f.r_extra[rows]]
     for i in rows.tolist():
         k = int(codes[i]) if codes is not None else 0
         if k < 0:
@@ -295,23 +300,25 @@ def _epoch(dt: datetime) -> float:
 class _Local:
     """Local hours and day numbers of many UTC instants (offsets looked up once per quarter hour)."""
 
-    def __init__(self, tz: str):
+    def __init__(self, tz: str, start: float, end: float):
         self.tz = ZoneInfo(tz)
+        self.q0 = int((start - 2 * 86400) // 900)  # tickets issued before the period, called in it
+        q1 = int((end + 2 * 86400) // 900)
+        self.offsets = np.fromiter(
+            (datetime.fromtimestamp(q * 900, self.tz).utcoffset().total_seconds() for q in range(self.q0, q1 + 1)),
+            dtype=np.float64, count=q1 + 1 - self.q0)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
-        """Local time as seconds since the epoch, as if the zone were UTC."""
+        """Local time as seconds since the epoch, as if the zone were UTC (``t`` within the period)."""
         if not len(t):
             return t
-        q = np.floor(t / 900)
-        uq, inv = np.unique(q, return_inverse=True)
-        offsets = np.fromiter((datetime.fromtimestamp(v * 900, self.tz).utcoffset().total_seconds() for v in uq.tolist()),
-                              dtype=np.float64, count=len(uq))
-        return t + offsets[inv]
+        q = np.clip((t // 900).astype(np.int64) - self.q0, 0, len(self.offsets) - 1)
+        return t + self.offsets[q]
 
 
 def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: np.ndarray):
     """Hours of the day and days of the period, for the hall."""
-    local = _Local(period.timezone)
+    local = _Local(period.timezone, side.start, side.end)
     inside = side.inside
     hour = lambda t: (np.floor(local(t) / 3600) % 24).astype(np.int64)  # noqa: E731
     days = period.days()

@@ -46,8 +46,8 @@ class Keys:
 
 
 def times(values: Iterable[float | None], n: int) -> np.ndarray:
-    arr = np.fromiter((np.nan if v is None else v for v in values), dtype=np.float64, count=n)
-    return np.round(arr, 3)  # milliseconds: an event at 00:00:00 must not slip into the day before
+    # whole seconds, floored, as the SQLite loader reads them: the same records give the same figures
+    return np.floor(np.fromiter((np.nan if v is None else v for v in values), dtype=np.float64, count=n))
 
 
 @dataclass
@@ -84,6 +84,7 @@ class Frame:
     r_area: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     r_reasons: list[tuple[str, ...]] = field(default_factory=list)
     r_indicators: list[Mapping[str, int] | None] = field(default_factory=list)
+    r_extra: np.ndarray | None = None  # True where a rating has reasons or indicators (None: look at each)
 
     @property
     def multi_site(self) -> bool:

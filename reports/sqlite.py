@@ -68,61 +68,135 @@ def load_records(database: Path | str, start: datetime, end: datetime, site: str
 
 
 def _epoch(column: str) -> str:
-    # SQLite parses the stored ISO times (with their offset) in C; -1e18 stands for NULL
-    return f"IFNULL((julianday({column}) - 2440587.5) * 86400.0, -1e18)"
+    # SQLite parses the stored ISO times (with their offset) in C: whole seconds since the epoch, -1 for NULL.
+    # Whole seconds, floored: a period's bounds are whole seconds, so no event changes period.
+    return f"IFNULL(unixepoch({column}), -1)"
 
 
-def _times(values) -> np.ndarray:
-    arr = np.round(np.asarray(values, dtype=np.float64), 3)
-    arr[arr < -1e17] = np.nan
+def _times(column: np.ndarray) -> np.ndarray:
+    arr = column.astype(np.float64)
+    arr[column < 0] = np.nan
     return arr
+
+
+def _case(column: str, keys: list) -> tuple[str, list]:
+    """SQL giving the code of ``column``'s value in ``keys`` (-1 for NULL), so rows come back as integers."""
+    if not keys:
+        return "-1", []
+    return f"CASE {column} " + " ".join("WHEN ? THEN ?" for _ in keys) + " ELSE -1 END", \
+        [v for i, k in enumerate(keys) for v in (k, i)]
+
+
+def _distinct(db: sqlite3.Connection, sql: str, args: tuple) -> list:
+    return [r[0] for r in db.execute(sql, args) if r[0] is not None and r[0] != ""]
+
+
+def _ints(rows: list, width: int) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(-1, width)
 
 
 def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str) -> Frame:
     lo, hi = start - MARGIN, end + MARGIN
+    days = (lo.date().isoformat(), hi.date().isoformat())
+    r_range = (_iso(start - timedelta(days=1)), _iso(end + timedelta(days=1)), _iso(end + timedelta(days=1)))
+    has_table = bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'transfers'").fetchone())
+    x_range = (_iso(lo), _iso(hi))
     f = Frame(sites={site})
+    # the keys first (a few dozen), so that every row comes back as integers only
+    areas = _distinct(db, "SELECT DISTINCT issue_area FROM tickets WHERE day >= ? AND day <= ? UNION "
+                          "SELECT DISTINCT area FROM tickets WHERE day >= ? AND day <= ?", days + days)
+    areas += [a for a in _distinct(db, "SELECT DISTINCT area FROM ratings WHERE received_at >= ?", r_range[:1])
+              if a not in areas]
+    officers = _distinct(db, "SELECT DISTINCT officer FROM tickets WHERE day >= ? AND day <= ? UNION "
+                             "SELECT DISTINCT officer FROM ratings WHERE received_at >= ?", days + r_range[:1])
+    if has_table:
+        areas += [a for a in _distinct(db, "SELECT DISTINCT from_area FROM transfers WHERE at >= ? AND at < ?", x_range)
+                  if a not in areas]
+        officers += [o for o in _distinct(db, "SELECT DISTINCT officer FROM transfers WHERE at >= ? AND at < ?",
+                                          x_range) if o not in officers]
+    for a in areas:
+        f.areas.code(a)
+    for o in officers:
+        f.officers.code(o)
+    status_sql, status_args = _case("status", list(STATUSES))
+    issue_sql, issue_args = _case("issue_area", areas)
+    area_sql, area_args = _case("area", areas)
+    officer_sql, officer_args = _case("officer", officers)
     rows = db.execute(
         f"SELECT {_epoch('issued_at')}, {_epoch('called_at')}, {_epoch('finished_at')}, {_epoch('skipped_at')}, "
-        "status, issue_area, area, counter, officer, ticket_id FROM tickets WHERE day >= ? AND day <= ?",
-        (lo.date().isoformat(), hi.date().isoformat())).fetchall()
-    cols = list(zip(*rows)) if rows else [()] * 10
-    f.issued, f.called, f.finished, f.skipped = (_times(c) for c in cols[:4])
-    status = {s: i for i, s in enumerate(STATUSES)}
-    f.status = np.fromiter((status.get(v, 0) for v in cols[4]), dtype=np.int8, count=len(rows))
-    f.issue_area, f.area = f.areas.codes(cols[5]), f.areas.codes(cols[6])
-    f.counter, f.officer = f.counters.codes(cols[7]), f.officers.codes(cols[8])
-    ids = cols[9]
+        f"{status_sql}, {issue_sql}, {area_sql}, IFNULL(counter, -1), {officer_sql}, rowid "
+        "FROM tickets WHERE day >= ? AND day <= ?",
+        (*status_args, *issue_args, *area_args, *officer_args, *days)).fetchall()
+    t = _ints(rows, 10)
+    del rows
+    f.issued, f.called, f.finished, f.skipped = (_times(t[:, i]) for i in range(4))
+    f.status = t[:, 4].astype(np.int8)
+    f.issue_area, f.area, f.officer = t[:, 5].astype(np.int32), t[:, 6].astype(np.int32), t[:, 8].astype(np.int32)
+    f.counter = _counter_codes(f, t[:, 7])
+    rowids = t[:, 9]
 
-    has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'transfers'").fetchone()
-    xs: list[tuple] = []
+    x_rows: list = []
     if has_table:
-        xs = db.execute(f"SELECT {_epoch('at')}, {_epoch('called_at')}, counter, officer, from_area, ticket_id "
-                        "FROM transfers WHERE at >= ? AND at < ?", (_iso(lo), _iso(hi))).fetchall()
-    xs += [(round(x.at.timestamp(), 3), -1e18, x.counter, x.officer, None, None)
-           for x in _logged_transfers(db, lo, hi, site, bool(has_table))]
-    xcols = list(zip(*xs)) if xs else [()] * 6
-    f.x_at, f.x_called = _times(xcols[0]), _times(xcols[1])
-    f.x_counter, f.x_officer, f.x_area = f.counters.codes(xcols[2]), f.officers.codes(xcols[3]), f.areas.codes(xcols[4])
-    if xs:
-        row_of = {tid: i for i, tid in enumerate(ids)}
-        f.x_ticket = np.fromiter((row_of.get(t, -1) for t in xcols[5]), dtype=np.int64, count=len(xs))
+        x_area_sql, x_area_args = _case("x.from_area", areas)
+        x_officer_sql, x_officer_args = _case("x.officer", officers)
+        x_rows = db.execute(
+            f"SELECT {_epoch('x.at')}, {_epoch('x.called_at')}, x.counter, {x_officer_sql}, {x_area_sql}, "
+            "IFNULL(t.rowid, -1) FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id "
+            "WHERE x.at >= ? AND x.at < ?", (*x_officer_args, *x_area_args, *x_range)).fetchall()
+    for x in _logged_transfers(db, lo, hi, site, has_table):
+        x_rows.append((int(x.at.timestamp()), -1, x.counter, f.officers.code(x.officer), -1, -1))
+    x = _ints(x_rows, 6)
+    f.x_at, f.x_called = _times(x[:, 0]), _times(x[:, 1])
+    f.x_counter = _counter_codes(f, x[:, 2])
+    f.x_officer, f.x_area = x[:, 3].astype(np.int32), x[:, 4].astype(np.int32)
+    if len(x):  # the transfer's ticket, as a row of this frame
+        order = np.argsort(rowids)
+        pos = np.searchsorted(rowids, x[:, 5], sorter=order)
+        pos = np.minimum(pos, max(len(rowids) - 1, 0))
+        found = (x[:, 5] >= 0) & (len(rowids) > 0) & (rowids[order[pos]] == x[:, 5]) if len(rowids) else \
+            np.zeros(len(x), dtype=bool)
+        f.x_ticket = np.where(found, order[pos] if len(rowids) else -1, -1).astype(np.int64)
     else:
         f.x_ticket = np.zeros(0, dtype=np.int64)
 
-    rs = db.execute(
-        f"SELECT {_epoch('r.rated_at')}, {_epoch('r.received_at')}, {_epoch('t.finished_at')}, r.level, r.counter, "
-        "r.officer, r.area, r.reasons, r.indicators FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id "
-        "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)",
-        (_iso(start - timedelta(days=1)), _iso(end + timedelta(days=1)), _iso(end + timedelta(days=1)))).fetchall()
-    rcols = list(zip(*rs)) if rs else [()] * 9
-    f.r_rated, f.r_received, f.r_served = (_times(c) for c in rcols[:3])
-    level = {s: i for i, s in enumerate(LEVELS)}
-    f.r_level = np.fromiter((level.get(v, -1) for v in rcols[3]), dtype=np.int8, count=len(rs))
-    f.r_counter, f.r_officer, f.r_area = (f.counters.codes(rcols[4]), f.officers.codes(rcols[5]),
-                                          f.areas.codes(rcols[6]))
-    f.r_reasons = [tuple(json.loads(v)) if v and v != "[]" else () for v in rcols[7]]
-    f.r_indicators = [json.loads(v) if v else None for v in rcols[8]]
+    level_sql, level_args = _case("r.level", list(LEVELS))
+    r_area_sql, r_area_args = _case("r.area", areas)
+    r_officer_sql, r_officer_args = _case("r.officer", officers)
+    where = "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
+    rows = db.execute(
+        f"SELECT {_epoch('r.rated_at')}, {_epoch('r.received_at')}, {_epoch('t.finished_at')}, {level_sql}, r.counter, "
+        f"{r_officer_sql}, {r_area_sql}, r.reasons != '[]' OR r.indicators IS NOT NULL "
+        f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where} ORDER BY r.rowid",
+        (*level_args, *r_officer_args, *r_area_args, *r_range)).fetchall()
+    r = _ints(rows, 8)
+    del rows
+    f.r_rated, f.r_received, f.r_served = (_times(r[:, i]) for i in range(3))
+    f.r_level = r[:, 3].astype(np.int8)
+    f.r_counter = _counter_codes(f, r[:, 4])
+    f.r_officer, f.r_area = r[:, 5].astype(np.int32), r[:, 6].astype(np.int32)
+    # reasons and indicator forms: only the few ratings that have them are read as text
+    f.r_reasons = [()] * len(r)
+    f.r_indicators = [None] * len(r)
+    extra = np.flatnonzero(r[:, 7] == 1)
+    if len(extra):
+        texts = db.execute(f"SELECT r.reasons, r.indicators FROM ratings r LEFT JOIN tickets t "
+                           f"ON t.ticket_id = r.ticket_id {where} AND (r.reasons != '[]' OR r.indicators IS NOT NULL) "
+                           "ORDER BY r.rowid", r_range).fetchall()
+        for i, (reasons, indicators) in zip(extra.tolist(), texts):
+            f.r_reasons[i] = tuple(json.loads(reasons)) if reasons else ()
+            f.r_indicators[i] = json.loads(indicators) if indicators else None
+    f.r_extra = r[:, 7] == 1
     return f
+
+
+def _counter_codes(f: Frame, numbers: np.ndarray) -> np.ndarray:
+    """Counter numbers to the frame's counter codes (-1 stays -1)."""
+    if not len(numbers):
+        return np.zeros(0, dtype=np.int32)
+    uniq = np.unique(numbers)
+    table = {int(n): f.counters.code(int(n)) if n >= 0 else -1 for n in uniq}
+    lookup = np.array([table[int(n)] for n in uniq], dtype=np.int32)
+    return lookup[np.searchsorted(uniq, numbers)]
 
 
 def _load_records(db: sqlite3.Connection, start: datetime, end: datetime, site: str) -> Records:
