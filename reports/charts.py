@@ -47,7 +47,8 @@ def draw_satisfaction(ax, report: Report) -> None:
     values = [f.satisfied_pct for f in lines]
     bars = ax.bar(names, values, color=[BAD if f.below_satisfaction_target else GOOD for f in lines])
     ax.axhline(target, color=BAD, linestyle="--", linewidth=1.2)
-    ax.text(len(lines) - 0.5, target + 1.5, f"Chỉ tiêu {target:g}%", color=BAD, ha="right", fontsize=8)
+    ax.text(-0.5, target + 1.5, f"Chỉ tiêu {target:g}%", color=BAD, ha="left", fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     for bar, f in zip(bars, lines):
         ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 1, f"{fmt(f.satisfied_pct)}%\n({f.rated} lượt)",
                 ha="center", va="bottom", fontsize=7)
@@ -88,15 +89,28 @@ def draw_busy_hours(ax, report: Report) -> None:
 
 def draw_days(ax, report: Report) -> None:
     days = report.days
-    ax.set_title("Số phiếu theo ngày")
     if not any(d.issued or d.served for d in days):
+        ax.set_title("Số phiếu theo ngày")
         _empty(ax)
         return
-    x = list(range(len(days)))
-    ax.bar([i - 0.2 for i in x], [d.issued for d in days], width=0.4, color=BLUE, label="Phiếu cấp")
-    ax.bar([i + 0.2 for i in x], [d.served for d in days], width=0.4, color=GOOD, label="Đã phục vụ")
-    step = max(1, len(days) // 12)
-    ax.set_xticks(x[::step], [f"{d.day:%d/%m}" for d in days[::step]], fontsize=7)
+    if len(days) > 62:  # a quarter or more: one bar a month reads better than a hundred
+        months: dict[tuple[int, int], list[int]] = {}
+        for d in days:
+            m = months.setdefault((d.day.year, d.day.month), [0, 0])
+            m[0] += d.issued
+            m[1] += d.served
+        ax.set_title("Số phiếu theo tháng")
+        labels = [f"{mo:02d}/{y}" for y, mo in months]
+        issued, served = [v[0] for v in months.values()], [v[1] for v in months.values()]
+    else:
+        ax.set_title("Số phiếu theo ngày")
+        labels = [f"{d.day:%d/%m}" for d in days]
+        issued, served = [d.issued for d in days], [d.served for d in days]
+    x = list(range(len(labels)))
+    ax.bar([i - 0.2 for i in x], issued, width=0.4, color=BLUE, label="Phiếu cấp")
+    ax.bar([i + 0.2 for i in x], served, width=0.4, color=GOOD, label="Đã phục vụ")
+    step = max(1, len(labels) // 12)
+    ax.set_xticks(x[::step], labels[::step], fontsize=7)
     ax.legend(fontsize=7, frameon=False)
 
 
@@ -175,16 +189,18 @@ def _area_table(ax, report: Report) -> None:
     ax.set_title("Theo lĩnh vực", loc="left")
     if not lines:
         return
-    cells = [[f.name[:40], fmt(f.issued), fmt(f.served), fmt(f.wait.median), fmt(f.satisfied_pct)] for f in lines]
-    table = ax.table(cellText=cells, colLabels=["Lĩnh vực", "Phiếu cấp", "Đã phục vụ", "Chờ TV (phút)", "Hài lòng (%)"],
-                     colWidths=[0.48, 0.13, 0.13, 0.13, 0.13], loc="upper center", cellLoc="left")
+    cells = [[f.name[:60], fmt(f.issued), fmt(f.served), fmt(f.no_shows), fmt(f.wait.median), fmt(f.wait.p90),
+              fmt(f.satisfied_pct)] for f in lines]
+    table = ax.table(cellText=cells, colLabels=["Lĩnh vực", "Phiếu cấp", "Đã phục vụ", "Vắng mặt", "Chờ TV (ph)",
+                                                "Chờ 90% (ph)", "Hài lòng (%)"],
+                     colWidths=[0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], loc="upper center", cellLoc="left")
     table.auto_set_font_size(False)
     table.set_fontsize(7.5)
     for (r, c), cell in table.get_celld().items():
         if r == 0:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("#e3f2fd")
-        elif c == 4 and lines[r - 1].below_satisfaction_target:
+        elif (c == 6 and lines[r - 1].below_satisfaction_target) or (c == 5 and lines[r - 1].above_wait_target):
             cell.set_text_props(color=BAD, weight="bold")
 
 
@@ -208,11 +224,11 @@ def write_pdf(report: Report, path: Path) -> Path:
         pdf.savefig(fig)
         # page 2: waiting, busy hours, days, areas, reasons
         fig = Figure(figsize=A4)
-        draw_wait_by_hour(fig.add_axes([0.1, 0.77, 0.84, 0.18]), report)
-        draw_busy_hours(fig.add_axes([0.1, 0.54, 0.84, 0.17]), report)
-        draw_days(fig.add_axes([0.1, 0.31, 0.84, 0.17]), report)
-        _area_table(fig.add_axes([0.06, 0.04, 0.5, 0.21]), report)
-        draw_reasons(fig.add_axes([0.72, 0.06, 0.24, 0.18]), report)
+        draw_wait_by_hour(fig.add_axes([0.1, 0.80, 0.84, 0.15]), report)
+        draw_busy_hours(fig.add_axes([0.1, 0.60, 0.84, 0.14]), report)
+        draw_days(fig.add_axes([0.1, 0.40, 0.84, 0.14]), report)
+        _area_table(fig.add_axes([0.05, 0.16, 0.9, 0.19]), report)
+        draw_reasons(fig.add_axes([0.38, 0.045, 0.56, 0.1]), report)
         fig.text(0.5, 0.02, "trang 2/2", ha="center", fontsize=7, color=GREY)
         pdf.savefig(fig)
     return path
