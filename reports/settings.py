@@ -35,6 +35,8 @@ class ReportSettings(StrictModel):
         300, ge=30, le=24 * 3600, description="How often the dispatcher republishes today's and this week's figures.")
     publish_long_interval_s: int = Field(
         3600, ge=60, le=7 * 24 * 3600, description="How often it republishes the month's, quarter's, half's, year's.")
+    publish_delay_s: float = Field(
+        10.0, ge=0, le=3600, description="Wait this long after (re)connecting before computing the figures.")
     reason_labels: dict[str, str] = Field(
         default_factory=dict, description="Names of dissatisfaction reasons (code -> label), beyond the pads' defaults.")
     indicator_labels: dict[str, str] = Field(default_factory=dict, description="Names of the nine indicators.")
