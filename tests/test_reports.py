@@ -364,3 +364,48 @@ def test_the_timer_and_its_service_verify(tmp_path):
     assert r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
     timer = (REPO / "systemd" / "motcua-report.timer").read_text()
     assert "Persistent=true" in timer and re.search(r"^OnCalendar=", timer, flags=re.M)
+
+
+def _lines(report: reports.Report) -> list:
+    from reports.labels import COLUMNS
+
+    return [(g, f.key, [get(f) for _, _, get in COLUMNS], f.reasons, f.indicators)
+            for g, fs in [("hall", [report.total])] + list(report.groups.items()) for f in fs]
+
+
+def test_plain_records_give_the_same_report_as_the_database_columns(hall_db):
+    """What the province collector and the web console feed in (records) counts like the SQLite loader."""
+    from reports.sqlite import load_records
+
+    period = reports.period_of("month", date(2024, 5, 1), TZ)
+    from_db = reports.build(reports.load_sqlite(hall_db, period), period, HALL)
+    records = load_records(hall_db, period.previous().start, period.end)
+    assert _lines(reports.build(records, period, HALL)) == _lines(from_db)
+    # the nine indicators, where the hall uses them
+    june = reports.period_of("week", date(2024, 6, 3), TZ)
+    report = reports.build(reports.load_sqlite(hall_db, june), june, HALL)
+    assert report.total.indicators == {"officer_attitude": 1.0, "processing_time": 2.0}
+    assert report.total.indicator_forms == 1
+
+
+def test_several_halls_sum_up(hall_db):
+    """A report over two halls' records counts what each hall's own report counts, added."""
+    from dataclasses import replace
+
+    from reports.sqlite import load_records
+
+    period = reports.period_of("week", date(2024, 5, 29), TZ)
+    one = load_records(hall_db, period.previous().start, period.end)
+    both = reports.Records()
+    for site in ("xa-a", "xa-b"):
+        both.extend(reports.Records([replace(t, site=site) for t in one.tickets],
+                                    [replace(r, site=site) for r in one.ratings],
+                                    [replace(x, site=site) for x in one.transfers]))
+    single = reports.build(one, period, HALL).total
+    double = reports.build(both, period, reports.HallInfo(name="Tỉnh")).total
+    for name in ("issued", "called", "served", "no_shows", "cancelled", "transferred", "not_served",
+                 "very_satisfied", "satisfied", "unsatisfied", "not_rated"):
+        assert getattr(double, name) == 2 * getattr(single, name), name
+    assert double.satisfied_pct == single.satisfied_pct and double.wait.median == single.wait.median
+    counters = reports.build(both, period, reports.HallInfo(name="Tỉnh")).groups["counter"]
+    assert {f.key for f in counters} >= {"xa-a/3", "xa-b/3"}  # counters stay per hall
