@@ -20,13 +20,13 @@ import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from .records import HallInfo
+
 EXIT_NO_DATABASE, EXIT_USAGE = 1, 2
 
 
-def hall_info(settings) -> object:
+def hall_info(settings) -> HallInfo:
     """Names for the report from the dispatcher's settings (and the pads' default reason labels)."""
-    from .records import HallInfo
-
     hall, extra = settings.hall, settings.reports
     reasons: dict[str, str] = {}
     indicators: dict[str, str] = {}
