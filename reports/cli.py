@@ -10,7 +10,7 @@
 
 Settings: the hall and its ``[reports]`` table from the dispatcher's file (``--config``,
 default /etc/motcua/dispatcher.toml). Files go to ``--out`` or the settings' folder, in a
-sub-folder per period. Exit status: 0 done, 1 no database, 2 bad usage, 78 bad settings.
+sub-folder per period. Exit status: 0 done, 1 no database or the folder cannot be written, 2 bad usage, 78 bad settings.
 """
 
 from __future__ import annotations
@@ -101,7 +101,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_NO_DATABASE
     print(summary_text(report))
     if not args.no_files:
-        paths = write_all(report, out, tuple(args.formats.split(",")))
+        try:
+            paths = write_all(report, out, tuple(args.formats.split(",")))
+        except OSError as exc:
+            print(f"motcua: cannot write the report into {out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_NO_DATABASE
         print(f"\nĐã ghi {len(paths)} tệp vào {paths[0].parent}:" if paths else "")
         for p in paths:
             print(f"  {p.name}")
@@ -124,7 +128,11 @@ def _due(args, settings, database: Path, out: Path, hall, now: datetime) -> int:
         except DatabaseError as exc:
             print(f"motcua: {exc}", file=sys.stderr)
             return EXIT_NO_DATABASE
-        paths = write_all(report, out, tuple(args.formats.split(",")))
+        try:
+            paths = write_all(report, out, tuple(args.formats.split(",")))
+        except OSError as exc:
+            print(f"motcua: cannot write the report into {out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_NO_DATABASE
         written += 1
         print(f"{period.label}: {len(paths)} tệp trong {paths[0].parent}")
     if not written:
