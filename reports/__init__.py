@@ -10,8 +10,14 @@ The API the command line, the dispatcher, the web console and the province colle
 
 ``build`` is pure: records in, a :class:`Report` out (every figure, the previous period's
 figures for comparison, marks for what is below target). The writers are pure functions of
-a Report. Nothing here imports a daemon: records come from SQL (``reports.sqlite``) or from
-whoever builds :class:`TicketRecord`, :class:`RatingRecord` and :class:`TransferRecord`.
+a Report. Nothing here imports a daemon: records come from SQL (``reports.sqlite``, as numpy
+columns: a :class:`Frame`) or from whoever builds :class:`Records` of :class:`TicketRecord`,
+:class:`RatingRecord` and :class:`TransferRecord` (``site`` tells halls apart: a report over
+several halls adds them up, and keeps counters and officers per hall).
+
+Also: ``reports.summary.summary(report)`` is the wire message (``ReportSummary``) the dispatcher
+publishes on ``hall/report/{period}``; ``reports.cli.hall_info(settings)`` turns the dispatcher's
+settings into a :class:`HallInfo`; ``reports.settings.ReportSettings`` is the ``[reports]`` table.
 """
 
 from __future__ import annotations
