@@ -90,6 +90,17 @@ DEFAULT_INDICATORS = [
 ]
 
 
+# The national indicators the pad no longer asks by default (nobody can judge them at the counter), and the
+# earlier wording of those it still asks: ratings recorded with them keep a name in the reports.
+EARLIER_INDICATORS = [
+    Choice(code="processing_time", label="Thời gian giải quyết so với quy định"),
+    Choice(code="time_at_agencies", label="Thời gian tại từng cơ quan"),
+    Choice(code="agencies_contacted", label="Số cơ quan phải liên hệ"),
+    Choice(code="complaints", label="Tiếp nhận, xử lý phản ánh, kiến nghị"),
+    Choice(code="online_service", label="Chất lượng dịch vụ công trực tuyến"),
+]
+
+
 class PadSettings(DeviceSettings):
     device_id: str = Field("pad-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     counter: CounterNumber = Field(1, description="The counter this pad stands at.")
