@@ -49,6 +49,6 @@ def test_demo_runs_a_small_day(tmp_path):
                         "--database", str(tmp_path / "out" / "dispatcher.db"), "--out", str(tmp_path / "week")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "Trung tâm Phục vụ hành chính công huyện Long Hồ" in r.stdout and "Tỷ lệ hài lòng:" in r.stdout
+    assert "Trung tâm Phục vụ hành chính công phường Long Châu" in r.stdout and "Tỷ lệ hài lòng:" in r.stdout
     assert re.search(r"Số phiếu đã cấp: +12\b", r.stdout), r.stdout
     assert list((tmp_path / "week").glob("*/bao-cao-tuan-*.pdf"))
