@@ -9,12 +9,11 @@ Layout is proportional: the same code draws portrait 1080x1920 and landscape.
 from __future__ import annotations
 
 import pygame
-import pygame.freetype
+
+from motcua.touchscreen import CachedFont, Fonts, Targets
 
 from .config import KioskSettings
 from .model import KEYPAD, View
-
-Targets = dict[str, pygame.Rect]
 
 
 class Painter:
@@ -22,22 +21,17 @@ class Painter:
         self.s = settings
         self.c = settings.screen.colours
         self.t = settings.texts
-        pygame.freetype.init()
-        self._fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+        self.fonts = Fonts(settings.screen)
         self.scroll_limit = 0
         self.u = 1.0
 
     # ------------------------------------------------------------------ text helpers
 
-    def font(self, size: float, bold: bool = False) -> pygame.freetype.Font:
-        key = (bold, max(10, int(size)))
-        if key not in self._fonts:
-            path = self.s.screen.bold_font if bold else self.s.screen.font
-            self._fonts[key] = pygame.freetype.Font(str(path), key[1])
-        return self._fonts[key]
+    def font(self, size: float, bold: bool = False) -> CachedFont:
+        return self.fonts(max(10, size), bold)
 
     @staticmethod
-    def wrap(text: str, font: pygame.freetype.Font, width: int) -> list[str]:
+    def wrap(text: str, font: CachedFont, width: int) -> list[str]:
         lines: list[str] = []
         for paragraph in text.splitlines() or [""]:
             line = ""
@@ -51,7 +45,7 @@ class Painter:
             lines.append(line)
         return lines
 
-    def text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, center: tuple[int, int],
+    def text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, center: tuple[int, int],
              width: int | None = None, line_gap: float = 1.3) -> int:
         """Draw ``text`` centred on ``center`` (wrapped to ``width``); returns the height used."""
         lines = self.wrap(text, font, width) if width else [text]
@@ -63,7 +57,7 @@ class Painter:
             font.render_to(surface, r, line, colour)
         return step * len(lines)
 
-    def left_text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, x: int, y: int,
+    def left_text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, x: int, y: int,
                   width: int, line_gap: float = 1.3) -> int:
         """Draw ``text`` from its top-left corner, wrapped; returns the height used."""
         step = int(font.size * line_gap)
@@ -428,7 +422,7 @@ class Painter:
         if p is None:
             return {}
         label, body, title = self.font(40 * u, True), self.font(42 * u), self.font(52 * u, True)
-        blocks: list[tuple[str, pygame.freetype.Font, tuple[int, int, int], int]] = [
+        blocks: list[tuple[str, CachedFont, tuple[int, int, int], int]] = [
             (p.name, title, self.c.text, 0)]
         if p.documents:
             blocks.append((self.t.documents, label, self.c.tertiary, 0))
@@ -438,7 +432,7 @@ class Painter:
                 blocks.append((name, label, self.c.tertiary, 0))
                 blocks.append((value, body, self.c.text, int(30 * u)))
 
-        def height(text: str, font: pygame.freetype.Font, indent: int) -> int:
+        def height(text: str, font: CachedFont, indent: int) -> int:
             return len(self.wrap(text, font, area.width - indent)) * int(font.size * 1.3) + int(18 * u)
 
         total = sum(height(*b[:2], b[3]) for b in blocks)

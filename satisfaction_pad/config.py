@@ -11,12 +11,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from motcua.protocol.messages import CounterNumber
+from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
-
-Colour = tuple[int, int, int]
 
 
 class Choice(StrictModel):
@@ -54,12 +51,10 @@ class Colours(StrictModel):
     selected: Colour = (255, 196, 0)
 
 
-class Screen(StrictModel):
-    width: int = Field(1280, ge=320, le=7680)
-    height: int = Field(800, ge=240, le=4320)
-    fullscreen: bool = True
-    font: Path = DEJAVU
-    bold_font: Path = DEJAVU_BOLD
+class Screen(ScreenSettings):
+    """The shared screen settings; a pad is usually a 10" landscape tablet panel."""
+
+    diagonal_in: float = Field(10.1, ge=3, le=120, description="The panel's diagonal in inches.")
     colours: Colours = Colours()
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 
 import pygame
-import pygame.freetype
+
+from motcua.touchscreen import CachedFont, Fonts, Targets, antialiased
 
 from .config import PadSettings
 from .model import View
-
-Targets = dict[str, pygame.Rect]
 
 
 class Painter:
@@ -23,17 +22,12 @@ class Painter:
         self.s = settings
         self.c = settings.screen.colours
         self.t = settings.texts
-        pygame.freetype.init()
-        self._fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+        self.fonts = Fonts(settings.screen)
 
-    def font(self, size: int, bold: bool = False) -> pygame.freetype.Font:
-        key = (bold, size)
-        if key not in self._fonts:
-            path = self.s.screen.bold_font if bold else self.s.screen.font
-            self._fonts[key] = pygame.freetype.Font(str(path), size)
-        return self._fonts[key]
+    def font(self, size: int, bold: bool = False) -> CachedFont:
+        return self.fonts(size, bold)
 
-    def fit(self, texts: list[str], size: int, width: int, bold: bool = False) -> pygame.freetype.Font:
+    def fit(self, texts: list[str], size: int, width: int, bold: bool = False) -> CachedFont:
         """The largest font up to ``size`` in which every one of ``texts`` fits on one line of ``width``."""
         while size > 12 and any(self.font(size, bold).get_rect(t).width > width for t in texts):
             size -= 2
@@ -179,7 +173,7 @@ class Painter:
 
     # ------------------------------------------------------------------ pieces
 
-    def text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, at: tuple[int, int],
+    def text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, at: tuple[int, int],
              align: str = "center", width: int | None = None) -> None:
         """Draw text centred (or left-aligned) on ``at``, wrapped onto lines to fit ``width``."""
         lines = self.wrap(text, font, width) if width else [text]
@@ -192,7 +186,7 @@ class Painter:
             y += line_h
 
     @staticmethod
-    def wrap(text: str, font: pygame.freetype.Font, width: int) -> list[str]:
+    def wrap(text: str, font: CachedFont, width: int) -> list[str]:
         lines, current = [], ""
         for word in text.split():
             trial = f"{current} {word}".strip()
