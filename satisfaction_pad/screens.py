@@ -23,6 +23,7 @@ class Painter:
         self.c = settings.screen.colours
         self.t = settings.texts
         self.fonts = Fonts(settings.screen)
+        self._pictures: dict[tuple, pygame.Surface] = {}  # faces and ticks, drawn once per size
 
     def font(self, size: int, bold: bool = False) -> CachedFont:
         return self.fonts(size, bold)
@@ -130,6 +131,10 @@ class Painter:
         send.bottomright = (w - gap, h - gap)
         self.button(surface, send, self.t.send, self.c.very_satisfied)
         targets["send"] = send
+        back = pygame.Rect(0, 0, int(340 * u), int(110 * u))
+        back.bottomleft = (gap, h - gap)
+        self.button(surface, back, f"◀ {self.t.back}", self.c.muted)
+        targets["back"] = back
         return targets
 
     def _indicators(self, surface: pygame.Surface, view: View) -> Targets:
@@ -203,27 +208,56 @@ class Painter:
                   width=rect.width - 20)
 
     def face(self, surface: pygame.Surface, centre: tuple[int, int], radius: int, mood: float) -> None:
-        """A face: mood 1 beams, 0 is flat, -1 frowns."""
-        x, y = centre
-        pygame.draw.circle(surface, (255, 255, 255), centre, radius)
-        ink = (40, 40, 40)
-        eye = max(3, radius // 9)
-        pygame.draw.circle(surface, ink, (x - radius // 3, y - radius // 4), eye)
-        pygame.draw.circle(surface, ink, (x + radius // 3, y - radius // 4), eye)
-        width = max(3, radius // 12)
-        mouth_w, depth = radius, int(radius * 0.45 * abs(mood))
-        if depth < 4:
-            pygame.draw.line(surface, ink, (x - mouth_w // 2, y + radius // 3), (x + mouth_w // 2, y + radius // 3), width)
-            return
-        if mood > 0:  # the lower half of an ellipse: a smile
-            box = pygame.Rect(x - mouth_w // 2, y + radius // 3 - depth, mouth_w, 2 * depth)
-            pygame.draw.arc(surface, ink, box, math.pi, 2 * math.pi, width)
-        else:  # the upper half: a frown
-            box = pygame.Rect(x - mouth_w // 2, y + radius // 2, mouth_w, 2 * depth)
-            pygame.draw.arc(surface, ink, box, 0, math.pi, width)
+        """A face: mood 1 beams, 0 is flat, -1 frowns. Drawn once per size and mood, antialiased."""
+        key = ("face", radius, mood)
+        img = self._pictures.get(key)
+        if img is None:
+            img = self._pictures[key] = antialiased((2 * radius + 2, 2 * radius + 2),
+                                                    lambda big, k: _draw_face(big, radius * k, k, mood))
+        surface.blit(img, (centre[0] - radius - 1, centre[1] - radius - 1))
 
     def tick_mark(self, surface: pygame.Surface, box: pygame.Rect, colour, width: int = 6) -> None:
-        pts = [(box.left + box.width * 0.18, box.top + box.height * 0.52),
-               (box.left + box.width * 0.42, box.top + box.height * 0.78),
-               (box.left + box.width * 0.84, box.top + box.height * 0.22)]
-        pygame.draw.lines(surface, colour, False, pts, max(3, int(width * self.unit)))
+        """A tick that stays inside ``box``, antialiased."""
+        stroke = max(3, int(width * self.unit))
+        key = ("tick", box.size, tuple(colour), stroke)
+        img = self._pictures.get(key)
+        if img is None:
+            img = self._pictures[key] = antialiased(box.size, lambda big, k: _draw_tick(big, colour, stroke * k))
+        surface.blit(img, box.topleft)
+
+
+INK = (40, 40, 40)
+
+
+def _thick_polyline(surface: pygame.Surface, colour, points: list[tuple[float, float]], width: float) -> None:
+    """A stroke of ``width`` through ``points`` with round joints and ends: no gaps, whatever the curve."""
+    half = width / 2
+    for (x1, y1), (x2, y2) in zip(points, points[1:]):
+        dx, dy = x2 - x1, y2 - y1
+        length = math.hypot(dx, dy) or 1.0
+        nx, ny = -dy / length * half, dx / length * half
+        pygame.draw.polygon(surface, colour, [(x1 + nx, y1 + ny), (x2 + nx, y2 + ny), (x2 - nx, y2 - ny),
+                                              (x1 - nx, y1 - ny)])
+    for x, y in points:
+        pygame.draw.circle(surface, colour, (x, y), half)
+
+
+def _draw_face(big: pygame.Surface, radius: float, k: int, mood: float) -> None:
+    c = big.get_width() / 2
+    pygame.draw.circle(big, (255, 255, 255), (c, c), radius)
+    eye = max(3 * k, radius / 9)
+    for dx in (-radius / 3, radius / 3):
+        pygame.draw.circle(big, INK, (c + dx, c - radius / 4), eye)
+    width = max(3 * k, radius / 11)
+    half_w = radius * 0.42
+    depth = radius * 0.28 * mood  # the middle of the mouth below (smile) or above (frown) its corners
+    base = c + radius * (0.22 if mood >= 0 else 0.52)
+    points = [(c + t * half_w, base + depth * (1 - t * t)) for t in (i / 16 - 1 for i in range(33))]
+    _thick_polyline(big, INK, points, width)
+
+
+def _draw_tick(big: pygame.Surface, colour, stroke: float) -> None:
+    w, h = big.get_size()
+    inset = stroke / 2 + max(w, h) * 0.08
+    pts = [(0.18, 0.52), (0.42, 0.76), (0.84, 0.24)]
+    _thick_polyline(big, colour, [(inset + (w - 2 * inset) * x, inset + (h - 2 * inset) * y) for x, y in pts], stroke)
