@@ -201,27 +201,37 @@ class Painter:
         u = self.u
         top = self._header(surface, view, self.t.confirm_title)
         area = self._content(surface, top)
-        w = surface.get_width()
-        y = area.top + int(30 * u)
+        gap = int(40 * u)
+        if self.portrait:  # what was chosen above, the buttons below
+            info = area
+        else:  # side by side: what was chosen on the left, the buttons on the right
+            info = pygame.Rect(area.left, area.top, (area.width - gap) // 2, area.height)
+        y = info.top + int(30 * u)
         big = self.font(50 * u, True)
         if view.area:
-            y += self.left_text(surface, self.t.area_label, self.font(40 * u), self.c.muted, area.left, y, area.width)
-            y += self.left_text(surface, view.area.name, big, self.c.text, area.left, y, area.width) + int(20 * u)
+            y += self.left_text(surface, self.t.area_label, self.font(40 * u), self.c.muted, info.left, y, info.width)
+            y += self.left_text(surface, view.area.name, big, self.c.text, info.left, y, info.width) + int(20 * u)
             if view.area.waiting is not None:
                 y += self.left_text(surface, self.t.waiting.format(n=view.area.waiting), self.font(44 * u),
-                                    self.c.text, area.left, y, area.width) + int(20 * u)
+                                    self.c.text, info.left, y, info.width) + int(20 * u)
         if view.priority:
             y += self.left_text(surface, f"{self.t.priority_label}: {view.priority[1]}", big, self.c.priority,
-                                area.left, y, area.width) + int(20 * u)
-        targets: Targets = {}
-        confirm = pygame.Rect(area.left, max(y + int(40 * u), area.bottom - int(620 * u)), area.width, int(300 * u))
+                                info.left, y, info.width) + int(20 * u)
+        if self.portrait:
+            room = pygame.Rect(area.left, max(y + gap, area.bottom - int(620 * u)), area.width, 0)
+            room.height = area.bottom - room.top
+        else:
+            room = pygame.Rect(info.right + gap, area.top, area.width - info.width - gap, area.height)
+        # the confirm button gets 300 (and the priority path 180) design pixels, less when the room is short
+        want = int(300 * u) + (int(50 * u) + int(180 * u) if view.categories else 0)
+        scale = min(1.0, room.height / want) if want else 1.0
+        confirm = pygame.Rect(room.left, room.top, room.width, int(300 * u * scale))
         self.button(surface, confirm, self.t.confirm, self.c.ok, size=72)
-        targets["confirm"] = confirm
+        targets: Targets = {"confirm": confirm}
         if view.categories:
-            pr = pygame.Rect(area.left, confirm.bottom + int(50 * u), area.width, int(180 * u))
+            pr = pygame.Rect(room.left, confirm.bottom + int(50 * u * scale), room.width, int(180 * u * scale))
             self.button(surface, pr, self.t.priority_path, self.c.priority, size=50)
             targets["priority"] = pr
-        del w
         return targets
 
     def _priority(self, surface: pygame.Surface, view: View) -> Targets:

@@ -319,7 +319,7 @@ class ScreenApp:
             return False
         rects = None if force or self._drawn is None else self.draw_change(self._drawn, view)
         if rects is None:
-            self.targets = self.painter.draw(self.surface, view)
+            self.targets = self.painter.draw(self.surface, view) or {}
             self.animate(restart=True)  # an animation's first step belongs to the new frame
             rects = None if self._shown is None or force else changed_rects(self._shown, self.surface)
             self.frames += 1

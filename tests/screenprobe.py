@@ -1,0 +1,64 @@
+"""``python tests/screenprobe.py kiosk|pad|board OUTDIR``: one screen's docs scenario, full screen on a real X server.
+
+Run by the tests in a subprocess (``DISPLAY`` set to an Xvfb they started):
+every frame the scenario shoots is recorded three ways: the canvas the
+painter drew, the X server's own picture of the whole display (what a
+citizen sees), and the touch targets. Prints one JSON list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["SDL_VIDEODRIVER"] = "x11"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from motcua import touchscreen  # noqa: E402
+
+records: list[dict] = []
+_screenshot = touchscreen.ScreenApp.screenshot
+
+
+def screenshot(self, path: Path) -> Path:
+    result = _screenshot(self, path)
+    if self.display.driver == "x11":
+        seen = path.with_name(path.stem + ".x11.png")
+        subprocess.run(["import", "-silent", "-window", "root", str(seen)], check=True, timeout=30)
+        records.append({"name": path.stem, "canvas": str(path), "x11": str(seen),
+                        "size": list(self.surface.get_size()), "window": list(self.display.window.get_size()),
+                        "px_per_mm": self.settings.px_per_mm(self.display.window.get_size()),
+                        "targets": {k: list(r) for k, r in self.targets.items()}})
+    return result
+
+
+touchscreen.ScreenApp.screenshot = screenshot
+
+
+def main(app: str, out: Path) -> None:
+    tmp = Path(tempfile.mkdtemp())
+    if app == "kiosk":
+        from kiosk_ticket.config import KioskSettings
+        from kiosk_ticket.screenshots import render_all
+
+        render_all(out, KioskSettings(device_id="kiosk-1", timeouts={"debounce_ms": 0},
+                                      printer={"counter_file": tmp / "printed.json"}), landscape=False)
+    elif app == "pad":
+        from satisfaction_pad.config import PadSettings
+        from satisfaction_pad.screenshots import render_all
+
+        render_all(out, PadSettings(device_id="pad-3", counter=3, debounce_ms=0, outbox=tmp / "outbox.db"))
+    else:
+        from counter_display.board.config import BoardSettings
+        from counter_display.screenshots import render_board
+
+        render_board(out, BoardSettings(device_id="board-1"))
+    print(json.dumps(records))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
