@@ -35,9 +35,10 @@ from .screen_settings import ScreenSettings
 log = logging.getLogger("motcua.screen")
 
 VIEW_CHANGED = pygame.USEREVENT + 1
-# SDL drivers whose wait sleeps in the kernel; the others (kmsdrm, dummy) poll every millisecond inside SDL,
-# so with them the loop sleeps in Python and looks at the input queue every ``input_poll_s``.
-SLEEPING_WAIT = frozenset({"x11", "wayland", "windows", "cocoa"})
+# pygame's event.wait(timeout) polls SDL every millisecond whatever the driver (≈3 % of a core doing nothing),
+# so the loop sleeps in Python (woken at once by changes from other threads) and looks at the input queue every
+# ``input_poll_s``. Drivers listed here would wait in pygame instead.
+SLEEPING_WAIT: frozenset[str] = frozenset()
 HEADLESS = frozenset({"dummy", "offscreen"})
 STOP_CHECK_S = 0.25  # SIGTERM is noticed within this
 DISPLAY_CHECK_S = 2.0  # a full-screen display whose size changed (another TV, another mode) is noticed within this
@@ -200,16 +201,27 @@ class Display:
         if self._given is not None:
             return False
         if event is not None:
-            return event.type in RESIZED
+            if event.type not in RESIZED:
+                return False
+            if event.type == getattr(pygame, "RENDER_DEVICE_RESET", None):
+                return True
+            if not self.s.fullscreen and event.type == pygame.VIDEORESIZE:
+                return (event.w, event.h) != self.window.get_size()
+            if not self.s.fullscreen and event.type == getattr(pygame, "WINDOWSIZECHANGED", None):
+                return (event.x, event.y) != self.window.get_size()
+            return self.s.fullscreen and self._desktop() not in (None, self.window.get_size())
         now = time.monotonic()
         if not self.s.fullscreen or self.driver in HEADLESS or now - self._checked < DISPLAY_CHECK_S:
             return False
         self._checked = now
+        return self._desktop() not in (None, self.window.get_size())
+
+    @staticmethod
+    def _desktop() -> tuple[int, int] | None:
         try:
-            desktop = pygame.display.get_desktop_sizes()[0]
+            return tuple(pygame.display.get_desktop_sizes()[0])
         except (pygame.error, IndexError):
-            return False
-        return tuple(desktop) != self.window.get_size()
+            return None
 
     def present(self, rects: Iterable[pygame.Rect] | None = None) -> None:
         """Show the canvas: all of it (``rects`` None) or only ``rects``."""
