@@ -39,7 +39,10 @@ class Painter:
     def draw(self, surface: pygame.Surface, view: View) -> Targets:
         surface.fill(self.c.background)
         w, h = surface.get_size()
-        self.unit = min(w / 1280, h / 800)
+        self.portrait = h > w
+        # designed at 1280x800 landscape (800x1280 in portrait); the design block is centred vertically
+        self.unit = min(w / 800, h / 1280) if self.portrait else min(w / 1280, h / 800)
+        self.oy = max(0, (h - int(800 * self.unit)) // 2)
         draw = getattr(self, f"_{view.screen}")
         targets = draw(surface, view)
         if not view.connected:  # a quiet marker for the technician; ratings are kept meanwhile
@@ -66,17 +69,16 @@ class Painter:
         w, h = surface.get_size()
         u = self.unit
         pygame.draw.rect(surface, self.c.header, pygame.Rect(0, 0, w, int(40 * u)))
-        self.text(surface, view.counter_name.upper(), self.font(int(120 * u), True), self.c.header, (w // 2, int(210 * u)))
+        lines = [(view.counter_name.upper(), self.font(int(120 * u), True), self.c.header, int(40 * u))]
         if view.officer_name:
-            self.text(surface, f"{self.t.officer}: {view.officer_name}", self.font(int(46 * u)), self.c.text,
-                      (w // 2, int(330 * u)))
-        self.text(surface, self.t.idle_title, self.font(int(40 * u), True), self.c.text, (w // 2, int(470 * u)),
-                  width=w - 120)
-        self.text(surface, self.t.idle_hint, self.font(int(30 * u)), self.c.muted, (w // 2, int(540 * u)), width=w - 120)
+            lines.append((f"{self.t.officer}: {view.officer_name}", self.font(int(46 * u)), self.c.text, int(80 * u)))
+        lines += [(self.t.idle_title, self.font(int(40 * u), True), self.c.text, int(20 * u)),
+                  (self.t.idle_hint, self.font(int(30 * u)), self.c.muted, 0)]
+        bottom = self.stack(surface, lines, self.oy + int(150 * u))
         targets: Targets = {}
         if self.s.allow_general:
             r = pygame.Rect(0, 0, int(420 * u), int(100 * u))
-            r.center = (w // 2, int(680 * u))
+            r.midtop = (w // 2, max(bottom + int(50 * u), self.oy + int(630 * u)))
             self.button(surface, r, self.t.general, self.c.satisfied)
             targets["general"] = r
         return targets
@@ -86,21 +88,32 @@ class Painter:
         u = self.unit
         top = self._header(surface, view, self.t.question)
         gap = int(30 * u)
-        bw = (w - 4 * gap) // 3
-        bh = h - top - 2 * gap
+        if self.portrait:  # three wide rows, the face on the left, the words beside it
+            bw, bh = w - 2 * gap, (h - top - 4 * gap) // 3
+            label_w = bw - int(bh * 0.9) - int(30 * u)
+        else:  # three tall columns, the face above the words
+            bw, bh = (w - 4 * gap) // 3, h - top - 2 * gap
+            label_w = bw - int(30 * u)
         targets: Targets = {}
         labels = [self.t.very_satisfied, self.t.satisfied, self.t.unsatisfied]
-        label_font = self.fit(labels, int(46 * u), bw - int(30 * u), True)  # one size for all three
+        label_font = self.fit(labels, int(46 * u), label_w, True)  # one size for all three
         for i, (level, label, colour, mood) in enumerate((
             ("very_satisfied", self.t.very_satisfied, self.c.very_satisfied, 1.0),
             ("satisfied", self.t.satisfied, self.c.satisfied, 0.45),
             ("unsatisfied", self.t.unsatisfied, self.c.unsatisfied, -0.8),
         )):
-            r = pygame.Rect(gap + i * (bw + gap), top + gap, bw, bh)
+            if self.portrait:
+                r = pygame.Rect(gap, top + gap + i * (bh + gap), bw, bh)
+                face_r = int(bh * 0.32)
+                face_at, label_at = (r.left + int(bh * 0.45), r.centery), (r.left + int(bh * 0.9), r.centery)
+            else:
+                r = pygame.Rect(gap + i * (bw + gap), top + gap, bw, bh)
+                face_r = int(min(bw, bh) * 0.28)
+                face_at, label_at = (r.centerx, r.top + int(bh * 0.40)), (r.centerx, r.top + int(bh * 0.83))
             pygame.draw.rect(surface, colour, r, border_radius=int(28 * u))
-            face_r = int(min(bw, bh) * 0.28)
-            self.face(surface, (r.centerx, r.top + int(bh * 0.40)), face_r, mood)
-            self.text(surface, label, label_font, self.c.button_text, (r.centerx, r.top + int(bh * 0.83)))
+            self.face(surface, face_at, face_r, mood)
+            self.text(surface, label, label_font, self.c.button_text, label_at,
+                      align="left" if self.portrait else "center")
             targets[f"level:{level}"] = r
         return targets
 
@@ -109,7 +122,7 @@ class Painter:
         u = self.unit
         top = self._header(surface, view, self.t.reasons_title)
         targets: Targets = {}
-        cols, gap = 2, int(24 * u)
+        cols, gap = (1 if self.portrait else 2), int(24 * u)
         rows = math.ceil(len(self.s.reasons) / cols)
         area_h = h - top - int(170 * u)
         rh = min(int(110 * u), (area_h - (rows + 1) * gap) // max(rows, 1))
@@ -127,11 +140,11 @@ class Painter:
             self.text(surface, reason.label, self.font(int(32 * u)), self.c.text,
                       (box.right + int(20 * u), r.centery), align="left", width=r.width - box.width - int(60 * u))
             targets[f"reason:{reason.code}"] = r
-        send = pygame.Rect(0, 0, int(420 * u), int(110 * u))
+        send = pygame.Rect(0, 0, (w - 3 * gap) // 2 if self.portrait else int(420 * u), int(110 * u))
         send.bottomright = (w - gap, h - gap)
         self.button(surface, send, self.t.send, self.c.very_satisfied)
         targets["send"] = send
-        back = pygame.Rect(0, 0, int(340 * u), int(110 * u))
+        back = pygame.Rect(0, 0, send.width if self.portrait else int(340 * u), int(110 * u))
         back.bottomleft = (gap, h - gap)
         self.button(surface, back, f"◀ {self.t.back}", self.c.muted)
         targets["back"] = back
@@ -169,12 +182,24 @@ class Painter:
         u = self.unit
         pygame.draw.rect(surface, self.c.very_satisfied, pygame.Rect(0, 0, w, int(40 * u)))
         r = int(110 * u)
-        pygame.draw.circle(surface, self.c.very_satisfied, (w // 2, int(260 * u)), r)
-        self.tick_mark(surface, pygame.Rect(w // 2 - r // 2, int(260 * u) - r // 2, r, r), (255, 255, 255), 14)
-        self.text(surface, self.t.thanks, self.font(int(60 * u), True), self.c.text, (w // 2, int(480 * u)), width=w - 100)
-        self.text(surface, self.t.thanks_hint, self.font(int(34 * u)), self.c.muted, (w // 2, int(570 * u)),
-                  width=w - 100)
+        cy = self.oy + int(260 * u)
+        pygame.draw.circle(surface, self.c.very_satisfied, (w // 2, cy), r)
+        self.tick_mark(surface, pygame.Rect(w // 2 - r // 2, cy - r // 2, r, r), (255, 255, 255), 14)
+        self.stack(surface, [(self.t.thanks, self.font(int(60 * u), True), self.c.text, int(30 * u)),
+                             (self.t.thanks_hint, self.font(int(34 * u)), self.c.muted, 0)], cy + r + int(60 * u))
         return {}
+
+    def stack(self, surface: pygame.Surface, lines: list[tuple[str, CachedFont, tuple, int]], top: int) -> int:
+        """Centred paragraphs one under the other from ``top`` (each wrapped, then its space after); returns the
+        bottom. Wrapped lines push the next paragraph down instead of running into it."""
+        w = surface.get_width()
+        width = w - int(100 * self.unit)
+        for text, font, colour, after in lines:
+            n = len(self.wrap(text, font, width)) or 1
+            height = font.get_sized_height() * n
+            self.text(surface, text, font, colour, (w // 2, top + height // 2), width=width)
+            top += height + after
+        return top
 
     # ------------------------------------------------------------------ pieces
 

@@ -37,7 +37,8 @@ class BoardPainter:
 
     def _u(self, surface: pygame.Surface) -> float:
         w, h = surface.get_size()
-        self.unit = min(w / 1920, h / 1080)
+        # designed at 1920x1080; on a TV standing upright the calls take the whole width (see _columns)
+        self.unit = min(w / 1250, h / 1920) if h > w else min(w / 1920, h / 1080)
         return self.unit
 
     def notice_rect(self, surface: pygame.Surface) -> pygame.Rect:
@@ -49,12 +50,10 @@ class BoardPainter:
 
     def draw(self, surface: pygame.Surface, view: BoardView) -> None:
         """Everything but the notice strip."""
-        u = self._u(surface)
-        w, h = surface.get_size()
+        self._u(surface)
         surface.fill(self.c.background)
-        top = self._header(surface, view)
-        body = pygame.Rect(int(30 * u), top + int(24 * u), w - int(60 * u),
-                           self.notice_rect(surface).top - top - int(48 * u))
+        self._header(surface, view)
+        body = self._body(surface)
         getattr(self, f"_{view.page}")(surface, view, body)
 
     def draw_notice(self, surface: pygame.Surface, text: str, offset: float) -> pygame.Rect:
@@ -120,8 +119,7 @@ class BoardPainter:
 
     def _calls(self, surface: pygame.Surface, view: BoardView, body: pygame.Rect) -> None:
         u = self.unit
-        left = pygame.Rect(body.left, body.top, int(body.width * 0.64), body.height)
-        right = pygame.Rect(left.right + int(30 * u), body.top, body.right - left.right - int(30 * u), body.height)
+        left, right = self._columns(body)
         # column titles
         head_font = self.font(int(34 * u), True)
         num_x, ctr_x = left.left + int(40 * u), left.left + int(left.width * 0.68)
@@ -152,13 +150,25 @@ class BoardPainter:
                                            y + (line_h - count_font.get_sized_height()) // 2), count, self.c.number)
             y += line_h
 
-    def calls_column(self, surface: pygame.Surface) -> pygame.Rect:
+    def _body(self, surface: pygame.Surface) -> pygame.Rect:
         u = self._u(surface)
         w, _ = surface.get_size()
         header = int(130 * u)
-        body = pygame.Rect(int(30 * u), header + int(24 * u), w - int(60 * u),
+        return pygame.Rect(int(30 * u), header + int(24 * u), w - int(60 * u),
                            self.notice_rect(surface).top - header - int(48 * u))
-        return pygame.Rect(body.left, body.top, int(body.width * 0.64), body.height)
+
+    def _columns(self, body: pygame.Rect) -> tuple[pygame.Rect, pygame.Rect]:
+        """The calls and the waiting queues: side by side on a landscape TV, one above the other upright."""
+        gap = int(30 * self.unit)
+        if body.height > body.width:
+            calls_h = int(body.height * 0.62)
+            return (pygame.Rect(body.left, body.top, body.width, calls_h),
+                    pygame.Rect(body.left, body.top + calls_h + gap, body.width, body.height - calls_h - gap))
+        left = pygame.Rect(body.left, body.top, int(body.width * 0.64), body.height)
+        return left, pygame.Rect(left.right + gap, body.top, body.right - left.right - gap, body.height)
+
+    def calls_column(self, surface: pygame.Surface) -> pygame.Rect:
+        return self._columns(self._body(surface))[0]
 
     def draw_call(self, surface: pygame.Surface, view: BoardView, i: int, left: pygame.Rect | None = None) -> pygame.Rect:
         """Row ``i`` of the calls list (0: the newest, large, lit while it flashes); returns its rectangle."""
@@ -193,7 +203,7 @@ class BoardPainter:
         self._text(surface, self.t.ready_hint, self.font(int(32 * u)), self.c.muted,
                    (body.left, body.top + int(86 * u)))
         top = body.top + int(150 * u)
-        cols = 2
+        cols = 1 if body.height > body.width else 2  # an upright TV: one long code per line
         rows = max(1, (len(view.ready) + cols - 1) // cols)
         cell_w = (body.width - int(30 * u)) // cols
         cell_h = min(int(120 * u), (body.bottom - top) // rows)
