@@ -74,7 +74,7 @@ class Painter:
             lines.append((f"{self.t.officer}: {view.officer_name}", self.font(int(46 * u)), self.c.text, int(80 * u)))
         lines += [(self.t.idle_title, self.font(int(40 * u), True), self.c.text, int(20 * u)),
                   (self.t.idle_hint, self.font(int(30 * u)), self.c.muted, 0)]
-        bottom = self.stack(surface, lines, self.oy + int(150 * u))
+        bottom = self.stack(surface, lines, None, below=int(150 * u) if self.s.allow_general else 0)
         targets: Targets = {}
         if self.s.allow_general:
             r = pygame.Rect(0, 0, int(420 * u), int(100 * u))
@@ -189,11 +189,17 @@ class Painter:
                              (self.t.thanks_hint, self.font(int(34 * u)), self.c.muted, 0)], cy + r + int(60 * u))
         return {}
 
-    def stack(self, surface: pygame.Surface, lines: list[tuple[str, CachedFont, tuple, int]], top: int) -> int:
-        """Centred paragraphs one under the other from ``top`` (each wrapped, then its space after); returns the
-        bottom. Wrapped lines push the next paragraph down instead of running into it."""
-        w = surface.get_width()
+    def stack(self, surface: pygame.Surface, lines: list[tuple[str, CachedFont, tuple, int]], top: int | None,
+              below: int = 0) -> int:
+        """Centred paragraphs one under the other from ``top`` (each wrapped, then its space after), or centred
+        on the screen with room for ``below`` under them when ``top`` is None; returns the bottom. Wrapped lines
+        push the next paragraph down instead of running into it."""
+        w, h = surface.get_size()
         width = w - int(100 * self.unit)
+        if top is None:
+            total = sum(font.get_sized_height() * (len(self.wrap(text, font, width)) or 1) + after
+                        for text, font, colour, after in lines)
+            top = max(int(60 * self.unit), (h - total - below) // 2)
         for text, font, colour, after in lines:
             n = len(self.wrap(text, font, width)) or 1
             height = font.get_sized_height() * n
