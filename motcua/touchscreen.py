@@ -10,7 +10,8 @@
   colour are laid out and rasterised once, then blitted.
 * :class:`ScreenApp` is the loop: it draws only when the view changed (or an
   animation is due, at most ``screen.max_fps``), otherwise it sleeps until a
-  touch, a change from MQTT, the service's next deadline, or a stop request.
+  touch (looked for every ``input_poll_s``), a change from MQTT, the
+  service's next deadline, or a stop request (within ``STOP_CHECK_S``).
 * :class:`TouchScreenApp` adds taps: a press lands on the target under it.
 
 A painter is ``draw(surface, view) -> {target: Rect}``: it lays itself out from
@@ -34,11 +35,6 @@ from .screen_settings import ScreenSettings
 
 log = logging.getLogger("motcua.screen")
 
-VIEW_CHANGED = pygame.USEREVENT + 1
-# pygame's event.wait(timeout) polls SDL every millisecond whatever the driver (≈3 % of a core doing nothing),
-# so the loop sleeps in Python (woken at once by changes from other threads) and looks at the input queue every
-# ``input_poll_s``. Drivers listed here would wait in pygame instead.
-SLEEPING_WAIT: frozenset[str] = frozenset()
 HEADLESS = frozenset({"dummy", "offscreen"})
 STOP_CHECK_S = 0.25  # SIGTERM is noticed within this
 DISPLAY_CHECK_S = 2.0  # a full-screen display whose size changed (another TV, another mode) is noticed within this
@@ -163,10 +159,6 @@ class Display:
         self.canvas: pygame.Surface
         self._checked = time.monotonic()
         self.open()
-
-    @property
-    def sleeping_wait(self) -> bool:
-        return self.driver in SLEEPING_WAIT
 
     @property
     def size(self) -> tuple[int, int]:
@@ -312,11 +304,6 @@ class ScreenApp:
 
     def _view_changed(self, view=None) -> None:
         self._wake.set()
-        if self.display.sleeping_wait:
-            try:
-                pygame.event.post(pygame.event.Event(VIEW_CHANGED))
-            except pygame.error:  # the display is gone (shutting down)
-                pass
 
     # ------------------------------------------------------------------ drawing
 
@@ -397,10 +384,11 @@ class ScreenApp:
             self.redraw(force=True)
 
     def _events(self, timeout: float) -> list[pygame.event.Event]:
-        """Sleep until input, a change from another thread, or ``timeout`` seconds; return the input."""
-        if self.display.sleeping_wait:
-            first = pygame.event.wait(max(1, int(timeout * 1000)))
-            return [] if first.type == pygame.NOEVENT else [first, *pygame.event.get()]
+        """Sleep until input, a change from another thread, or ``timeout`` seconds; return the input.
+
+        Not pygame's ``event.wait(timeout)``: it polls SDL every millisecond whatever the driver (≈3 % of a
+        core doing nothing). The loop sleeps in Python, woken at once by changes from other threads, and looks
+        at the input queue every ``input_poll_s``."""
         end = time.monotonic() + timeout
         while True:
             events = pygame.event.get()
