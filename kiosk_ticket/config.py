@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator
 
 from motcua.protocol.messages import ProcedureInfo
-from motcua.screen_settings import DEJAVU, DEJAVU_BOLD, Colour, ScreenSettings
+from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
 

@@ -40,7 +40,7 @@ from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, Syst
 from motcua.screen_service import ScreenService
 
 from .config import KioskSettings
-from .model import Effect, IssueTicket, KioskModel, LookupDossier, View
+from .model import Effect, IssueTicket, KioskModel, LookupDossier
 from .printer import PrinterError, PrinterStatus, TicketPrinter
 from .scanner import BarcodeScanner
 from .ticket_render import TicketContent, TicketRenderer, ticket_lines

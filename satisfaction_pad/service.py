@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from motcua.protocol import CounterState, Rating, RatingAck
 from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
