@@ -158,13 +158,16 @@ class Display:
         self.window: pygame.Surface
         self.canvas: pygame.Surface
         self._checked = time.monotonic()
+        self.resized_to: tuple[int, int] | None = None  # the size a windowed run was resized to
         self.open()
 
     @property
     def size(self) -> tuple[int, int]:
         return self.canvas.get_size()
 
-    def open(self) -> None:
+    def open(self, window_size: tuple[int, int] | None = None) -> None:
+        """Open (or reopen) the window: full screen at the display's size, else ``window_size`` or the
+        configured size (a windowed run can be resized, and is laid out again at its new size)."""
         if self._given is not None:
             self.window = self._given
         else:
@@ -176,7 +179,8 @@ class Display:
             if self.s.fullscreen and not headless:
                 self.window = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)  # the display's own size
             else:
-                self.window = pygame.display.set_mode((self.s.width, self.s.height))
+                size = window_size or (self.s.width, self.s.height)
+                self.window = pygame.display.set_mode(size, 0 if headless else pygame.RESIZABLE)
             pygame.display.set_caption(self.caption)
             pygame.mouse.set_visible(not self.s.fullscreen or headless)
         w, h = self.window.get_size()
@@ -198,9 +202,11 @@ class Display:
             if event.type == getattr(pygame, "RENDER_DEVICE_RESET", None):
                 return True
             if not self.s.fullscreen and event.type == pygame.VIDEORESIZE:
-                return (event.w, event.h) != self.window.get_size()
+                self.resized_to = (event.w, event.h)
+                return self.resized_to != self.window.get_size()
             if not self.s.fullscreen and event.type == getattr(pygame, "WINDOWSIZECHANGED", None):
-                return (event.x, event.y) != self.window.get_size()
+                self.resized_to = (event.x, event.y)
+                return self.resized_to != self.window.get_size()
             return self.s.fullscreen and self._desktop() not in (None, self.window.get_size())
         now = time.monotonic()
         if not self.s.fullscreen or self.driver in HEADLESS or now - self._checked < DISPLAY_CHECK_S:
@@ -355,7 +361,7 @@ class ScreenApp:
 
     def reopen(self) -> None:
         """The display changed under us: take its new size and lay everything out again."""
-        self.display.open()
+        self.display.open(None if self.settings.fullscreen else self.display.resized_to)
         fonts = getattr(self.painter, "fonts", None)
         if fonts is not None:
             fonts.clear()

@@ -39,9 +39,44 @@ def screenshot(self, path: Path) -> Path:
 touchscreen.ScreenApp.screenshot = screenshot
 
 
+def resized(out: Path, tmp: Path) -> None:
+    """The pad in a window that is then resized from outside (as a hot-plug or a mode change resizes a
+    full-screen one): it lays itself out again at the new size."""
+    import threading
+    import time
+
+    import pygame
+
+    from satisfaction_pad.app import PadScreen
+    from satisfaction_pad.config import PadSettings
+    from satisfaction_pad.screenshots import SAMPLE_STATE, sample_window
+    from satisfaction_pad.service import PadService
+
+    settings = PadSettings(device_id="pad-3", counter=3, outbox=tmp / "outbox.db",
+                           screen={"fullscreen": False, "width": 1280, "height": 800})
+    service = PadService(settings)
+    service.counter_state(SAMPLE_STATE.model_copy(update={"rating_window": sample_window()}))
+    screen = PadScreen(service)
+    screen.screenshot(out / "pad-window.png")
+    window = str(pygame.display.get_wm_info()["window"])
+    subprocess.run(["xdotool", "windowsize", window, "800", "600"], check=True,
+                   timeout=30)
+    deadline, stop = time.monotonic() + 10, threading.Event()
+    while screen.surface.get_size() != (800, 600) and time.monotonic() < deadline:
+        screen._handle_all(screen._events(0.05), stop)
+    subprocess.run(["xdotool", "windowmove", window, "0", "0"], check=True, timeout=30)
+    time.sleep(0.2)
+    screen._handle_all(screen._events(0.05), stop)
+    screen.redraw(force=True)
+    pygame.event.pump()
+    screen.screenshot(out / "pad-resized.png")
+
+
 def main(app: str, out: Path) -> None:
     tmp = Path(tempfile.mkdtemp())
-    if app == "kiosk":
+    if app == "resize":
+        resized(out, tmp)
+    elif app == "kiosk":
         from kiosk_ticket.config import KioskSettings
         from kiosk_ticket.screenshots import render_all
 

@@ -71,3 +71,22 @@ def test_the_same_layout_at_every_size(shots):
     if not reference.exists():  # written once from the reference size, then kept under version control
         reference.write_text(json.dumps(layout, indent=1, ensure_ascii=False) + "\n")
     assert layout == json.loads(reference.read_text())
+
+
+def test_a_resized_window_is_laid_out_again_at_its_new_size(tmp_path):
+    """A window resized from outside (the X server's own request, as a mode change resizes a full-screen one)
+    is drawn again for its new size: the same targets, all inside, and the X server shows that frame."""
+    with xvfb(1920, 1080) as display:
+        env = {**os.environ, "DISPLAY": display, "SDL_AUDIODRIVER": "dummy"}
+        env.pop("SDL_VIDEODRIVER", None)
+        run = subprocess.run([sys.executable, str(PROBE), "resize", str(tmp_path)], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    before, after = json.loads(run.stdout.strip().splitlines()[-1])
+    assert tuple(before["size"]) == (1280, 800) and tuple(after["size"]) == (800, 600)
+    assert sorted(before["targets"]) == sorted(after["targets"]) == [
+        "level:satisfied", "level:unsatisfied", "level:very_satisfied"]
+    for x, y, w, h in after["targets"].values():
+        assert x >= 0 and y >= 0 and x + w <= 800 and y + h <= 600
+    seen = Image.open(after["x11"]).convert("RGB").crop((0, 0, 800, 600))
+    assert ImageChops.difference(Image.open(after["canvas"]).convert("RGB"), seen).getbbox() is None
