@@ -1,4 +1,4 @@
-"""``python tests/screenprobe.py kiosk|pad|board OUTDIR``: one screen's docs scenario, full screen on a real X server.
+"""``python tests/screenprobe.py kiosk|pad|board|resize OUTDIR [DIAGONAL_INCHES]``: one screen's docs scenario, full screen on a real X server.
 
 Run by the tests in a subprocess (``DISPLAY`` set to an Xvfb they started):
 every frame the scenario shoots is recorded three ways: the canvas the
@@ -72,28 +72,30 @@ def resized(out: Path, tmp: Path) -> None:
     screen.screenshot(out / "pad-resized.png")
 
 
-def main(app: str, out: Path) -> None:
+def main(app: str, out: Path, diagonal_in: float | None = None) -> None:
     tmp = Path(tempfile.mkdtemp())
+    screen = {"diagonal_in": diagonal_in} if diagonal_in else {}
     if app == "resize":
         resized(out, tmp)
     elif app == "kiosk":
         from kiosk_ticket.config import KioskSettings
         from kiosk_ticket.screenshots import render_all
 
-        render_all(out, KioskSettings(device_id="kiosk-1", timeouts={"debounce_ms": 0},
+        render_all(out, KioskSettings(device_id="kiosk-1", timeouts={"debounce_ms": 0}, screen=screen,
                                       printer={"counter_file": tmp / "printed.json"}), landscape=False)
     elif app == "pad":
         from satisfaction_pad.config import PadSettings
         from satisfaction_pad.screenshots import render_all
 
-        render_all(out, PadSettings(device_id="pad-3", counter=3, debounce_ms=0, outbox=tmp / "outbox.db"))
+        render_all(out, PadSettings(device_id="pad-3", counter=3, debounce_ms=0, outbox=tmp / "outbox.db",
+                                    screen=screen))
     else:
         from counter_display.board.config import BoardSettings
         from counter_display.screenshots import render_board
 
-        render_board(out, BoardSettings(device_id="board-1"))
+        render_board(out, BoardSettings(device_id="board-1", screen=screen))
     print(json.dumps(records))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else None)

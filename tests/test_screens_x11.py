@@ -15,7 +15,8 @@ from PIL import Image, ImageChops
 
 from xserver import xvfb
 
-SIZES = [(1920, 1080), (1080, 1920), (800, 480)]
+# the display sizes, and the panel each stands for (None: each screen's default, 32" kiosk, 10" pad, 43" TV)
+SIZES = [(1920, 1080, None), (1080, 1920, None), (800, 480, 7.0)]
 APPS = ["kiosk", "pad", "board"]
 MIN_TARGET_MM = 7.0  # smaller than a fingertip is a miss for an elderly hand
 PROBE = Path(__file__).with_name("screenprobe.py")
@@ -24,14 +25,15 @@ PROBE = Path(__file__).with_name("screenprobe.py")
 @pytest.fixture(scope="module", params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def shots(request, tmp_path_factory):
     """Every frame of every screen's scenario at one display size: {app: [record]}."""
-    width, height = request.param
+    width, height, diagonal = request.param
     out = tmp_path_factory.mktemp(f"x11-{width}x{height}")
     found = {}
     with xvfb(width, height) as display:
         env = {**os.environ, "DISPLAY": display, "SDL_AUDIODRIVER": "dummy"}
         env.pop("SDL_VIDEODRIVER", None)
         for app in APPS:
-            run = subprocess.run([sys.executable, str(PROBE), app, str(out / app)], env=env, capture_output=True,
+            run = subprocess.run([sys.executable, str(PROBE), app, str(out / app)] + ([str(diagonal)] if diagonal else []),
+                                 env=env, capture_output=True,
                                  text=True, timeout=180)
             assert run.returncode == 0, run.stderr[-3000:]
             found[app] = json.loads(run.stdout.strip().splitlines()[-1])
