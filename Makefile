@@ -23,6 +23,7 @@ bench: install
 	$(PY) bench/press_to_frame.py
 	$(PY) bench/signboard.py
 	$(PY) bench/report.py
+	$(PY) bench/screens.py
 
 # Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
 docs: install

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pygame
 
@@ -24,6 +25,7 @@ class ProgressScreen:
         self.service = service
         s = service.settings
         pygame.display.init()
+        given = surface is not None
         if surface is None:
             if s.screen.fullscreen and os.environ.get("SDL_VIDEODRIVER") not in ("dummy", "offscreen"):
                 surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)  # the TV's own size
@@ -32,6 +34,8 @@ class ProgressScreen:
                 surface = pygame.display.set_mode((s.screen.width, s.screen.height))
             pygame.display.set_caption(f"motcua – {s.device_id}")
         self.surface = surface
+        # what serve_screen reports (the shared ScreenApp's Display has the same attribute)
+        self.display = SimpleNamespace(driver="surface" if given else pygame.display.get_driver())
         self.painter = ProgressPainter(s)
         self.frames = 0
         self._drawn: ProgressView | None = None
