@@ -134,13 +134,13 @@ def test_the_board_drops_a_number_the_officer_skips(broker, site, dispatcher, cl
                              screen={"fullscreen": False, "width": 640, "height": 360})
     service = BoardService(settings).start()
     try:
-        assert service.wait_for(lambda v: v.hall_name and v.online, 10)
+        assert service.wait_for_view(lambda v: v.hall_name and v.online, 10)
         client.ticket("TP"), client.ticket("TP")
         client.counter(1, "open", officer="lan.nguyen")
         client.counter(1, "next")
         client.counter(1, "next")
-        assert service.wait_for(lambda v: [c.number for c in v.calls][:2] == ["A1002", "A1001"], 10)
+        assert service.wait_for_view(lambda v: [c.number for c in v.calls][:2] == ["A1002", "A1001"], 10)
         client.counter(1, "skip")  # A1002 did not come
-        assert service.wait_for(lambda v: v.calls and v.calls[0].number == "A1001" and v.flash is None, 10)
+        assert service.wait_for_view(lambda v: v.calls and v.calls[0].number == "A1001" and v.flash is None, 10)
     finally:
         service.stop()
