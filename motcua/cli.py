@@ -221,6 +221,9 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
             line += f" {h.get('role', '')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
         if checks:
             line += f"  [{checks}]"
+        if h.get("takeovers"):  # two processes share this login: say it where a technician looks first
+            line += (f"\n  {'':<22} LOGIN USED TWICE: another connection took this login over "
+                     f"{h['takeovers']} times (instance {h.get('instance') or '?'} reports it)")
         if h.get("last_error"):
             line += f"\n  {'':<22} last error: {h['last_error']}"
         out.append(line)
