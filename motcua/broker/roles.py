@@ -33,6 +33,9 @@ class Role:
     rights: tuple[tuple[str, str], ...]
     """(access, topic below the site root); ``{n}`` is the device's counter, ``{me}`` its login."""
     needs_counter: bool = False
+    cert_login: bool = True
+    """Logs in by client certificate on the LAN; the dispatcher and the technician do not: a
+    certificate for them would be a full-rights login on a file, made only when asked by name."""
 
 
 # What any device that shows or announces the hall may read: the retained
@@ -46,7 +49,7 @@ SUPERVISOR_ACTIONS = ("open", "close", "pause", "resume", "transfer")
 
 ROLES: dict[str, Role] = {r.name: r for r in (
     Role("dispatcher", "the queue authority: everything under the hall's root",
-         ((READWRITE, "#"),)),
+         ((READWRITE, "#"),), cert_login=False),
     Role("counter", "counter box (keypad and number display): its own counter's commands",
          ((WRITE, "request/{me}/counter/{n}/+"), (READ, "counter/{n}/state"), (READ, "area/+/summary"), *_HALL),
          needs_counter=True),
@@ -70,7 +73,7 @@ ROLES: dict[str, Role] = {r.name: r for r in (
           *((WRITE, f"request/{{me}}/counter/+/{action}") for action in SUPERVISOR_ACTIONS), *_HALL)),
     Role("operator", "a technician's `motcua` command: reads the hall, sends counter commands and ticket requests",
          ((READ, "#"), (WRITE, "request/{me}/counter/+/+"), (WRITE, "request/{me}/ticket/issue"),
-          (WRITE, "request/{me}/ticket/cancel"), (WRITE, "request/{me}/dossier/lookup"))),
+          (WRITE, "request/{me}/ticket/cancel"), (WRITE, "request/{me}/dossier/lookup")), cert_login=False),
 )}
 
 # Every device, whatever its role: its own subtree, by username. ``reply`` is
