@@ -131,7 +131,8 @@ def cmd_counter(args: argparse.Namespace) -> int:
 
 
 def describe_counter(s) -> str:
-    who = f" {s.officer_name or s.officer}" if s.officer else ""
+    who = s.officer_name or s.officer  # ids only where the hall publishes them (hall.public)
+    who = f" {who}" if who else ""
     line = f"counter {s.counter} ({s.name}): {s.status}{who}"
     if s.current:
         line += f", serving {s.current.number} ({s.current.area})"
