@@ -195,6 +195,8 @@ class DeviceRuntime:
         self.other_instance: str | None = None  # a live instance with our login, as last seen
         self.yielded: str | None = None
         self._first_connected_wall: float | None = None
+        self._dropped = False  # lost the broker unexpectedly since the last connect
+        self._drops: list[float] = []  # monotonic times of unexpected drops, for flapping
         self.topics = Topics(settings.site)
         self.announce = announce
         self._checks = checks or (lambda: {})
@@ -513,6 +515,7 @@ class DeviceRuntime:
             client.subscribe(topic_filter, qos=1)
         if self._first_connected_wall is None:
             self._first_connected_wall = time.time()
+        self._connected_at = time.monotonic()
         self._connected.set()
         if self.announce:
             self.publish(self.topics.availability(self.device_id), AVAILABILITY_ONLINE, retain=True)
@@ -537,7 +540,12 @@ class DeviceRuntime:
             return
         if not was_connected and (self.last_error or "").startswith("broker refused connection"):
             return  # the refusal already said why (and paho follows it with a meaningless "Protocol error")
-        if getattr(reason_code, "value", reason_code) == SESSION_TAKEN_OVER:
+        now = time.monotonic()
+        self._dropped = True
+        if now - getattr(self, "_connected_at", 0.0) < 10.0:  # dropped soon after connecting
+            self._drops = [t for t in self._drops if now - t < 60.0] + [now]
+        if getattr(reason_code, "value", reason_code) == SESSION_TAKEN_OVER or len(self._drops) >= 3:
+            self._drops = []
             self.takeovers += 1
             self.last_takeover = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.last_error = (f"another connection logged in as '{self.login}' and took over this session "
@@ -650,22 +658,32 @@ class DeviceRuntime:
         return checks
 
     def _on_own_health(self, msg: mqtt.MQTTMessage) -> None:
-        """Our own health topic: anything there from another instance means our login runs twice.
+        """Our own health topic: a health there from another instance means our login runs twice.
 
-        Only a health published after this run first connected counts as live (a retained one from
-        before a reboot is the previous run's). Of two live instances, the one that started later
-        yields: it logs why, disconnects for good and stops its process (exit 78)."""
+        Evidence, not a guess: at our first connect a retained health of another instance may be the
+        previous run's last word (a reboot), so it counts only when it arrives live, or as the retained
+        message on reconnecting after the broker dropped us: someone published under our login since
+        we last did. Of two live instances, the one that started later yields: it logs why, disconnects
+        for good and stops its process (exit 78); the older one logs it and counts a takeover."""
         if not msg.payload:
             return
         try:
             health = decode(Health, msg.payload, self.settings.mqtt.max_payload_bytes)
         except PayloadError:
             return
-        if health.instance in (None, self.instance) or self._first_connected_wall is None:
+        if health.instance in (None, self.instance):
+            if not msg.retain:
+                self._dropped = False  # our own word is on the topic again
             return
-        if health.at.timestamp() < self._first_connected_wall - 1.0:
-            return  # a previous run's last word
+        live = not msg.retain or self._dropped
+        self._dropped = False
+        if not live:
+            return
+        if health.instance == self.other_instance:
+            return  # the same episode, heard twice (its retained and its live health)
         self.other_instance = health.instance
+        self.takeovers += 1
+        self.last_takeover = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         other_started = health.at.timestamp() - health.uptime_s
         if other_started < self.started_wall and not self.yielded:
             self.yielded = (f"login '{self.login}' is already in use by a live instance ({health.instance}, up "
@@ -678,9 +696,11 @@ class DeviceRuntime:
             self._client.disconnect()
             if _process_stop is not None:
                 _process_stop.set()
-        else:
-            log.error("another instance (%s) is using login '%s'; this one started first and stays",
-                      health.instance, self.login)
+        elif not self.yielded:
+            self.last_error = (f"another instance ({health.instance}) took over login '{self.login}' for a while "
+                               f"({self.takeovers}x): the same login on two processes, or a stolen password")
+            log.error("%s; this one started first and stays", self.last_error)
+            self.publish_health()
 
     def _status_line(self) -> str:
         link = "connected" if self._connected.is_set() else "waiting for broker"
