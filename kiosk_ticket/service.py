@@ -48,7 +48,8 @@ log = logging.getLogger("kiosk_ticket")
 
 ISSUE_EXPIRY_S = 10  # the contract's expiry for request/ticket/issue
 SETTLE_GIVE_UP_S = 3600.0
-REFUSAL_TEXTS = {"closed_hours": "refused_closed_hours", "exhausted": "refused_exhausted"}
+REFUSAL_TEXTS = {"closed_hours": "refused_closed_hours", "exhausted": "refused_exhausted",
+                 "rate_limited": "refused_rate_limited"}
 
 
 @dataclass
