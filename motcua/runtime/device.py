@@ -196,6 +196,7 @@ class DeviceRuntime:
         self.yielded: str | None = None
         self._first_connected_wall: float | None = None
         self._dropped = False  # lost the broker unexpectedly since the last connect
+        self._echoed = False  # our own health came back on this connection: later deliveries are live
         self._drops: list[float] = []  # monotonic times of unexpected drops, for flapping
         self.topics = Topics(settings.site)
         self.announce = announce
@@ -516,6 +517,7 @@ class DeviceRuntime:
         if self._first_connected_wall is None:
             self._first_connected_wall = time.time()
         self._connected_at = time.monotonic()
+        self._echoed = False
         self._connected.set()
         if self.announce:
             self.publish(self.topics.availability(self.device_id), AVAILABILITY_ONLINE, retain=True)
@@ -661,7 +663,8 @@ class DeviceRuntime:
         """Our own health topic: a health there from another instance means our login runs twice.
 
         Evidence, not a guess: at our first connect a retained health of another instance may be the
-        previous run's last word (a reboot), so it counts only when it arrives live, or as the retained
+        previous run's last word (a reboot), so it counts only when it arrives live (after our own health
+        came back on this connection; before that, a persistent session replays the past), or as the retained
         message on reconnecting after the broker dropped us: someone published under our login since
         we last did. Of two live instances, the one that started later yields: it logs why, disconnects
         for good and stops its process (exit 78); the older one logs it and counts a takeover."""
@@ -674,8 +677,11 @@ class DeviceRuntime:
         if health.instance in (None, self.instance):
             if not msg.retain:
                 self._dropped = False  # our own word is on the topic again
+                self._echoed = True
             return
-        live = not msg.retain or self._dropped
+        # What a persistent session had queued for a previous run (killed without a word) arrives before
+        # our own health's echo: that is the past, not a live instance.
+        live = (not msg.retain and self._echoed) or (msg.retain and self._dropped)
         self._dropped = False
         if not live:
             return
