@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import AreaCode, CategoryCode, CounterNumber, DeviceId, OfficerId
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
+from reports.settings import ReportSettings
 
 from .limits import RateLimits
 
@@ -193,3 +194,4 @@ class DispatcherSettings(DeviceSettings):
     device_id: str = Field("dispatcher", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     database: Path = Path("/var/lib/motcua/dispatcher.db")
     hall: HallSettings
+    reports: ReportSettings = ReportSettings()

@@ -26,7 +26,7 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # no command or ticket request goes up: a command can never echo back. Pads' ratings
 # (``request/{pad}/rating/{n}``) go up, out only, for the province's archive.
 UP = ("event/#", "counter/+/state", "request/+/rating/+", "area/+/summary", "hall/config", "hall/figures",
-      "device/+/availability", "device/+/health")
+      "hall/report/+", "device/+/availability", "device/+/health")
 DOWN = ("dossier/status", "hall/notice", "central/#")
 
 
