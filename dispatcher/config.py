@@ -146,6 +146,10 @@ class HallSettings(StrictModel):
     clock_skew_max_s: int = Field(
         86400, ge=60, le=30 * 86400,
         description="A command's sent_at further than this from the hall's clock is refused (1970, 2099).")
+    rating_delivery_max_s: int = Field(
+        7 * 86400, ge=60, le=30 * 86400,
+        description="A rating arriving later than this after its ticket's rating window closed is refused "
+                    "(a pad offline over a long weekend still delivers).")
     rating_clock_tolerance_s: int = Field(
         120, ge=0, le=3600, description="Clock difference allowed between a pad and the hall for rated_at.")
 

@@ -546,8 +546,8 @@ class Hall:
     def rate(self, counter: int, rating: Rating, *, sender: str) -> Outcome:
         """Store a rating once. A duplicate rating id is acknowledged again and not counted.
 
-        A rating for a ticket counts only on the service day the ticket was served, with ``rated_at``
-        inside that ticket's rating window (give or take ``rating_clock_tolerance_s`` of clock
+        A rating for a ticket counts only if it arrives within ``rating_delivery_max_s`` of the ticket's
+        rating window (a pad's outbox may deliver late, not weeks later), with ``rated_at`` inside that window (give or take ``rating_clock_tolerance_s`` of clock
         difference): a pad cannot rate yesterday's tickets, nor an old one of its counter much later."""
         store = self.store
         now = self.clock()
@@ -584,11 +584,12 @@ class Hall:
                     return ack(False, "not_allowed", f"ticket {ticket['number']} was not served at counter {counter}")
                 if store.one("SELECT 1 FROM ratings WHERE ticket_id = ?", rating.ticket_id):
                     return ack(False, "not_allowed", f"ticket {ticket['number']} has already been rated")
-                if ticket["day"] != self.service_day(now).isoformat():
-                    return ack(False, "not_allowed", f"ticket {ticket['number']} was served on {ticket['day']}: "
-                                                     "ratings count only on the day of service")
                 finished = parse_dt(ticket["finished_at"])
                 window = timedelta(seconds=self.rules.rating_window_s)
+                late = timedelta(seconds=self.cfg.rating_delivery_max_s)
+                if finished is not None and now > finished + window + late:
+                    return ack(False, "not_allowed", f"ticket {ticket['number']} was served on {ticket['day']}: "
+                                                     "too long ago for its rating to count")
                 if finished is None or not (finished - tolerance <= rating.rated_at <= finished + window + tolerance):
                     return ack(False, "not_allowed", f"rated_at {rating.rated_at.isoformat()} is outside ticket "
                                                      f"{ticket['number']}'s rating window (from {iso(finished)}, "

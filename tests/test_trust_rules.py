@@ -92,9 +92,9 @@ def test_a_rating_for_another_day_or_from_the_future_is_refused(h):
     future = h.rating(1, tid).model_copy(update={"rated_at": h.clock() + timedelta(days=365 * 70)})
     assert h.hall.rate(1, future, sender="pad-1").reply.error.code == "bad_payload"
     pressed = h.rating(1, tid)
-    h.clock.advance(days=1)
+    h.clock.advance(days=8)  # a pad's outbox may deliver late (a long weekend), not weeks later
     out = h.hall.rate(1, pressed, sender="pad-1")
-    assert out.reply.error.code == "not_allowed" and "day of service" in out.reply.error.message
+    assert out.reply.error.code == "not_allowed" and "too long ago" in out.reply.error.message
     assert h.store.scalar("SELECT COUNT(*) FROM ratings") == 0
 
 
