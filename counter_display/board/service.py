@@ -22,7 +22,6 @@ from motcua.protocol import (
     HallFigures,
     HallNotice,
     PayloadError,
-    TicketEvent,
     decode,
 )
 from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
@@ -47,7 +46,6 @@ class BoardService(ScreenService):
         rt = self.runtime
         rt.on(t.hall_config, HallConfig, self._locked(lambda m, i: self.model.hall_config(m) or True))
         rt.on(t.call_event, CallEvent, self._locked(lambda m, i: self.model.call(m, time.monotonic())))
-        rt.on(t.ticket_event, TicketEvent, self._locked(lambda m, i: self.model.ticket_event(m)))
         rt.on(f"{t.root}/counter/+/state", CounterState, self._locked(lambda m, i: self.model.counter_state(m)))
         rt.on(f"{t.root}/area/+/summary", AreaSummary, self._locked(lambda m, i: self.model.area_summary(m)))
         rt.on(t.dossier_status, DossierStatusUpdate, self._locked(lambda m, i: self.model.dossiers(m)))
