@@ -35,6 +35,11 @@ class Texts(StrictModel):
     choose_area: str = "Xin chọn lĩnh vực cần giải quyết"
     waiting: str = "Đang chờ: {n} người"
     priority_path: str = "Tôi thuộc diện ưu tiên"
+    priority_chosen: str = "Ưu tiên: {name} (chạm để đổi)"
+    choose_area_priority: str = "Số ưu tiên: xin chọn lĩnh vực"
+    area_closed: str = "Chưa có quầy mở"
+    refused_area_closed: str = "Lĩnh vực này hiện chưa có quầy nào mở. Xin Ông/Bà liên hệ quầy hướng dẫn."
+    ticket_area_closed: str = "Lĩnh vực này hiện chưa có quầy mở, xin Ông/Bà chờ quầy mở."
     choose_priority: str = "Ông/Bà thuộc diện ưu tiên nào?"
     no_priority: str = "Không thuộc diện ưu tiên"
     confirm_title: str = "Xin kiểm tra lại"
@@ -229,6 +234,19 @@ class ScannerSettings(StrictModel):
         description="In a QR code holding a URL, the query parameters that may carry the dossier code.")
 
 
+class Flow(StrictModel):
+    """How many touches a number takes."""
+
+    confirm_before_print: bool = Field(
+        False, description="Show a 'check and print' screen after the area is chosen (one touch more); "
+                           "off: touching an area prints the number.")
+    single_area_direct: bool = Field(
+        True, description="A hall with one service area prints the number from the home screen's button.")
+    closed_area: Literal["issue", "refuse"] = Field(
+        "issue", description="An area with no open counter: 'issue' a number anyway (the screen and the "
+                             "ticket say no counter is open yet) or 'refuse' it with a message.")
+
+
 class KioskSettings(DeviceSettings):
     device_id: str = Field("kiosk-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     hall_name: str | None = Field(None, description="Shown and printed; default: the dispatcher's hall name.")
@@ -237,6 +255,7 @@ class KioskSettings(DeviceSettings):
     timezone: TimeZoneName = Field("Asia/Ho_Chi_Minh", description="For the time printed on the ticket.")
     screen: Screen = Screen()
     timeouts: Timeouts = Timeouts()
+    flow: Flow = Flow()
     printer: PrinterSettings = PrinterSettings()
     scanner: ScannerSettings | None = None
     procedures: list[ProcedureInfo] = Field(

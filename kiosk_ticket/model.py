@@ -13,8 +13,9 @@ is one request, never two numbers.
 
 Screens::
 
-    idle ─ home ─┬─ areas ─ confirm ─[priority ─ confirm]─ issuing ─┬─ ticket
-                 │                                                   └─ error
+    idle ─ home ─┬─ areas ─[confirm]─ issuing ─┬─ ticket        (2 touches: "take", the area)
+                 │    └─ priority ─ areas          └─ error         (priority: 4 touches, chosen before the area)
+                 ├─ (one area) issuing                              (1 touch; its priority button: 3)
                  ├─ dossier (keypad; or a scan from anywhere) ─ looking_up ─ dossier_result
                  └─ proc_areas ─ proc_list ─ proc_detail (scrollable)
 """
@@ -33,11 +34,14 @@ ScreenName = Literal["idle", "home", "areas", "confirm", "priority", "issuing", 
                      "looking_up", "dossier_result", "proc_areas", "proc_list", "proc_detail"]
 BUSY = ("issuing", "looking_up")
 PARENT: dict[str, str] = {
-    "areas": "home", "confirm": "areas", "priority": "confirm", "ticket": "home", "error": "home",
+    "areas": "home", "confirm": "areas", "priority": "areas", "ticket": "home", "error": "home",
     "dossier": "home", "dossier_result": "dossier", "proc_areas": "home", "proc_list": "proc_areas",
     "proc_detail": "proc_list", "home": "home", "idle": "idle",
 }
-KEYPAD = "1234567890QWERTYUIOPASDFGHJKLZXCVBNM.-/"
+# the dossier keypad's rows: the digits together, the letters as on a keyboard, then the separators
+# dossier codes use (the contract's DossierCode: letters, digits, '.', '_', '/', '-')
+KEYPAD_ROWS = ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM", "-./_")
+KEYPAD = "".join(KEYPAD_ROWS)
 MAX_TYPED = 40
 
 
@@ -46,6 +50,12 @@ class AreaRow:
     code: str
     name: str
     waiting: int | None  # None until the dispatcher's summary arrived
+    prefix: str = ""  # the ticket's letter
+    open_counters: int | None = None  # None until the dispatcher's summary arrived
+
+    @property
+    def closed(self) -> bool:
+        return self.open_counters == 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class IssuedTicket:
     priority_name: str | None
     waiting_ahead: int | None
     estimated_wait_min: int | None
+    area_closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class View:
     procedure: ProcedureInfo | None = None
     scroll: int = 0
     connected: bool = True
+    single_area: bool = False  # the home screen's button prints at once
 
 
 @dataclass(frozen=True)
@@ -175,23 +187,27 @@ class KioskModel:
         elif target == "nav:back":
             self._go(PARENT.get(st.screen, "home"))
         elif st.screen == "home" and kind == "home":
-            self._go({"take": "areas", "dossier": "dossier", "procedures": "proc_areas"}.get(arg, "home"))
             st.priority = None
+            if arg == "take" and self._single_area():
+                return self._take(self._single_area(), now)
+            self._go({"take": "areas", "priority": "priority", "dossier": "dossier",
+                      "procedures": "proc_areas"}.get(arg, "home"))
             st.typed = "" if arg == "dossier" else st.typed
         elif st.screen == "areas" and kind == "area" and arg in self._area_names():
-            st.area = arg
-            self._go("confirm")
-        elif st.screen == "confirm" and target == "priority":
+            return self._take(arg, now)
+        elif st.screen == "areas" and target == "priority":
             self._go("priority")
         elif st.screen == "confirm" and target == "confirm" and st.area:
             self._go("issuing")
             return IssueTicket(st.area, st.priority)
         elif st.screen == "priority" and kind == "cat" and arg in dict(self._categories()):
             st.priority = arg
-            self._go("confirm")
+            if self._single_area():
+                return self._take(self._single_area(), now)
+            self._go("areas")
         elif st.screen == "priority" and target == "no_priority":
             st.priority = None
-            self._go("confirm")
+            self._go("home" if self._single_area() else "areas")
         elif st.screen == "dossier" and kind == "key":
             if arg == "del":
                 st.typed = st.typed[:-1]
@@ -208,6 +224,26 @@ class KioskModel:
         elif kind == "scroll" and st.screen in ("proc_list", "proc_detail"):
             self.scroll(-400 if arg == "up" else 400, now)
         return None
+
+    def _take(self, area: str, now: float) -> Effect | None:
+        """The citizen chose ``area``: print at once, or confirm first (setting); an area with no open counter
+        is refused or issued with a word, per setting."""
+        st = self._st
+        st.area = area
+        summary = st.summaries.get(area)
+        if summary is not None and summary.open_counters == 0 and self.s.flow.closed_area == "refuse":
+            self._result("error", self.t.refused_area_closed, now)
+            return None
+        if self.s.flow.confirm_before_print:
+            self._go("confirm")
+            return None
+        self._go("issuing")
+        return IssueTicket(area, st.priority)
+
+    def _single_area(self) -> str | None:
+        """The one area of a one-area hall whose home button prints at once (setting), else None."""
+        names = self._area_names()
+        return next(iter(names)) if len(names) == 1 and self.s.flow.single_area_direct else None
 
     def scroll(self, dy: int, now: float) -> bool:
         """A finger dragged the list by ``dy`` pixels (positive: further down the content)."""
@@ -271,7 +307,8 @@ class KioskModel:
         names = self._area_names()
         st.ticket = IssuedTicket(number=t.number, ticket_id=t.ticket_id, area_name=names.get(t.area, t.area),
                                  priority_name=dict(self._categories()).get(t.priority) if t.priority else None,
-                                 waiting_ahead=reply.waiting_ahead, estimated_wait_min=reply.estimated_wait_min)
+                                 waiting_ahead=reply.waiting_ahead, estimated_wait_min=reply.estimated_wait_min,
+                                 area_closed=getattr(st.summaries.get(t.area), "open_counters", None) == 0)
         self._result("ticket", None, now)
         self.view = self._render()
         return self.view != before
@@ -385,7 +422,10 @@ class KioskModel:
     def _render(self) -> View:
         st = self._st
         names = self._area_names()
-        areas = tuple(AreaRow(code, name, st.summaries[code].waiting if code in st.summaries else None)
+        prefixes = {a.code: a.prefix for a in self.config.areas} if self.config else {}
+        areas = tuple(AreaRow(code, name, st.summaries[code].waiting if code in st.summaries else None,
+                              prefixes.get(code, ""),
+                              st.summaries[code].open_counters if code in st.summaries else None)
                       for code, name in names.items())
         procs = self._procedures()
         proc_area_codes = list(dict.fromkeys(p.area for p in procs))
@@ -401,7 +441,7 @@ class KioskModel:
             proc_areas=tuple((c, names.get(c, c)) for c in proc_area_codes),
             procedures=in_area if st.screen in ("proc_list", "proc_detail") else (),
             procedure=next((p for p in in_area if p.code == st.procedure), None) if st.screen == "proc_detail" else None,
-            scroll=st.scroll, connected=self.connected,
+            scroll=st.scroll, connected=self.connected, single_area=self._single_area() is not None,
         )
 
 

@@ -13,7 +13,7 @@ import pygame
 from motcua.touchscreen import CachedFont, Fonts, Targets
 
 from .config import KioskSettings
-from .model import KEYPAD, View
+from .model import KEYPAD_ROWS, View
 
 
 class Painter:
@@ -175,29 +175,60 @@ class Painter:
         area = pygame.Rect(0, 0, 0, 0)
         area.update(self._content(surface, top))
         area.height = surface.get_height() - area.top - int(60 * self.u)
-        rects = self._grid(area, 3, int(440 * self.u), cols=1 if self.portrait else 3)
+        items = [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)]
+        if view.single_area and view.categories:  # a one-area hall prints from here: priority is its own button
+            items.append(("priority", self.t.priority_path, None, self.c.priority))
+        items += [("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
+                  ("procedures", self.t.procedures, self.t.procedures_hint, self.c.tertiary)]
+        rects = self._grid(area, len(items), int(440 * self.u), cols=1 if self.portrait else len(items))
         targets: Targets = {}
-        for rect, (key, label, hint, colour) in zip(rects, (
-            ("take", self.t.take_number, self.t.take_number_hint, self.c.primary),
-            ("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
-            ("procedures", self.t.procedures, self.t.procedures_hint, self.c.tertiary),
-        )):
+        for rect, (key, label, hint, colour) in zip(rects, items):
             self.button(surface, rect, label, colour, hint, size=72)
             targets[f"home:{key}"] = rect
         return targets
 
     def _areas(self, surface: pygame.Surface, view: View) -> Targets:
-        top = self._header(surface, view, self.t.choose_area)
+        u = self.u
+        top = self._header(surface, view, self.t.choose_area_priority if view.priority else self.t.choose_area)
         area = self._content(surface, top)
         if not view.areas:
-            self.text(surface, self.t.no_areas, self.font(48 * self.u), self.c.muted, area.center, area.width)
+            self.text(surface, self.t.no_areas, self.font(48 * u), self.c.muted, area.center, area.width)
             return {}
         targets: Targets = {}
-        for rect, a in zip(self._grid(area, len(view.areas), int(260 * self.u)), view.areas):
+        if view.categories:  # priority is its own choice, made before the area (whose touch prints)
+            pr = pygame.Rect(area.left, area.top, area.width, int((150 if self.portrait else 110) * u))
+            label = self.t.priority_chosen.format(name=view.priority[1]) if view.priority else self.t.priority_path
+            self.button(surface, pr, label, self.c.priority, size=46)
+            targets["priority"] = pr
+            area = pygame.Rect(area.left, pr.bottom + int(40 * u), area.width, area.bottom - pr.bottom - int(40 * u))
+        for rect, a in zip(self._grid(area, len(view.areas), int(260 * u)), view.areas):
             hint = self.t.waiting.format(n=a.waiting) if a.waiting is not None else None
-            self.button(surface, rect, a.name, self.c.primary, hint, size=46)
+            if a.closed:
+                hint = f"{hint} · {self.t.area_closed}" if hint else self.t.area_closed
+            self.area_button(surface, rect, a.prefix, a.name, self.c.nav if a.closed else self.c.primary, hint)
             targets[f"area:{a.code}"] = rect
         return targets
+
+    def area_button(self, surface: pygame.Surface, rect: pygame.Rect, letter: str, name: str, colour,
+                    hint: str | None) -> None:
+        """An area's button with the ticket's letter in a square on its left, as the ticket prints it."""
+        u = self.u
+        pygame.draw.rect(surface, colour, rect, border_radius=int(24 * u))
+        if not letter:
+            self.button(surface, rect, name, colour, hint, size=46)
+            return
+        side = min(rect.height - int(30 * u), int(170 * u))
+        square = pygame.Rect(0, 0, side, side)
+        square.midleft = (rect.left + int(20 * u), rect.centery)
+        pygame.draw.rect(surface, self.c.button_text, square, border_radius=int(16 * u))
+        font = self.font(side * 0.62, True)
+        while font.size > 14 and font.get_rect(letter).width > side - int(12 * u):
+            font = self.font(font.size - 4, True)
+        r = font.get_rect(letter)
+        r.center = square.center
+        font.render_to(surface, r, letter, colour)
+        rest = pygame.Rect(square.right, rect.top, rect.right - square.right, rect.height)
+        self.button(surface, rest, name, colour, hint, size=46)
 
     def _confirm(self, surface: pygame.Surface, view: View) -> Targets:
         u = self.u
@@ -225,16 +256,11 @@ class Painter:
         else:
             room = pygame.Rect(info.right + gap, area.top, area.width - info.width - gap, area.height)
         # the confirm button gets 300 (and the priority path 180) design pixels, less when the room is short
-        want = int(300 * u) + (int(50 * u) + int(180 * u) if view.categories else 0)
+        want = int(300 * u)
         scale = min(1.0, room.height / want) if want else 1.0
         confirm = pygame.Rect(room.left, room.top, room.width, int(300 * u * scale))
         self.button(surface, confirm, self.t.confirm, self.c.ok, size=72)
-        targets: Targets = {"confirm": confirm}
-        if view.categories:
-            pr = pygame.Rect(room.left, confirm.bottom + int(50 * u * scale), room.width, int(180 * u * scale))
-            self.button(surface, pr, self.t.priority_path, self.c.priority, size=50)
-            targets["priority"] = pr
-        return targets
+        return {"confirm": confirm}
 
     def _priority(self, surface: pygame.Surface, view: View) -> Targets:
         top = self._header(surface, view, self.t.choose_priority)
@@ -277,6 +303,8 @@ class Painter:
             lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text))
         if t.estimated_wait_min is not None:
             lines.append((self.t.wait_text(t.estimated_wait_min), self.font(46 * u), self.c.text))
+        if t.area_closed:
+            lines.append((self.t.ticket_area_closed, self.font(44 * u, True), self.c.error))
         lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary))
 
         def height(text: str, font: CachedFont) -> int:
@@ -335,21 +363,20 @@ class Painter:
         r.midleft = (field.left + int(24 * u), field.centery)
         font.render_to(surface, r, shown, self.c.text)
         y = field.bottom + int(30 * u)
-        keys = list(KEYPAD)
         gap = int(24 * u)
         if self.portrait:  # the keys, then Xóa and Tra cứu across the bottom
-            cols, action_h = 8, int(170 * u)
+            action_h = int(170 * u)
             grid = pygame.Rect(area.left, y, area.width, area.bottom - y - action_h - int(30 * u))
             bw = (area.width - gap) // 3
             delete = pygame.Rect(area.left, area.bottom - action_h, bw, action_h)
             lookup = pygame.Rect(delete.right + gap, area.bottom - action_h, area.width - bw - gap, action_h)
         else:  # a short screen: the keys use the whole height, Tra cứu and Xóa stacked on their right
-            cols, aw = 13, int(area.width * 0.24)
+            aw = int(area.width * 0.24)
             grid = pygame.Rect(area.left, y, area.width - aw - gap, area.bottom - y)
             lookup = pygame.Rect(grid.right + gap, y, aw, (grid.height - gap) * 3 // 5)
             delete = pygame.Rect(grid.right + gap, lookup.bottom + gap, aw, grid.bottom - lookup.bottom - gap)
         targets: Targets = {}
-        for rect, key in zip(self._grid(grid, len(keys), int(150 * u), cols=cols, gap=max(4, int(12 * u))), keys):
+        for rect, key in self._keys(grid, max(4, int(12 * u))):
             pygame.draw.rect(surface, self.c.key, rect, border_radius=int(14 * u))
             pygame.draw.rect(surface, self.c.nav, rect, width=max(2, int(3 * u)), border_radius=int(14 * u))
             self.text(surface, key, self.font(min(56 * u, rect.height * 0.5), True), self.c.text, rect.center)
@@ -360,6 +387,20 @@ class Painter:
         if view.typed:
             targets["lookup"] = lookup
         return targets
+
+    def _keys(self, grid: pygame.Rect, gap: int) -> list[tuple[pygame.Rect, str]]:
+        """The keypad laid out for dossier codes: one row of the ten digits (the keys most codes are made of),
+        the letters in keyboard rows, the separators on the last row; every key the same size."""
+        cols = max(len(row) for row in KEYPAD_ROWS)
+        rows = len(KEYPAD_ROWS)
+        kw = (grid.width - (cols - 1) * gap) // cols
+        kh = min(int(150 * self.u), (grid.height - (rows - 1) * gap) // rows)
+        keys = []
+        for r, row in enumerate(KEYPAD_ROWS):
+            left = grid.left + (grid.width - len(row) * kw - (len(row) - 1) * gap) // 2  # shorter rows centred
+            for i, key in enumerate(row):
+                keys.append((pygame.Rect(left + i * (kw + gap), grid.top + r * (kh + gap), kw, kh), key))
+        return keys
 
     def _dossier_result(self, surface: pygame.Surface, view: View) -> Targets:
         u = self.u
@@ -385,11 +426,16 @@ class Painter:
         row(self.t.dossier_status, d.status, self.c.primary, self.font(64 * u, True))
         if d.appointment:
             row(self.t.appointment, d.appointment)
-        box = pygame.Rect(area.left, y, area.width, int(200 * u))
-        pygame.draw.rect(surface, self.c.ok if d.ready else self.c.nav, box, border_radius=int(20 * u))
-        self.text(surface, self.t.ready_yes if d.ready else self.t.ready_no, self.font(46 * u, True),
-                  self.c.button_text, box.center, box.width - int(40 * u))
-        y = box.bottom + int(40 * u)
+        # a notice, not a button: a coloured bar on its left and the words on the page's own background
+        font = self.font(46 * u, True)
+        text = self.t.ready_yes if d.ready else self.t.ready_no
+        bar = int(16 * u)
+        height = len(self.wrap(text, font, area.width - 3 * bar)) * int(font.size * 1.3)
+        pygame.draw.rect(surface, self.c.ok if d.ready else self.c.muted,
+                         pygame.Rect(area.left, y, bar, height + int(20 * u)))
+        self.left_text(surface, text, font, self.c.ok if d.ready else self.c.text, area.left + 2 * bar,
+                       y + int(10 * u), area.width - 3 * bar)
+        y += height + int(60 * u)
         self.left_text(surface, d.freshness, self.font(38 * u), self.c.muted, area.left, y, area.width)
         return {}
 

@@ -285,7 +285,8 @@ class KioskService(ScreenService):
             issued_at=t.issued_at.astimezone(self.zone), waiting_ahead=reply.waiting_ahead,
             estimated_wait_min=reply.estimated_wait_min,
             tracking_url=self.settings.tracking_url.format(ticket_id=t.ticket_id),
-            priority_name=cats.get(t.priority) if t.priority else None)
+            priority_name=cats.get(t.priority) if t.priority else None,
+            area_closed=next((a.closed for a in v.areas if a.code == t.area), False))
 
     def _lookup(self, effect: LookupDossier) -> None:
         req = DossierLookup(command_id=new_id(), code=effect.code)

@@ -315,10 +315,9 @@ def _start_kiosk(broker: LocalBroker, out: Path):
 
 
 def _citizen_takes_a_number(kiosk, area: str, priority: str | None):
-    """Touch by touch, as a citizen would: home, take a number, the area, [priority], confirm."""
-    for target in ("nav:home", "home:take", f"area:{area}") + (("priority", f"cat:{priority}") if priority else ()):
+    """Touch by touch, as a citizen would: home, take a number, [priority], the area (which prints)."""
+    for target in ("nav:home", "home:take") + (("priority", f"cat:{priority}") if priority else ()) + (f"area:{area}",):
         kiosk.tap(target)
-    kiosk.tap("confirm")
     kiosk.wait_for_view(lambda v: v.screen in ("ticket", "error"), 15)
     return kiosk.view
 
