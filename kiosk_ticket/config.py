@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from announcer.touch import TouchSoundSettings
 from motcua.protocol.messages import ProcedureInfo
 from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
@@ -256,6 +257,9 @@ class KioskSettings(DeviceSettings):
     screen: Screen = Screen()
     timeouts: Timeouts = Timeouts()
     flow: Flow = Flow()
+    sound: TouchSoundSettings = Field(TouchSoundSettings(), description=(
+        "A tick through the kiosk's own speaker on every touch, and the printed number spoken (the "
+        "announcer's voice pack); `enabled = false` for silence."))
     printer: PrinterSettings = PrinterSettings()
     scanner: ScannerSettings | None = None
     procedures: list[ProcedureInfo] = Field(

@@ -371,7 +371,7 @@ class Painter:
             delete = pygame.Rect(area.left, area.bottom - action_h, bw, action_h)
             lookup = pygame.Rect(delete.right + gap, area.bottom - action_h, area.width - bw - gap, action_h)
         else:  # a short screen: the keys use the whole height, Tra cứu and Xóa stacked on their right
-            aw = int(area.width * 0.24)
+            aw = int(area.width * 0.2)
             grid = pygame.Rect(area.left, y, area.width - aw - gap, area.bottom - y)
             lookup = pygame.Rect(grid.right + gap, y, aw, (grid.height - gap) * 3 // 5)
             delete = pygame.Rect(grid.right + gap, lookup.bottom + gap, aw, grid.bottom - lookup.bottom - gap)
@@ -391,12 +391,13 @@ class Painter:
     def _keys(self, grid: pygame.Rect, gap: int) -> list[tuple[pygame.Rect, str]]:
         """The keypad laid out for dossier codes: one row of the ten digits (the keys most codes are made of),
         the letters in keyboard rows, the separators on the last row; every key the same size."""
-        cols = max(len(row) for row in KEYPAD_ROWS)
-        rows = len(KEYPAD_ROWS)
+        layout = KEYPAD_ROWS if self.portrait else (KEYPAD_ROWS[0] + KEYPAD_ROWS[-1],) + KEYPAD_ROWS[1:-1]
+        cols = max(len(row) for row in layout)  # a short screen: the separators end the digits' row
+        rows = len(layout)
         kw = (grid.width - (cols - 1) * gap) // cols
         kh = min(int(150 * self.u), (grid.height - (rows - 1) * gap) // rows)
         keys = []
-        for r, row in enumerate(KEYPAD_ROWS):
+        for r, row in enumerate(layout):
             left = grid.left + (grid.width - len(row) * kw - (len(row) - 1) * gap) // 2  # shorter rows centred
             for i, key in enumerate(row):
                 keys.append((pygame.Rect(left + i * (kw + gap), grid.top + r * (kh + gap), kw, kh), key))

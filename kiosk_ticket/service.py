@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
+from announcer.touch import TouchSounds
 from motcua.protocol import (
     AreaSummary,
     DossierLookup,
@@ -86,6 +87,8 @@ class KioskService(ScreenService):
         self.zone = ZoneInfo(settings.timezone)
         self.model = KioskModel(settings)
         self._init_screen()  # the lock, on_view_change, the screen's health
+        self.sounds = TouchSounds(settings.sound)
+        self.on_touch = self.sounds.touched
         self.on_printed: Callable[[Printed], None] = lambda printed: None
         self.printer_status: PrinterStatus | None = None
         self.printer_error: str | None = None
@@ -107,6 +110,7 @@ class KioskService(ScreenService):
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        self.sounds.start()
         self.runtime.start()
         self._worker.start()
         self._settler.start()
@@ -129,6 +133,7 @@ class KioskService(ScreenService):
             self.scanner.stop()
         self.runtime.stop()
         self.printer.close()
+        self.sounds.close()
 
     # ------------------------------------------------------------------ what the screen calls
 
@@ -272,6 +277,7 @@ class KioskService(ScreenService):
             self._after(self.model.issued(reply, done), None)
         self._save_refill_count()
         log.info("ticket %s (%s) printed, %s ahead", t.number, t.area, reply.waiting_ahead)
+        self.sounds.number(t.number)
         self.on_printed(printed)
 
     def ticket_content(self, reply: TicketReply) -> TicketContent:

@@ -20,6 +20,8 @@ from motcua.client import HallClient
 from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
+# the kiosk's and the pad's touch sounds, and the announcer, play into SDL's silent driver unless a test asks
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 _sites = itertools.count(1)
 
 

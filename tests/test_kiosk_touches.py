@@ -211,3 +211,37 @@ def test_every_target_is_at_least_15_mm_on_the_shipped_panels(tmp_path, size, di
             mm = min(rect.width, rect.height) / px_mm
             assert mm >= MIN_TARGET_MM, f"{name} {target}: {mm:.1f} mm"
     assert {"idle", "home", "areas", "priority", "error", "dossier", "proc_detail"} <= seen
+
+
+def test_every_touch_ticks_and_the_printed_number_is_spoken(tmp_path):
+    """The kiosk's own speaker: a tick for each touch that did something, the number in the announcer's words."""
+    from announcer import voicepack as vp
+    from announcer.numbers import ticket_words
+    from announcer.touch import TICK
+
+    pack = tmp_path / "pack"
+    vp.synthetic(pack, vp.required_words(), rate=8000, word_ms=20)
+    screen = make(tmp_path, sound={"pack": pack, "driver": "dummy", "tick_ms": 20})
+    service = screen.service
+    sounds = service.sounds
+    sounds.start()
+    try:
+        finger = Finger(screen)
+        finger("idle")
+        assert sounds.wait_idle()
+        finger("home:take")
+        assert sounds.wait_idle()
+        assert [k for k in sounds.heard] == [[TICK], [TICK]]
+        sounds.number("B2013")
+        assert sounds.wait_idle() and sounds.error is None
+        assert sounds.heard[-1] == [vp.normalise_key(w) for w in ticket_words("B2013")]
+    finally:
+        sounds.close()
+
+
+def test_sounds_off_by_setting(tmp_path):
+    screen = make(tmp_path, sound={"enabled": False})
+    sounds = screen.service.sounds
+    sounds.start()
+    Finger(screen)("idle")
+    assert sounds.wait_idle(1) and not sounds.heard
