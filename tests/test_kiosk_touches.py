@@ -245,3 +245,14 @@ def test_sounds_off_by_setting(tmp_path):
     sounds.start()
     Finger(screen)("idle")
     assert sounds.wait_idle(1) and not sounds.heard
+
+
+def test_a_days_numbers_do_not_grow_the_text_cache(tmp_path):
+    """Each printed number is drawn once at 300 pt (about 1 MB): the cache keeps a bounded number of bytes."""
+    from motcua.touchscreen import Fonts
+
+    fonts = Fonts(KioskSettings().screen, max_bytes=8 << 20)
+    for n in range(1001, 1101):
+        fonts(330, True).image(f"A{n}", (176, 30, 35))
+    assert fonts.bytes <= 8 << 20
+    assert fonts(330, True).get_rect("A1100").width > 0
