@@ -32,6 +32,8 @@ class Texts(StrictModel):
     procedures: str = "Thủ tục hành chính"
     procedures_hint: str = "Giấy tờ cần nộp, phí, lệ phí, thời gian"
     back: str = "Quay lại"
+    large_text_on: str = "Chữ to, rõ hơn"
+    large_text_off: str = "Chữ cỡ thường"
     home: str = "Về trang chính"
     choose_area: str = "Xin chọn lĩnh vực cần giải quyết"
     waiting: str = "Đang chờ: {n} người"
@@ -132,6 +134,12 @@ class Colours(StrictModel):
     key: Colour = (255, 255, 255)
 
 
+HIGH_CONTRAST = dict(background=(255, 255, 255), text=(0, 0, 0), muted=(0, 0, 0), header=(0, 0, 0),
+                     header_text=(255, 230, 0), primary=(0, 40, 140), secondary=(0, 85, 30), tertiary=(90, 40, 0),
+                     priority=(100, 0, 90), button_text=(255, 255, 255), nav=(0, 0, 0), error=(160, 0, 0),
+                     ok=(0, 90, 20), key=(255, 255, 255))
+
+
 class Screen(ScreenSettings):
     """The shared screen settings; a kiosk is usually a 32" portrait panel."""
 
@@ -139,6 +147,9 @@ class Screen(ScreenSettings):
     height: int = Field(1920, ge=240, le=7680, description="Window height of a windowed run (not used full screen).")
     diagonal_in: float = Field(32.0, ge=3, le=120, description="The panel's diagonal in inches.")
     colours: Colours = Colours()
+    high_contrast: Colours = Field(Colours(**HIGH_CONTRAST), description=(
+        "The colours of the large-text mode a citizen switches on with the home screen's button."))
+    large_text_scale: float = Field(1.3, ge=1.0, le=2.0, description="How much larger text is in that mode.")
 
 
 class Timeouts(StrictModel):

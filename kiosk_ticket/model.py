@@ -99,6 +99,7 @@ class View:
     scroll: int = 0
     connected: bool = True
     single_area: bool = False  # the home screen's button prints at once
+    large: bool = False  # large text and high contrast, switched on by the citizen; off for the next one
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class _State:
     procedure: str | None = None
     scroll: int = 0
     scroll_limit: int = 0
+    large: bool = False
     last_touch: float = 0.0
     result_until: float | None = None
     summaries: dict[str, AreaSummary] = field(default_factory=dict)
@@ -182,7 +184,9 @@ class KioskModel:
     def _apply_tap(self, target: str, now: float) -> Effect | None:
         st = self._st
         kind, _, arg = target.partition(":")
-        if target == "nav:home" or (st.screen == "idle"):
+        if target == "mode:large" and st.screen == "home":
+            st.large = not st.large
+        elif target == "nav:home" or (st.screen == "idle"):
             self._go("home")
         elif target == "nav:back":
             self._go(PARENT.get(st.screen, "home"))
@@ -386,6 +390,8 @@ class KioskModel:
         st.result_until = None
         st.scroll = 0
         st.scroll_limit = 0
+        if screen == "idle":
+            st.large = False  # the next citizen starts with the usual screen
         if screen in ("home", "idle"):
             st.area = st.priority = None
             st.ticket = None
@@ -442,6 +448,7 @@ class KioskModel:
             procedures=in_area if st.screen in ("proc_list", "proc_detail") else (),
             procedure=next((p for p in in_area if p.code == st.procedure), None) if st.screen == "proc_detail" else None,
             scroll=st.scroll, connected=self.connected, single_area=self._single_area() is not None,
+            large=st.large,
         )
 
 

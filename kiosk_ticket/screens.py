@@ -24,11 +24,12 @@ class Painter:
         self.fonts = Fonts(settings.screen)
         self.scroll_limit = 0
         self.u = 1.0
+        self.k = 1.0  # text scale: larger in the large-text mode
 
     # ------------------------------------------------------------------ text helpers
 
     def font(self, size: float, bold: bool = False) -> CachedFont:
-        return self.fonts(max(10, size), bold)
+        return self.fonts(max(10, size * self.k), bold)
 
     @staticmethod
     def wrap(text: str, font: CachedFont, width: int) -> list[str]:
@@ -82,8 +83,8 @@ class Painter:
 
         while font.size > 18 and (any(font.get_rect(w).width > width for w in label.split())
                                   or height() > rect.height - pad // 2):
-            font = self.font(font.size - 2, True)
-            hint_font = self.font(max(14, int(font.size * 0.68)))
+            font = self.fonts(font.size - 2, True)  # sizes already scaled: the faces directly
+            hint_font = self.fonts(max(14, int(font.size * 0.68)))
         top = rect.centery - height() // 2
         for fnt, text, gap in ((font, label, 1.2), (hint_font, hint, 1.25)):
             if not text:
@@ -97,6 +98,9 @@ class Painter:
     # ------------------------------------------------------------------ entry point
 
     def draw(self, surface: pygame.Surface, view: View) -> Targets:
+        screen = self.s.screen
+        self.c = screen.high_contrast if view.large else screen.colours
+        self.k = screen.large_text_scale if view.large else 1.0
         surface.fill(self.c.background)
         w, h = surface.get_size()
         self.u = min(w, h) / 1080
@@ -117,9 +121,14 @@ class Painter:
         k = 1.0 if self.portrait else 0.8  # a landscape screen is short: thinner bars leave room for the content
         bar = pygame.Rect(0, 0, w, int(230 * u * k))
         pygame.draw.rect(surface, self.c.header, bar)
-        self.text(surface, view.hall_name, self.font(34 * u, True), self.c.header_text, (w // 2, int(60 * u * k)),
+        # the header keeps its height in the large-text mode: the hall's name as usual, the title as large as
+        # one line allows
+        self.text(surface, view.hall_name, self.fonts(34 * u, True), self.c.header_text, (w // 2, int(60 * u * k)),
                   w - int(60 * u))
-        self.text(surface, title, self.font(54 * u, True), self.c.header_text, (w // 2, int(160 * u * k)), w - int(60 * u))
+        title_font = self.font(54 * u, True)
+        while title_font.size > 54 * u and title_font.get_rect(title).width > w - int(60 * u):
+            title_font = self.fonts(title_font.size - 4, True)
+        self.text(surface, title, title_font, self.c.header_text, (w // 2, int(160 * u * k)), w - int(60 * u))
         return bar.bottom
 
     def _footer_top(self, surface: pygame.Surface) -> int:
@@ -174,7 +183,8 @@ class Painter:
         top = self._header(surface, view, self.t.home_title)
         area = pygame.Rect(0, 0, 0, 0)
         area.update(self._content(surface, top))
-        area.height = surface.get_height() - area.top - int(60 * self.u)
+        toggle_h = int(130 * self.u)
+        area.height = surface.get_height() - area.top - int(60 * self.u) - toggle_h - int(30 * self.u)
         items = [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)]
         if view.single_area and view.categories:  # a one-area hall prints from here: priority is its own button
             items.append(("priority", self.t.priority_path, None, self.c.priority))
@@ -185,6 +195,11 @@ class Painter:
         for rect, (key, label, hint, colour) in zip(rects, items):
             self.button(surface, rect, label, colour, hint, size=72)
             targets[f"home:{key}"] = rect
+        toggle = pygame.Rect(area.left, area.bottom + int(30 * self.u), area.width, toggle_h)
+        pygame.draw.rect(surface, self.c.text, toggle, width=max(3, int(5 * self.u)), border_radius=int(24 * self.u))
+        self.text(surface, f"Aa  {self.t.large_text_off if view.large else self.t.large_text_on}",
+                  self.font(46 * self.u, True), self.c.text, toggle.center, toggle.width - int(40 * self.u))
+        targets["mode:large"] = toggle
         return targets
 
     def _areas(self, surface: pygame.Surface, view: View) -> Targets:
@@ -223,7 +238,7 @@ class Painter:
         pygame.draw.rect(surface, self.c.button_text, square, border_radius=int(16 * u))
         font = self.font(side * 0.62, True)
         while font.size > 14 and font.get_rect(letter).width > side - int(12 * u):
-            font = self.font(font.size - 4, True)
+            font = self.fonts(font.size - 4, True)
         r = font.get_rect(letter)
         r.center = square.center
         font.render_to(surface, r, letter, colour)
@@ -314,9 +329,9 @@ class Painter:
         # the number takes what the words leave, up to its design size, and never wider than the card
         pad = int(30 * u)
         size = min(330 * u, (card.height - words_h - 3 * pad) / 0.8)
-        while size > 30 and self.font(size, True).get_rect(t.number).width > card.width - int(80 * u):
+        while size > 30 and self.fonts(size, True).get_rect(t.number).width > card.width - int(80 * u):
             size -= 10
-        number_font = self.font(max(30, size), True)
+        number_font = self.fonts(max(30, size), True)  # fitted to the card: not scaled again
         r = number_font.get_rect(t.number)
         r.midtop = (w // 2, card.top + pad)
         number_font.render_to(surface, r, t.number, self.c.header)
@@ -358,7 +373,7 @@ class Painter:
         shown = (view.typed or "") + "▌"
         font = self.font(60 * u, True)
         while font.size > 20 and font.get_rect(shown).width > field.width - int(40 * u):
-            font = self.font(font.size - 4, True)
+            font = self.fonts(font.size - 4, True)
         r = font.get_rect(shown)
         r.midleft = (field.left + int(24 * u), field.centery)
         font.render_to(surface, r, shown, self.c.text)

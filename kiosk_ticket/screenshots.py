@@ -110,6 +110,11 @@ def render_all(out: Path, settings: KioskSettings | None = None, landscape: bool
     shot("idle")
     press("idle")
     shot("home")
+    press("mode:large")
+    press("home:take")
+    shot("large-areas")  # the large-text, high-contrast mode a citizen switches on from home
+    press("nav:home")
+    press("mode:large")
     press("home:take")
     shot("areas")
     press("priority")

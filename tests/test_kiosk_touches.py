@@ -256,3 +256,29 @@ def test_a_days_numbers_do_not_grow_the_text_cache(tmp_path):
         fonts(330, True).image(f"A{n}", (176, 30, 35))
     assert fonts.bytes <= 8 << 20
     assert fonts(330, True).get_rect("A1100").width > 0
+
+
+def test_large_text_and_high_contrast_switched_on_screen(tmp_path):
+    screen = make(tmp_path)
+    service = screen.service
+    finger = Finger(screen)
+    finger("idle")
+    normal = screen.service.settings.screen.colours
+    assert screen.surface.get_at((5, screen.surface.get_height() // 2))[:3] == normal.background
+    finger("mode:large")
+    hc = service.settings.screen.high_contrast
+    assert service.view.large and screen.surface.get_at((5, screen.surface.get_height() // 2))[:3] == hc.background
+    assert screen.painter.font(40).size == int(40 * service.settings.screen.large_text_scale)
+    px_mm = service.settings.screen.px_per_mm(screen.surface.get_size())
+    for target in ("home:take", "area:DD"):  # the mode stays while this citizen goes on, targets still large
+        finger(target) if target != "area:DD" else None
+        assert all(min(r.size) / px_mm >= MIN_TARGET_MM for r in screen.targets.values())
+    assert service.view.large and service.view.screen == "areas"
+    finger("nav:home")
+    finger("mode:large")
+    assert not service.view.large
+    finger("mode:large")
+    with service._lock:  # left alone: the next citizen finds the usual screen
+        service._after(service.model.tick(time.monotonic() + 10_000), None)
+        service._after(service.model.tick(time.monotonic() + 20_000), None)
+    assert service.view.screen == "idle" and not service.view.large
