@@ -252,6 +252,8 @@ class Flow(StrictModel):
     confirm_before_print: bool = Field(
         False, description="Show a 'check and print' screen after the area is chosen (one touch more); "
                            "off: touching an area prints the number.")
+    issue_tickets: bool = Field(
+        True, description="false: a kiosk without a printer, for the dossier lookup and the procedures only.")
     single_area_direct: bool = Field(
         True, description="A hall with one service area prints the number from the home screen's button.")
     closed_area: Literal["issue", "refuse"] = Field(

@@ -100,6 +100,7 @@ class View:
     connected: bool = True
     single_area: bool = False  # the home screen's button prints at once
     large: bool = False  # large text and high contrast, switched on by the citizen; off for the next one
+    tickets: bool = True  # False: a lookup kiosk without a printer
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ class KioskModel:
             self._go("home")
         elif target == "nav:back":
             self._go(PARENT.get(st.screen, "home"))
+        elif st.screen == "home" and arg in ("take", "priority") and not self.s.flow.issue_tickets:
+            pass  # a lookup kiosk: no printer, no numbers
         elif st.screen == "home" and kind == "home":
             st.priority = None
             if arg == "take" and self._single_area():
@@ -448,7 +451,7 @@ class KioskModel:
             procedures=in_area if st.screen in ("proc_list", "proc_detail") else (),
             procedure=next((p for p in in_area if p.code == st.procedure), None) if st.screen == "proc_detail" else None,
             scroll=st.scroll, connected=self.connected, single_area=self._single_area() is not None,
-            large=st.large,
+            large=st.large, tickets=self.s.flow.issue_tickets,
         )
 
 

@@ -185,8 +185,8 @@ class Painter:
         area.update(self._content(surface, top))
         toggle_h = int(130 * self.u)
         area.height = surface.get_height() - area.top - int(60 * self.u) - toggle_h - int(30 * self.u)
-        items = [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)]
-        if view.single_area and view.categories:  # a one-area hall prints from here: priority is its own button
+        items = [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)] if view.tickets else []
+        if view.tickets and view.single_area and view.categories:  # a one-area hall prints from here: priority is its own button
             items.append(("priority", self.t.priority_path, None, self.c.priority))
         items += [("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
                   ("procedures", self.t.procedures, self.t.procedures_hint, self.c.tertiary)]

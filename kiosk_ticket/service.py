@@ -328,6 +328,8 @@ class KioskService(ScreenService):
         return status
 
     def _poll_printer(self) -> None:
+        if not self.settings.flow.issue_tickets:
+            return  # a lookup kiosk has no printer to ask
         with self._lock:
             busy = self.model.busy
         if not busy:  # the worker is asking it anyway
@@ -404,6 +406,12 @@ class KioskService(ScreenService):
     # ------------------------------------------------------------------ health
 
     def _checks(self) -> dict[str, str]:
+        if not self.settings.flow.issue_tickets:
+            checks = {"printer": "ok: none (dossier lookup and procedures only)"}
+            if self.scanner is not None:
+                checks["scanner"] = self.scanner.status
+            checks["screen"] = self.screen_check()
+            return checks
         st = self.printer_status
         err = f"; last error: {self.printer_error}" if self.printer_error else ""
         one_way = self.settings.printer.status_query == "none" or self.settings.printer.transport.kind in (

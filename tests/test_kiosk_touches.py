@@ -282,3 +282,32 @@ def test_large_text_and_high_contrast_switched_on_screen(tmp_path):
         service._after(service.model.tick(time.monotonic() + 10_000), None)
         service._after(service.model.tick(time.monotonic() + 20_000), None)
     assert service.view.screen == "idle" and not service.view.large
+
+
+@pytest.mark.parametrize("minutes", [0, 1, 4])
+def test_no_zero_minutes_on_the_screen_or_the_ticket(tmp_path, minutes):
+    from kiosk_ticket.ticket_render import ticket_lines
+
+    screen = make(tmp_path)
+    service = screen.service
+    reply = sample_reply().model_copy(update={"estimated_wait_min": minutes, "waiting_ahead": 0})
+    with service._lock:
+        service._after(service.model.issued(reply, time.monotonic()), None)
+    screen.redraw()
+    t = service.view.ticket
+    said = [service.settings.texts.wait_text(t.estimated_wait_min)]
+    said += ticket_lines(service.ticket_content(reply), service.settings.texts, 42)
+    assert not [s for s in said if " 0 phút" in f" {s}"], said
+    assert any("dưới 5 phút" in s for s in said)
+
+
+def test_a_kiosk_without_a_printer_offers_lookup_and_procedures_only(tmp_path):
+    screen = make(tmp_path, flow={"issue_tickets": False})
+    finger = Finger(screen)
+    finger("idle")
+    assert {t for t in screen.targets if t.startswith("home:")} == {"home:dossier", "home:procedures"}
+    screen.service.tap("home:take")  # even a stray target name issues nothing
+    assert screen.service.view.screen == "home" and not finger.effects
+    assert screen.service._checks()["printer"].startswith("ok: none")
+    finger("home:procedures")
+    assert screen.service.view.screen == "proc_areas"
