@@ -31,13 +31,15 @@ from motcua.protocol import AreaSummary, DossierReply, HallConfig, ProcedureInfo
 from .config import KioskSettings
 
 ScreenName = Literal["idle", "home", "areas", "confirm", "priority", "issuing", "ticket", "error", "dossier",
-                     "looking_up", "dossier_result", "proc_areas", "proc_list", "proc_detail"]
+                     "looking_up", "dossier_result", "proc_areas", "proc_list", "proc_detail", "proc_search"]
 BUSY = ("issuing", "looking_up")
 PARENT: dict[str, str] = {
     "areas": "home", "confirm": "areas", "priority": "areas", "ticket": "home", "error": "home",
     "dossier": "home", "dossier_result": "dossier", "proc_areas": "home", "proc_list": "proc_areas",
-    "proc_detail": "proc_list", "home": "home", "idle": "idle",
+    "proc_detail": "proc_list", "home": "home", "idle": "idle", "proc_search": "proc_areas",
 }
+SEARCH_KEYS = ("QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM")  # diacritics not needed: the search ignores them
+MAX_RESULTS = 4
 # the dossier keypad's rows: the digits together, the letters as on a keyboard, then the separators
 # dossier codes use (the contract's DossierCode: letters, digits, '.', '_', '/', '-')
 KEYPAD_ROWS = ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM", "-./_")
@@ -101,6 +103,7 @@ class View:
     single_area: bool = False  # the home screen's button prints at once
     large: bool = False  # large text and high contrast, switched on by the citizen; off for the next one
     tickets: bool = True  # False: a lookup kiosk without a printer
+    query: str = ""  # typed in the procedures search
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class _State:
     scroll: int = 0
     scroll_limit: int = 0
     large: bool = False
+    query: str = ""
+    from_search: bool = False
     last_touch: float = 0.0
     result_until: float | None = None
     summaries: dict[str, AreaSummary] = field(default_factory=dict)
@@ -190,7 +195,7 @@ class KioskModel:
         elif target == "nav:home" or (st.screen == "idle"):
             self._go("home")
         elif target == "nav:back":
-            self._go(PARENT.get(st.screen, "home"))
+            self._go("proc_search" if st.screen == "proc_detail" and st.from_search else PARENT.get(st.screen, "home"))
         elif st.screen == "home" and arg in ("take", "priority") and not self.s.flow.issue_tickets:
             pass  # a lookup kiosk: no printer, no numbers
         elif st.screen == "home" and kind == "home":
@@ -224,7 +229,23 @@ class KioskModel:
             return self._lookup(st.typed, now)
         elif st.screen == "proc_areas" and kind == "parea":
             st.proc_area = arg
+            st.from_search = False
             self._go("proc_list")
+        elif st.screen == "proc_areas" and target == "search":
+            st.query = ""
+            self._go("proc_search")
+        elif st.screen == "proc_search" and kind == "skey":
+            if arg == "del":
+                st.query = st.query[:-1]
+            elif arg == "space" and st.query and not st.query.endswith(" "):
+                st.query += " "
+            elif len(arg) == 1 and any(arg in row for row in SEARCH_KEYS) and len(st.query) < MAX_TYPED:
+                st.query += arg
+        elif st.screen == "proc_search" and kind == "proc":
+            p = next((p for p in self._procedures() if p.code == arg), None)
+            if p is not None:
+                st.proc_area, st.procedure, st.from_search = p.area, p.code, True
+                self._go("proc_detail")
         elif st.screen == "proc_list" and kind == "proc":
             st.procedure = arg
             self._go("proc_detail")
@@ -442,16 +463,20 @@ class KioskModel:
         cats = self._categories()
         priority = next((c for c in cats if c[0] == st.priority), None)
         in_area = tuple(p for p in procs if p.area == st.proc_area)
+        if st.screen == "proc_search":
+            from .catalogue import search
+
+            in_area = tuple(search(procs, st.query, MAX_RESULTS))
         return View(
             screen=st.screen,
             hall_name=self.s.hall_name or (self.config.hall_name if self.config else ""),
             areas=areas, categories=cats, area=area, priority=priority, ticket=st.ticket, message=st.message,
             typed=st.typed, dossier=st.dossier,
             proc_areas=tuple((c, names.get(c, c)) for c in proc_area_codes),
-            procedures=in_area if st.screen in ("proc_list", "proc_detail") else (),
+            procedures=in_area if st.screen in ("proc_list", "proc_detail", "proc_search") else (),
             procedure=next((p for p in in_area if p.code == st.procedure), None) if st.screen == "proc_detail" else None,
             scroll=st.scroll, connected=self.connected, single_area=self._single_area() is not None,
-            large=st.large, tickets=self.s.flow.issue_tickets,
+            large=st.large, tickets=self.s.flow.issue_tickets, query=st.query,
         )
 
 

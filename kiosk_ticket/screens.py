@@ -13,7 +13,7 @@ import pygame
 from motcua.touchscreen import CachedFont, Fonts, Targets
 
 from .config import KioskSettings
-from .model import KEYPAD_ROWS, View
+from .model import KEYPAD_ROWS, SEARCH_KEYS, View
 
 
 class Painter:
@@ -461,10 +461,62 @@ class Painter:
         if not view.proc_areas:
             self.text(surface, self.t.no_procedures, self.font(48 * self.u), self.c.muted, area.center, area.width)
             return {}
-        targets: Targets = {}
-        for rect, (code, name) in zip(self._grid(area, len(view.proc_areas), int(220 * self.u)), view.proc_areas):
-            self.button(surface, rect, name, self.c.tertiary, size=min(50, rect.height / self.u / 3))
+        u = self.u
+        search = pygame.Rect(area.left, area.top, area.width, int(130 * u))
+        self.button(surface, search, self.t.search, self.c.primary, size=46)
+        targets: Targets = {"search": search}
+        area = pygame.Rect(area.left, search.bottom + int(30 * u), area.width, area.bottom - search.bottom - int(30 * u))
+        for rect, (code, name) in zip(self._grid(area, len(view.proc_areas), int(220 * u)), view.proc_areas):
+            self.button(surface, rect, name, self.c.tertiary, size=min(50, rect.height / u / 3))
             targets[f"parea:{code}"] = rect
+        return targets
+
+    def _proc_search(self, surface: pygame.Surface, view: View) -> Targets:
+        """Search by name: the typed words, the first matches as buttons, a letter keyboard without marks."""
+        u = self.u
+        top = self._header(surface, view, self.t.search)
+        area = self._content(surface, top)
+        y = area.top
+        y += self.left_text(surface, self.t.search_hint, self.font(38 * u), self.c.text, area.left, y, area.width)
+        field = pygame.Rect(area.left, y + int(10 * u), area.width, int(110 * u))
+        pygame.draw.rect(surface, (255, 255, 255), field, border_radius=int(12 * u))
+        pygame.draw.rect(surface, self.c.primary, field, width=max(2, int(5 * u)), border_radius=int(12 * u))
+        shown = view.query + "▌"
+        font = self.font(54 * u, True)
+        while font.size > 20 and font.get_rect(shown).width > field.width - int(40 * u):
+            font = self.fonts(font.size - 4, True)
+        r = font.get_rect(shown)
+        r.midleft = (field.left + int(24 * u), field.centery)
+        font.render_to(surface, r, shown, self.c.text)
+        gap = int(16 * u)
+        rows = len(SEARCH_KEYS) + 1
+        kh = int((110 if self.portrait else 80) * u)
+        keys_top = area.bottom - rows * kh - (rows - 1) * gap
+        results = pygame.Rect(area.left, field.bottom + int(20 * u), area.width, keys_top - field.bottom - int(40 * u))
+        targets: Targets = {}
+        if view.query.strip() and not view.procedures:
+            self.text(surface, self.t.search_none, self.font(40 * u), self.c.muted, results.center, results.width)
+        if view.procedures:
+            for rect, p in zip(self._grid(results, len(view.procedures), int(130 * u), cols=1, gap=int(12 * u)),
+                               view.procedures):
+                self.button(surface, rect, p.name, self.c.tertiary, size=min(40, rect.height / u / 2.6))
+                targets[f"proc:{p.code}"] = rect
+        cols = max(len(row) for row in SEARCH_KEYS)
+        kw = (area.width - (cols - 1) * gap) // cols
+        for r_i, row in enumerate(SEARCH_KEYS):
+            left = area.left + (area.width - len(row) * kw - (len(row) - 1) * gap) // 2
+            for i, key in enumerate(row):
+                rect = pygame.Rect(left + i * (kw + gap), keys_top + r_i * (kh + gap), kw, kh)
+                pygame.draw.rect(surface, self.c.key, rect, border_radius=int(14 * u))
+                pygame.draw.rect(surface, self.c.nav, rect, width=max(2, int(3 * u)), border_radius=int(14 * u))
+                self.text(surface, key, self.font(min(50 * u, rect.height * 0.5), True), self.c.text, rect.center)
+                targets[f"skey:{key}"] = rect
+        last = keys_top + len(SEARCH_KEYS) * (kh + gap)
+        space = pygame.Rect(area.left, last, (area.width - gap) * 2 // 3, kh)
+        delete = pygame.Rect(space.right + gap, last, area.right - space.right - gap, kh)
+        self.button(surface, space, self.t.space, self.c.nav, size=40)
+        self.button(surface, delete, f"⌫ {self.t.delete}", self.c.nav, size=40)
+        targets["skey:space"], targets["skey:del"] = space, delete
         return targets
 
     def _scroller(self, surface: pygame.Surface, area: pygame.Rect, content_h: int) -> tuple[pygame.Rect, Targets]:

@@ -139,6 +139,15 @@ def render_all(out: Path, settings: KioskSettings | None = None, landscape: bool
     press("parea:DD")
     press("proc:DD-01")
     shot("procedure")
+    press("nav:back")
+    press("nav:back")
+    press("search")
+    for key in "KHAI":
+        press(f"skey:{key}")
+    press("skey:space")
+    for key in "SINH":
+        press(f"skey:{key}")
+    shot("procedure-search")
 
     # the printed ticket, decoded back from the bytes the printer receives
     for width, name in ((576, "ticket-80mm"), (384, "ticket-58mm")):

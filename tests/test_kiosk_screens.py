@@ -188,7 +188,7 @@ def test_every_citizen_facing_word_has_glyphs():
     words = [v for v in Texts().model_dump().values() if isinstance(v, str)] + [a.name for a in config.areas] + \
         [p.name for p in config.priority_categories] + [config.hall_name] + \
         [x for p in config.procedures for x in (p.name, p.fee, p.processing_time, p.where, *p.documents)] + \
-        ["◀ ⌂ ⌫ ▌ • ▲ ▼ ! ·", "QWERTYUIOPASDFGHJKLZXCVBNM1234567890.-/_"] + \
+        ["◀ ⌂ ⌫ ▌ • ▲ ▼ ! · Aa", "QWERTYUIOPASDFGHJKLZXCVBNM1234567890.-/_"] + \
         [a.prefix for a in config.areas]
     pygame.freetype.init()
     for path in (settings.screen.font, settings.screen.bold_font):

@@ -311,3 +311,26 @@ def test_a_kiosk_without_a_printer_offers_lookup_and_procedures_only(tmp_path):
     assert screen.service._checks()["printer"].startswith("ok: none")
     finger("home:procedures")
     assert screen.service.view.screen == "proc_areas"
+
+
+@pytest.mark.parametrize("size,diagonal", SHIPPED, ids=lambda v: str(v))
+def test_search_procedures_by_name_typed_on_screen(tmp_path, size, diagonal):
+    screen = make(tmp_path, size, diagonal)
+    service = screen.service
+    finger = Finger(screen)
+    for t in ("idle", "home:procedures", "search"):
+        finger(t)
+    assert service.view.screen == "proc_search"
+    wanted = next(p for p in service.model._procedures() if "khai sinh" in p.name.lower())
+    for key in "KHAI":
+        finger(f"skey:{key}")
+    finger("skey:space")
+    for key in "SINH":
+        finger(f"skey:{key}")
+    assert service.view.query == "KHAI SINH"
+    px_mm = service.settings.screen.px_per_mm(size)
+    assert all(min(r.size) / px_mm >= MIN_TARGET_MM for r in screen.targets.values())
+    finger(f"proc:{wanted.code}")
+    assert service.view.screen == "proc_detail" and service.view.procedure.code == wanted.code
+    finger("nav:back")
+    assert service.view.screen == "proc_search" and service.view.query == "KHAI SINH"
