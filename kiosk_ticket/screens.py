@@ -490,7 +490,8 @@ class Painter:
         font.render_to(surface, r, shown, self.c.text)
         gap = int(16 * u)
         rows = len(SEARCH_KEYS) + 1
-        kh = int((110 if self.portrait else 80) * u)
+        # never under 8 mm on a small panel, whatever the design size gives
+        kh = max(int((110 if self.portrait else 80) * u), int(8 * self.s.screen.px_per_mm(surface.get_size())))
         keys_top = area.bottom - rows * kh - (rows - 1) * gap
         results = pygame.Rect(area.left, field.bottom + int(20 * u), area.width, keys_top - field.bottom - int(40 * u))
         targets: Targets = {}
