@@ -493,19 +493,29 @@ class Painter:
         # never under 8 mm on a small panel, whatever the design size gives
         kh = max(int((110 if self.portrait else 80) * u), int(8 * self.s.screen.px_per_mm(surface.get_size())))
         keys_top = area.bottom - rows * kh - (rows - 1) * gap
-        results = pygame.Rect(area.left, field.bottom + int(20 * u), area.width, keys_top - field.bottom - int(40 * u))
+        min_h = int(8 * self.s.screen.px_per_mm(surface.get_size()))
+        if self.portrait:  # the results between the words typed and the keyboard
+            results = pygame.Rect(area.left, field.bottom + int(20 * u), area.width,
+                                  keys_top - field.bottom - int(40 * u))
+            keys = pygame.Rect(area.left, keys_top, area.width, area.bottom - keys_top)
+        else:  # a short screen: the keyboard on the left, the results beside it
+            kw_all = area.width * 3 // 5
+            keys_top = max(keys_top, field.bottom + int(20 * u))
+            keys = pygame.Rect(area.left, keys_top, kw_all, area.bottom - keys_top)
+            results = pygame.Rect(keys.right + gap * 2, keys_top, area.right - keys.right - gap * 2,
+                                  area.bottom - keys_top)
+        shown = view.procedures[:max(0, (results.height + int(12 * u)) // (min_h + int(12 * u)))]
         targets: Targets = {}
         if view.query.strip() and not view.procedures:
             self.text(surface, self.t.search_none, self.font(40 * u), self.c.muted, results.center, results.width)
-        if view.procedures:
-            for rect, p in zip(self._grid(results, len(view.procedures), int(130 * u), cols=1, gap=int(12 * u)),
-                               view.procedures):
+        if shown:
+            for rect, p in zip(self._grid(results, len(shown), int(130 * u), cols=1, gap=int(12 * u)), shown):
                 self.button(surface, rect, p.name, self.c.tertiary, size=min(40, rect.height / u / 2.6))
                 targets[f"proc:{p.code}"] = rect
         cols = max(len(row) for row in SEARCH_KEYS)
-        kw = (area.width - (cols - 1) * gap) // cols
+        kw = (keys.width - (cols - 1) * gap) // cols
         for r_i, row in enumerate(SEARCH_KEYS):
-            left = area.left + (area.width - len(row) * kw - (len(row) - 1) * gap) // 2
+            left = keys.left + (keys.width - len(row) * kw - (len(row) - 1) * gap) // 2
             for i, key in enumerate(row):
                 rect = pygame.Rect(left + i * (kw + gap), keys_top + r_i * (kh + gap), kw, kh)
                 pygame.draw.rect(surface, self.c.key, rect, border_radius=int(14 * u))
@@ -513,8 +523,8 @@ class Painter:
                 self.text(surface, key, self.font(min(50 * u, rect.height * 0.5), True), self.c.text, rect.center)
                 targets[f"skey:{key}"] = rect
         last = keys_top + len(SEARCH_KEYS) * (kh + gap)
-        space = pygame.Rect(area.left, last, (area.width - gap) * 2 // 3, kh)
-        delete = pygame.Rect(space.right + gap, last, area.right - space.right - gap, kh)
+        space = pygame.Rect(keys.left, last, (keys.width - gap) * 2 // 3, kh)
+        delete = pygame.Rect(space.right + gap, last, keys.right - space.right - gap, kh)
         self.button(surface, space, self.t.space, self.c.nav, size=40)
         self.button(surface, delete, f"⌫ {self.t.delete}", self.c.nav, size=40)
         targets["skey:space"], targets["skey:del"] = space, delete
