@@ -35,7 +35,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .protocol import CounterReply, Reply, TicketReply
-from .runtime import NotAuthorized, Offline, RequestTimeout
+from .runtime import BrokerRefused, Offline, RequestTimeout
 from .settings import CONFIG_DIR, ENV_PREFIX, EX_CONFIG, MqttSettings, SettingsError
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"motcua: invalid settings: {exc}", file=sys.stderr)
         return EX_CONFIG
-    except NotAuthorized as exc:
+    except BrokerRefused as exc:
         print(f"motcua: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except RequestTimeout as exc:

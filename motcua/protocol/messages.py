@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -101,6 +101,44 @@ class Reply(Message):
     ok: bool
     error: ErrorInfo | None = None
     replied_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Request(Message):
+    """Base of every message that expects a reply: the request contract the runtime is written against.
+
+    Its id (:attr:`request_id`) travels in the body and as the MQTT v5 correlation data, and the
+    reply echoes it as ``command_id``; its sender is the login level of the topic, and the body's
+    optional ``device_id`` (:attr:`claimed_sender`) is only a claim, refused when it names someone
+    else; its expiry (:attr:`expiry_s`) is how long the broker may hold it for an offline receiver,
+    after which acting on it would surprise the person who asked.
+    """
+
+    #: MQTT message expiry for this kind of request, in seconds (None: kept until delivered).
+    expiry_s: ClassVar[int | None] = None
+
+    @property
+    def request_id(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def claimed_sender(self) -> str | None:
+        raise NotImplementedError
+
+
+class CommandRequest(Request):
+    """A request whose id is ``command_id``: every request but a rating."""
+
+    command_id: MessageId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+
+    @property
+    def request_id(self) -> str:
+        return self.command_id
+
+    @property
+    def claimed_sender(self) -> str | None:
+        return self.device_id
 
 
 class Health(Message):
@@ -205,12 +243,10 @@ class Ticket(BaseModel):
     dossier_code: DossierCode | None = None
 
 
-class TicketRequest(Message):
+class TicketRequest(CommandRequest):
     """Kiosk → dispatcher: issue a number in an area."""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 10
     area: AreaCode
     priority: CategoryCode | None = None
 
@@ -221,12 +257,8 @@ class TicketReply(Reply):
     estimated_wait_min: int | None = None
 
 
-class TicketCancel(Message):
+class TicketCancel(CommandRequest):
     """Kiosk → dispatcher: withdraw a waiting ticket (e.g. it could not be printed)."""
-
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     ticket_id: str = Field(max_length=64)
     reason: ShortText
 
@@ -264,12 +296,10 @@ class CounterState(Message):
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
-class CounterCommand(Message):
+class CounterCommand(CommandRequest):
     """Keypad → dispatcher, on ``request/{login}/counter/{n}/{action}``. The action is the topic's last level."""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 30
     sent_at: AwareDatetime | None = None
 
 
@@ -474,7 +504,7 @@ class HallNotice(Message):
 RatingLevel = Literal["very_satisfied", "satisfied", "unsatisfied", "not_rated"]
 
 
-class Rating(Message):
+class Rating(Request):
     """Satisfaction pad → dispatcher, on ``counter/{n}/rating``. Retried until acknowledged."""
 
     rating_id: MessageId
@@ -492,6 +522,14 @@ class Rating(Message):
     indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = Field(
         None, description="The optional national nine-indicator form: indicator code -> score 0, 1 or 2.")
     rated_at: AwareDatetime
+
+    @property
+    def request_id(self) -> str:
+        return self.rating_id  # a rating's id has been ``rating_id`` on the wire since the first pads
+
+    @property
+    def claimed_sender(self) -> str | None:
+        return self.device_id
 
 
 class RatingAck(Reply):
@@ -522,12 +560,10 @@ class DossierStatusUpdate(Message):
     records: list[DossierRecord] = Field(min_length=1, max_length=500)
 
 
-class DossierLookup(Message):
+class DossierLookup(CommandRequest):
     """Kiosk → dispatcher: what is the status of this dossier?"""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 10
     code: DossierCode
 
 
