@@ -7,7 +7,7 @@
     motcua counter 3 transfer --to-area DD | --to-counter 5
     motcua counter 3 reactivate A1023
     motcua counter 3 dossier H12.22-240115-0001
-    motcua demo                            the whole hall on this box
+    motcua demo                            the whole hall on this box (package hall_demo)
     motcua schema export docs              regenerate JSON Schemas, AsyncAPI and docs/protocol.md
     motcua broker add-device kiosk kiosk-1 the site broker: devices, rights, certificates, bridge
 
@@ -245,12 +245,6 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
     return "\n".join(out)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    return run_demo(citizens=args.citizens, speed=args.speed, seed=args.seed, output=Path(args.output))
-
-
 def cmd_schema(args: argparse.Namespace) -> int:
     from .protocol.docs import export
 
@@ -294,13 +288,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--to-counter", type=int)
     conn(sp)
     sp.set_defaults(func=cmd_counter)
-
-    sp = sub.add_parser("demo", help="run the whole hall on this box")
-    sp.add_argument("--citizens", type=int, default=40)
-    sp.add_argument("--speed", type=float, default=1.0, help="above 1 runs faster")
-    sp.add_argument("--seed", type=int, default=7)
-    sp.add_argument("--output", default="demo-output")
-    sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("schema", help="contract artefacts")
     sp.add_argument("what", choices=["export"])

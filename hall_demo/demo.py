@@ -18,14 +18,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .client import HallClient
-from .localbroker import REPO, LocalBroker, spawn_dispatcher
-from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from announcer.demo import has_audio_output, start_for_demo
-from satisfaction_pad.config import PadSettings
-from satisfaction_pad.service import PadService
 from counter_display.demo import DemoBoard, press, start_boxes
 from counter_display.service import CounterBoxService
+from motcua.client import HallClient
+from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
+from motcua.protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
+from satisfaction_pad.config import PadSettings
+from satisfaction_pad.service import PadService
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
@@ -341,7 +341,7 @@ def _day_report(database: Path, folder: Path) -> None:
     from dispatcher.config import DispatcherSettings
     from reports.cli import hall_info
 
-    from .settings import load_settings
+    from motcua.settings import load_settings
 
     settings = load_settings(DispatcherSettings, "dispatcher", SAMPLE_HALL, database=database)
     now = datetime.now(timezone.utc)
