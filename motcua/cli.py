@@ -27,43 +27,22 @@ import json
 import sys
 import threading
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from .protocol import CounterReply, Reply, TicketReply
 from .runtime import BrokerRefused, Offline, RequestTimeout
-from .settings import CONFIG_DIR, ENV_PREFIX, EX_CONFIG, MqttSettings, SettingsError
+from .settings import CONNECTION_KEYS, EX_CONFIG, ConnectionSettings, MqttSettings, SettingsError, load_settings
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
 
-class _Connection(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
-    site: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    mqtt: MqttSettings = MqttSettings()
-
-
 def connection(args: argparse.Namespace) -> tuple[str, MqttSettings]:
-    path = Path(args.config) if args.config else CONFIG_DIR / "dispatcher.toml"
-    data: dict[str, Any] = {}
-    if args.config and not path.is_file():
-        raise SystemExit(f"motcua: settings file {path} does not exist")
-    if path.is_file():
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        data = {k: raw[k] for k in ("site", "mqtt") if k in raw}
-    try:
-        # the file's values are defaults; MOTCUA_* variables override them
-        conn = _Connection()
-        merged = {**data.get("mqtt", {}), **conn.mqtt.model_dump(exclude_unset=True)}
-        conn = _Connection(site=conn.site if "site" in conn.model_fields_set else data.get("site", "demo"),
-                           mqtt=MqttSettings(**merged))
-    except ValidationError as exc:
-        print(f"motcua: invalid connection settings: {exc}", file=sys.stderr)
-        raise SystemExit(EX_CONFIG) from None
+    """``site`` and ``[mqtt]`` of a settings file (default the dispatcher's, when present) under
+    ``MOTCUA_*`` variables, read by the daemons' own strict loader; then ``--site/--host/--port``."""
+    conn = load_settings(ConnectionSettings, "dispatcher", args.config, only=CONNECTION_KEYS)
     mqtt = conn.mqtt.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
     return args.site or conn.site, mqtt
 
