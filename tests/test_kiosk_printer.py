@@ -13,7 +13,7 @@ from kiosk_ticket.config import KioskSettings, PrinterSettings, Texts
 from motcua.screen_settings import DEJAVU, DEJAVU_BOLD
 from kiosk_ticket.printer import PrinterError, PrinterStatus, TicketPrinter, to_cp1258
 from kiosk_ticket.ticket_render import TicketContent, TicketRenderer, ticket_lines, wrap
-from tests.kioskkit import FakeNetworkPrinter, PtyPrinter, decode_raster
+from kioskkit import FakeNetworkPrinter, PtyPrinter, decode_raster
 
 CONTENT = TicketContent(
     hall_name="Trung tâm Phục vụ hành chính công huyện Long Hồ",
