@@ -477,7 +477,7 @@ class Hall:
                           call_count=ticket["call_count"])
         self.store.enqueue(self.topics.call_event, event.to_json())
 
-    def _event(self, kind: str, ticket, now: datetime, counter: int | None = None, officer: str | None = None,
+    def _event(self, kind: m.TicketEventKind, ticket, now: datetime, counter: int | None = None, officer: str | None = None,
                detail: str | None = None) -> None:
         event = TicketEvent(at=now, kind=kind, ticket=ticket, counter=counter, officer=officer, detail=detail)
         self.store.enqueue(self.topics.ticket_event, event.to_json())
@@ -493,7 +493,7 @@ class Hall:
         store = self.store
         now = self.clock()
 
-        def ack(ok: bool, code: str | None = None, message: str = "", duplicate: bool = False) -> Outcome:
+        def ack(ok: bool, code: m.ErrorCode | None = None, message: str = "", duplicate: bool = False) -> Outcome:
             error = ErrorInfo(code=code, message=message) if code else None
             return Outcome(RatingAck(command_id=rating.rating_id, ok=ok, error=error, duplicate=duplicate))
 

@@ -13,13 +13,15 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any, Protocol, TypeVar
 
+from motcua.protocol.messages import ErrorCode
+
 from .config import OpeningPeriod
 
 
 class Refusal(Exception):
     """A command the rules refuse; becomes ``ok: false`` with this code and message."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: ErrorCode, message: str):
         super().__init__(message)
         self.code = code
 

@@ -154,6 +154,11 @@ def parse_dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def required_dt(text: str) -> datetime:
+    """A time stamp of a NOT NULL column."""
+    return datetime.fromisoformat(text)
+
+
 class Store:
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -238,7 +243,7 @@ class Store:
     def to_ticket(row: sqlite3.Row) -> Ticket:
         return Ticket(
             ticket_id=row["ticket_id"], number=row["number"], area=row["area"], day=date.fromisoformat(row["day"]),
-            priority=row["priority"], status=row["status"], issued_at=parse_dt(row["issued_at"]),
+            priority=row["priority"], status=row["status"], issued_at=required_dt(row["issued_at"]),
             called_at=parse_dt(row["called_at"]), finished_at=parse_dt(row["finished_at"]),
             counter=row["counter"], target_counter=row["target_counter"], dossier_code=row["dossier_code"],
         )

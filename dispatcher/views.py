@@ -27,7 +27,7 @@ from motcua.protocol import (
 
 from .config import HallSettings
 from .estimates import Estimates
-from .store import Store, parse_dt
+from .store import Store, required_dt
 
 
 class Views:
@@ -71,8 +71,8 @@ class Views:
             window = RatingWindow(ticket_id=t["ticket_id"], number=t["number"], area=t["area"],
                                   officer=t["officer"] if public.officer_ids else None,
                                   dossier_code=t["dossier_code"] if public.dossier_codes else None,
-                                  opened_at=parse_dt(row["rating_opened_at"]),
-                                  closes_at=parse_dt(row["rating_closes_at"]))
+                                  opened_at=required_dt(row["rating_opened_at"]),
+                                  closes_at=required_dt(row["rating_closes_at"]))
         shown = self.store.to_ticket(current) if current else None
         if shown is not None and not public.dossier_codes:
             shown = shown.model_copy(update={"dossier_code": None})
@@ -80,7 +80,7 @@ class Views:
         return CounterState(
             counter=number, name=cfg.display_name, status=row["status"],
             officer=row["officer"] if public.officer_ids else None,
-            officer_name=name, current=shown, rating_window=window, updated_at=parse_dt(row["updated_at"]),
+            officer_name=name, current=shown, rating_window=window, updated_at=required_dt(row["updated_at"]),
         )
 
     def area_summary(self, code: str) -> AreaSummary:

@@ -152,7 +152,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
               f"{out / 'tickets'}\n")
         areas = list(AREA_WEIGHTS)
         weights = [AREA_WEIGHTS[a] for a in areas]
-        for i in range(citizens):
+        for _ in range(citizens):
             area = rng.choices(areas, weights)[0]
             priority = rng.choice(["elderly", "disabled", "pregnant", "small_children"]) if rng.random() < 0.15 else None
             view = _citizen_takes_a_number(kiosk, area, priority)
@@ -185,7 +185,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         spoken = announcer.played
         print(f"  announcements: {len(spoken)} played and saved in {out / 'announcements'}")
         for p in pads.values():  # every rating reaches the dispatcher before the day's figures
-            p.wait_for_view(lambda v: p.outbox.size() == 0, 10)
+            p.wait_for_view(lambda v, p=p: p.outbox.size() == 0, 10)
             p.stop()
         _day_report(out / "dispatcher.db", out / "reports")
         return 0

@@ -69,6 +69,7 @@ def cmd_ticket(args: argparse.Namespace) -> int:
     if not r.ok:
         return _refused(r)
     t = r.ticket
+    assert t is not None  # an accepted ticket request carries its ticket
     prio = f", priority: {t.priority}" if t.priority else ""
     print(f"{t.number}  area {t.area}{prio}  ·  {r.waiting_ahead} ahead, about {r.estimated_wait_min} min  "
           f"·  ticket id {t.ticket_id}")

@@ -23,7 +23,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 # Every time stamp carries its offset (AwareDatetime): "08:15" means nothing
 # between a pad, the dispatcher and the province unless the zone is said.
@@ -64,28 +64,32 @@ class Message(BaseModel):
 # --------------------------------------------------------------------------- common
 
 
+#: Why a request was refused, for programs (docs/protocol.md lists them).
+ErrorCode = Literal[
+    "bad_payload",
+    "too_large",
+    "unknown_counter",
+    "unknown_area",
+    "unknown_category",
+    "unknown_officer",
+    "unknown_ticket",
+    "bad_state",
+    "id_reused",
+    "exhausted",
+    "empty",
+    "closed_hours",
+    "not_allowed",
+    "rate_limited",
+    "internal",
+]
+
+
 class ErrorInfo(BaseModel):
     """Why a command or request was refused. ``code`` is for programs, ``message`` for people."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    code: Literal[
-        "bad_payload",
-        "too_large",
-        "unknown_counter",
-        "unknown_area",
-        "unknown_category",
-        "unknown_officer",
-        "unknown_ticket",
-        "bad_state",
-        "id_reused",
-        "exhausted",
-        "empty",
-        "closed_hours",
-        "not_allowed",
-        "rate_limited",
-        "internal",
-    ]
+    code: ErrorCode
     message: str
 
 

@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -152,6 +152,14 @@ class Inbound:
         """The levels of a request topic after the sender: ``['counter', '3', 'next']``."""
         return self.levels[2:] if self.sender else []
 
+    @property
+    def requester(self) -> str:
+        """The sender of a request: a handler given to :meth:`DeviceRuntime.on_command` always has one
+        (a message without is refused before any handler runs)."""
+        if self.sender is None:
+            raise ValueError(f"{self.topic!r} is not a request topic")
+        return self.sender
+
 
 @dataclass
 class _Pending:
@@ -184,7 +192,7 @@ def rss_mb() -> float | None:
         return None
 
 
-def _overall(checks: dict[str, str]) -> str:
+def _overall(checks: dict[str, str]) -> Literal["ok", "degraded", "fault"]:
     """Each check reads 'ok …', 'fault …' or anything else (degraded); the worst one wins."""
     if any(v.startswith("fault") for v in checks.values()):
         return "fault"
