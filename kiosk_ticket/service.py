@@ -36,7 +36,7 @@ from motcua.protocol import (
     TicketRequest,
     new_id,
 )
-from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
+from motcua.runtime import BrokerRefused, DeviceRuntime, Inbound, Offline, RequestFailed, RequestTimeout, SystemdNotifier
 from motcua.screen_service import ScreenService
 
 from .config import KioskSettings
@@ -225,12 +225,12 @@ class KioskService(ScreenService):
             log.warning("no ticket issued: %s", exc)
             self._fail("no_dispatcher")
             return
+        except BrokerRefused as exc:  # the dispatcher never saw it
+            log.error("no ticket issued: %s", exc)
+            self.runtime.last_error = str(exc)
+            self._fail("no_dispatcher")
+            return
         except RequestTimeout as exc:
-            if type(exc).__name__ == "NotAuthorized":  # the broker refused it: the dispatcher never saw it
-                log.error("no ticket issued: %s", exc)
-                self.runtime.last_error = str(exc)
-                self._fail("no_dispatcher")
-                return
             # The dispatcher may have issued it and only the reply was lost: settle it later
             # (same command id, so at most that one ticket), and cancel it if it exists.
             log.warning("no ticket issued: %s; settling %s in the background", exc, req.command_id)
@@ -292,7 +292,7 @@ class KioskService(ScreenService):
         try:
             reply = self.runtime.request(self.topics.dossier_lookup(self.runtime.login), req, DossierReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)
-        except (Offline, RequestTimeout) as exc:
+        except RequestFailed as exc:
             log.warning("dossier lookup failed: %s", exc)
             with self._lock:
                 self._after(self.model.lookup_failed(time.monotonic()), None)
@@ -379,7 +379,7 @@ class KioskService(ScreenService):
         try:
             reply = self.runtime.request(topic, msg, TicketReply, timeout=5,
                                          expiry_s=ISSUE_EXPIRY_S if isinstance(msg, TicketRequest) else None)
-        except (Offline, RequestTimeout):
+        except RequestFailed:
             return False
         if isinstance(msg, TicketRequest):
             if reply.ok and reply.ticket is not None:  # it exists but was never printed: cancel it

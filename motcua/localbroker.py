@@ -20,6 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_CONFIG = REPO / "broker_config" / "dev" / "mosquitto.conf"
@@ -101,8 +104,8 @@ class LocalBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.stderr_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {err.strip()} "
+                said = self.stderr_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {said.strip()} "
                                    f"(log: {self.log_path})")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -143,9 +146,9 @@ class LocalBroker:
                                  f"{f' (counter {entry.counter})' if entry.counter else ''}, not {role}")
             else:
                 password = self.registry.password_of(device_id)
-        return MqttSettings(host="127.0.0.1", port=self.port, username=device_id, password=password)
+        return MqttSettings(host="127.0.0.1", port=self.port, username=device_id, password=SecretStr(password))
 
-    def client(self, device_id: str, role: str, counter: int | None = None, protocol: int | None = None):
+    def client(self, device_id: str, role: str, counter: int | None = None, protocol: Any = None):
         """A bare paho client (callback API 2) logged in as this device; connect it yourself."""
         import paho.mqtt.client as paho
         from paho.mqtt.enums import CallbackAPIVersion
@@ -172,7 +175,7 @@ class LocalBroker:
             answer: list = []
             c = paho.Client(CallbackAPIVersion.VERSION2, client_id=username, protocol=paho.MQTTv5)
             c.username_pw_set(username, password)
-            c.on_connect = lambda client, userdata, flags, rc, props: answer.append(rc)
+            c.on_connect = lambda client, userdata, flags, rc, props, answer=answer: answer.append(rc)
             try:
                 c.connect("127.0.0.1", self.port, keepalive=5)
                 while not answer and time.monotonic() < deadline:

@@ -16,7 +16,7 @@ import threading
 import time
 
 from motcua.protocol import CounterState, Rating, RatingAck
-from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
+from motcua.runtime import DeviceRuntime, Inbound, RequestFailed, SystemdNotifier
 from motcua.screen_service import ScreenService
 
 from .config import PadSettings
@@ -103,7 +103,7 @@ class PadService(ScreenService):
                 return False
             try:
                 ack = self.runtime.request(self.topics.counter_rating(rating.counter, self.runtime.login), rating, RatingAck, timeout=5)
-            except (Offline, RequestTimeout) as exc:
+            except RequestFailed as exc:
                 self.outbox.attempted(rating.rating_id)
                 log.info("rating %s waits in the outbox: %s", rating.rating_id, exc)
                 return False

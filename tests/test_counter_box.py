@@ -15,7 +15,7 @@ from counter_display.matrix import ascii_art
 from counter_display.service import CounterBoxService
 from motcua.protocol import Health
 
-from conftest import wait_until
+from daemonkit import wait_until
 
 
 
@@ -194,7 +194,7 @@ def test_hostile_payloads_are_refused_and_the_box_keeps_showing(broker, site, di
 
 
 def test_the_box_survives_a_broker_restart(own_broker, site, tmp_path):
-    from conftest import DispatcherProcess
+    from daemonkit import DispatcherProcess
 
     d = DispatcherProcess(own_broker, site, tmp_path).start()
     box = make_box(own_broker, site)

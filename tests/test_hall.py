@@ -26,10 +26,7 @@ from motcua.protocol import new_id
 from motcua.protocol.messages import DossierRecord
 from pydantic import ValidationError
 
-try:
-    from hallfactory import START, Clock, HallDriver, local, make_settings
-except ImportError:  # tests/ collected as a package
-    from tests.hallfactory import START, Clock, HallDriver, local, make_settings
+from hallfactory import START, Clock, HallDriver, local, make_settings
 
 
 @pytest.fixture

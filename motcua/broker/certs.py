@@ -28,7 +28,7 @@ try:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:  # pragma: no cover - the broker extra is not installed on device boxes
-    x509 = None
+    x509 = None  # type: ignore[assignment]
 
 CA_DAYS, SERVER_DAYS, DEVICE_DAYS = 3650, 825, 825
 
@@ -123,7 +123,7 @@ class SiteCA:
 
     def server(self, hosts: list[str]) -> Issued:
         """The broker's certificate, valid for each host name or IP address a device may dial."""
-        sans = []
+        sans: list[x509.GeneralName] = []
         for host in hosts:
             try:
                 sans.append(x509.IPAddress(ipaddress.ip_address(host)))
@@ -184,7 +184,7 @@ class SiteCA:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(int(entry["serial"]))
                 .revocation_date(dt.datetime.fromisoformat(entry["revoked_at"])).build())
-        crl = builder.sign(ca_key, hashes.SHA256())
+        crl = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]  # our CA key is EC, which sign takes
         tmp = self.crl_path.with_name("crl.pem.tmp")
         tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
         os.chmod(tmp, 0o644)

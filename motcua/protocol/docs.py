@@ -137,9 +137,9 @@ def examples() -> dict[str, list[Example]]:
     ticket = m.Ticket(ticket_id="20260302-TP-1023", number="A1023", area="TP", day=DAY, status="called",
                       issued_at=_at(8, 2, 11), called_at=_at(8, 15), counter=3)
     done = ticket.model_copy(update={"status": "done", "finished_at": _at(8, 24, 40), "dossier_code": dossier})
-    officer = {"officer_name": "Nguyễn Thị Lan"}  # officer ids and dossier codes stay off the public TV
+    officer: dict[str, Any] = {"officer_name": "Nguyễn Thị Lan"}  # officer ids and dossier codes stay off the public TV
 
-    def state(status: str, at: datetime, **kw: Any) -> m.CounterState:
+    def state(status: m.CounterStatus, at: datetime, **kw: Any) -> m.CounterState:
         people = officer if status != "closed" else {}
         return m.CounterState(counter=3, name="Quầy 3", status=status, updated_at=at, **people, **kw)
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 # Every time stamp carries its offset (AwareDatetime): "08:15" means nothing
 # between a pad, the dispatcher and the province unless the zone is said.
@@ -64,28 +64,32 @@ class Message(BaseModel):
 # --------------------------------------------------------------------------- common
 
 
+#: Why a request was refused, for programs (docs/protocol.md lists them).
+ErrorCode = Literal[
+    "bad_payload",
+    "too_large",
+    "unknown_counter",
+    "unknown_area",
+    "unknown_category",
+    "unknown_officer",
+    "unknown_ticket",
+    "bad_state",
+    "id_reused",
+    "exhausted",
+    "empty",
+    "closed_hours",
+    "not_allowed",
+    "rate_limited",
+    "internal",
+]
+
+
 class ErrorInfo(BaseModel):
     """Why a command or request was refused. ``code`` is for programs, ``message`` for people."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    code: Literal[
-        "bad_payload",
-        "too_large",
-        "unknown_counter",
-        "unknown_area",
-        "unknown_category",
-        "unknown_officer",
-        "unknown_ticket",
-        "bad_state",
-        "id_reused",
-        "exhausted",
-        "empty",
-        "closed_hours",
-        "not_allowed",
-        "rate_limited",
-        "internal",
-    ]
+    code: ErrorCode
     message: str
 
 
@@ -101,6 +105,44 @@ class Reply(Message):
     ok: bool
     error: ErrorInfo | None = None
     replied_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Request(Message):
+    """Base of every message that expects a reply: the request contract the runtime is written against.
+
+    Its id (:attr:`request_id`) travels in the body and as the MQTT v5 correlation data, and the
+    reply echoes it as ``command_id``; its sender is the login level of the topic, and the body's
+    optional ``device_id`` (:attr:`claimed_sender`) is only a claim, refused when it names someone
+    else; its expiry (:attr:`expiry_s`) is how long the broker may hold it for an offline receiver,
+    after which acting on it would surprise the person who asked.
+    """
+
+    #: MQTT message expiry for this kind of request, in seconds (None: kept until delivered).
+    expiry_s: ClassVar[int | None] = None
+
+    @property
+    def request_id(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def claimed_sender(self) -> str | None:
+        raise NotImplementedError
+
+
+class CommandRequest(Request):
+    """A request whose id is ``command_id``: every request but a rating."""
+
+    command_id: MessageId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+
+    @property
+    def request_id(self) -> str:
+        return self.command_id
+
+    @property
+    def claimed_sender(self) -> str | None:
+        return self.device_id
 
 
 class Health(Message):
@@ -205,12 +247,10 @@ class Ticket(BaseModel):
     dossier_code: DossierCode | None = None
 
 
-class TicketRequest(Message):
+class TicketRequest(CommandRequest):
     """Kiosk → dispatcher: issue a number in an area."""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 10
     area: AreaCode
     priority: CategoryCode | None = None
 
@@ -221,12 +261,8 @@ class TicketReply(Reply):
     estimated_wait_min: int | None = None
 
 
-class TicketCancel(Message):
+class TicketCancel(CommandRequest):
     """Kiosk → dispatcher: withdraw a waiting ticket (e.g. it could not be printed)."""
-
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     ticket_id: str = Field(max_length=64)
     reason: ShortText
 
@@ -264,12 +300,10 @@ class CounterState(Message):
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
-class CounterCommand(Message):
+class CounterCommand(CommandRequest):
     """Keypad → dispatcher, on ``request/{login}/counter/{n}/{action}``. The action is the topic's last level."""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 30
     sent_at: AwareDatetime | None = None
 
 
@@ -474,7 +508,7 @@ class HallNotice(Message):
 RatingLevel = Literal["very_satisfied", "satisfied", "unsatisfied", "not_rated"]
 
 
-class Rating(Message):
+class Rating(Request):
     """Satisfaction pad → dispatcher, on ``counter/{n}/rating``. Retried until acknowledged."""
 
     rating_id: MessageId
@@ -492,6 +526,14 @@ class Rating(Message):
     indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = Field(
         None, description="The optional national nine-indicator form: indicator code -> score 0, 1 or 2.")
     rated_at: AwareDatetime
+
+    @property
+    def request_id(self) -> str:
+        return self.rating_id  # a rating's id has been ``rating_id`` on the wire since the first pads
+
+    @property
+    def claimed_sender(self) -> str | None:
+        return self.device_id
 
 
 class RatingAck(Reply):
@@ -581,12 +623,10 @@ class DossierProgress(Message):
         return self
 
 
-class DossierLookup(Message):
+class DossierLookup(CommandRequest):
     """Kiosk → dispatcher: what is the status of this dossier?"""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 10
     code: DossierCode
 
 

@@ -235,7 +235,7 @@ TOPIC_SPECS: list[TopicSpec] = [
         "Actions: " + ", ".join(f"`{a}` ({c.__name__})" for a, c in m.COUNTER_ACTIONS.items())
         + ". Replied with CounterReply. Retrying with the same `command_id` is safe: the dispatcher applies it once "
         "and replies the same.",
-        reply=m.CounterReply, expiry_s=30,
+        reply=m.CounterReply, expiry_s=m.CounterCommand.expiry_s,
     ),
     TopicSpec(
         "rating", "request/{login}/rating/{counter}", "that counter's satisfaction pad", "dispatcher", False, 1,
@@ -246,7 +246,8 @@ TOPIC_SPECS: list[TopicSpec] = [
     ),
     TopicSpec(
         "ticket request", "request/{login}/ticket/issue", "kiosk, motcua CLI", "dispatcher", False, 1, m.TicketRequest,
-        "Issue a number in an area, optionally with a priority category.", reply=m.TicketReply, expiry_s=10,
+        "Issue a number in an area, optionally with a priority category.", reply=m.TicketReply,
+        expiry_s=m.TicketRequest.expiry_s,
     ),
     TopicSpec(
         "ticket cancel", "request/{login}/ticket/cancel", "kiosk, the web console", "dispatcher", False, 1, m.TicketCancel,
@@ -254,7 +255,8 @@ TOPIC_SPECS: list[TopicSpec] = [
     ),
     TopicSpec(
         "dossier lookup", "request/{login}/dossier/lookup", "kiosk", "dispatcher", False, 1, m.DossierLookup,
-        "Status of a dossier from the dispatcher's cache, with its age.", reply=m.DossierReply, expiry_s=10,
+        "Status of a dossier from the dispatcher's cache, with its age.", reply=m.DossierReply,
+        expiry_s=m.DossierLookup.expiry_s,
     ),
     TopicSpec(
         "dossier status", "dossier/status", "central system (through the bridge)", "dispatcher", False, 1,

@@ -15,17 +15,18 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .client import HallClient
-from .localbroker import REPO, LocalBroker, spawn_dispatcher
-from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from announcer.demo import has_audio_output, start_for_demo
-from satisfaction_pad.config import PadSettings
-from satisfaction_pad.service import PadService
 from counter_display.demo import DemoBoard, press, start_boxes
 from counter_display.service import CounterBoxService
+from motcua.client import HallClient
+from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
+from motcua.protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
+from satisfaction_pad.config import PadSettings
+from satisfaction_pad.service import PadService
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
@@ -155,7 +156,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
               f"{out / 'tickets'}\n")
         areas = list(AREA_WEIGHTS)
         weights = [AREA_WEIGHTS[a] for a in areas]
-        for i in range(citizens):
+        for _ in range(citizens):
             area = rng.choices(areas, weights)[0]
             priority = rng.choice(["elderly", "disabled", "pregnant", "small_children"]) if rng.random() < 0.15 else None
             view = _citizen_takes_a_number(kiosk, area, priority)
@@ -188,7 +189,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         spoken = announcer.played
         print(f"  announcements: {len(spoken)} played and saved in {out / 'announcements'}")
         for p in pads.values():  # every rating reaches the dispatcher before the day's figures
-            p.wait_for_view(lambda v: p.outbox.size() == 0, 10)
+            p.wait_for_view(_outbox_empty(p), 10)
             p.stop()
         _day_report(out / "dispatcher.db", out / "reports")
         return 0
@@ -261,13 +262,19 @@ def _counter_staff(box: CounterBoxService, number: int, officer: str, luck: floa
             continue
         done.wait(rng.uniform(1.0, 3.0) * pace)  # serving the citizen
         finished = press(box, "finish")
-        window = finished.reply.counter.rating_window if finished and finished.ok and finished.reply.counter else None
+        shown = finished.reply.counter if finished and finished.ok and finished.reply else None
+        window = shown.rating_window if shown else None
         if pad is not None and window:
             _citizen_rates(pad, window.number, rng, pace, narrator)
     press(box, "open_close")
 
 
 RATING_WORDS = {"very_satisfied": "Rất hài lòng", "satisfied": "Hài lòng", "unsatisfied": "Không hài lòng"}
+
+
+def _outbox_empty(pad: PadService) -> Callable[[object], bool]:
+    """A view predicate: every rating of this pad delivered."""
+    return lambda _view: pad.outbox.size() == 0
 
 
 def _citizen_rates(pad: PadService, number: str, rng: random.Random, pace: float, narrator: Narrator) -> None:
@@ -292,7 +299,7 @@ def _citizen_rates(pad: PadService, number: str, rng: random.Random, pace: float
 
 def _start_kiosk(broker: LocalBroker, out: Path):
     """The ticket kiosk's own code (model, service, raster ticket, ESC/POS bytes) with an in-memory printer."""
-    from kiosk_ticket.config import KioskSettings
+    from kiosk_ticket.config import DummyTransport, KioskSettings, PrinterSettings, Timeouts
     from kiosk_ticket.printer import raster_image
     from kiosk_ticket.service import KioskService
 
@@ -300,9 +307,9 @@ def _start_kiosk(broker: LocalBroker, out: Path):
     shutil.rmtree(tickets, ignore_errors=True)
     tickets.mkdir(parents=True)
     login = broker.mqtt("kiosk-1", "kiosk")
-    kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts={"debounce_ms": 0},
-                                       printer={"transport": {"kind": "dummy"},
-                                                "counter_file": out / "kiosk-printed.json"}))
+    kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts=Timeouts(debounce_ms=0),
+                                       printer=PrinterSettings(transport=DummyTransport(kind="dummy"),
+                                                               counter_file=out / "kiosk-printed.json")))
 
     def save(printed) -> None:  # what the paper shows, decoded back from the bytes sent to the printer
         raster_image(printed.job).save(tickets / f"{printed.reply.ticket.number}.png")
@@ -357,7 +364,7 @@ def _day_report(database: Path, folder: Path) -> None:
     from dispatcher.config import DispatcherSettings
     from reports.cli import hall_info
 
-    from .settings import load_settings
+    from motcua.settings import load_settings
 
     settings = load_settings(DispatcherSettings, "dispatcher", SAMPLE_HALL, database=database)
     now = datetime.now(timezone.utc)
