@@ -40,10 +40,12 @@ from motcua.protocol import (
     ProcedureInfo,
     Rating,
     RatingAck,
+    RatingEvent,
     RatingWindow,
     Reply,
     TicketCancel,
     TicketEvent,
+    TicketOutcome,
     TicketReply,
     TicketRequest,
     Topics,
@@ -197,9 +199,9 @@ class Hall:
             ticket_id = f"{day.replace('-', '')}-{area.code}-{number}"
             db.execute(
                 "INSERT INTO tickets(ticket_id, day, issue_area, area, number, priority, status, queue_pos, "
-                "issued_at, kiosk) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?)",
+                "issued_at, kiosk, dossier_code) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
                 (ticket_id, day, area.code, area.code, f"{area.prefix}{number}", req.priority,
-                 self.store.next_queue_pos(), iso(now), req.device_id))
+                 self.store.next_queue_pos(), iso(now), req.device_id, req.dossier_code))
             ticket = self.store.to_ticket(self.store.ticket(ticket_id))
             self._event("issued", ticket, now, detail=req.device_id)
             out.areas.add(area.code)
@@ -466,6 +468,19 @@ class Hall:
                detail: str | None = None) -> None:
         event = TicketEvent(at=now, kind=kind, ticket=ticket, counter=counter, officer=officer, detail=detail)
         self.store.enqueue(self.topics.ticket_event, event.to_json())
+        if kind in _ENDINGS:  # the province counts each ticket once, from its outcome
+            self._outcome(_ENDINGS[kind], ticket, now, officer)
+
+    def _outcome(self, outcome: str, ticket, now: datetime, officer: str | None) -> None:
+        row = self.store.ticket(ticket.ticket_id)
+
+        def minutes(a: datetime | None, b: datetime | None) -> float | None:
+            return round(max(0.0, (b - a).total_seconds()) / 60, 2) if a and b else None
+
+        event = TicketOutcome(at=now, outcome=outcome, ticket=ticket, issue_area=row["issue_area"],
+                              officer=officer or row["officer"], wait_min=minutes(ticket.issued_at, ticket.called_at),
+                              service_min=minutes(ticket.called_at, ticket.finished_at) if outcome == "done" else None)
+        self.store.enqueue(self.topics.outcome_event, event.to_json())
 
     # ================================================================== ratings
 
@@ -505,6 +520,12 @@ class Hall:
                 (rating.rating_id, rating.ticket_id, counter, officer, area, dossier, rating.level,
                  store.dumps(rating.reasons), store.dumps(rating.indicators) if rating.indicators else None,
                  iso(rating.rated_at), rating.device_id, iso(now)))
+            accepted = RatingEvent(
+                at=now, rating_id=rating.rating_id, ticket_id=rating.ticket_id, counter=counter, area=area,
+                officer=officer, dossier_code=dossier, level=rating.level, reasons=rating.reasons,
+                indicators=rating.indicators, rated_at=rating.rated_at, pad=rating.device_id,
+                service_day=date.fromisoformat(ticket["day"]) if rating.ticket_id is not None else None)
+            store.enqueue(self.topics.rating_event, accepted.to_json())
             out = ack(True)
             if rating.ticket_id is not None:
                 row = self._counter_row(counter)
@@ -638,6 +659,10 @@ class Hall:
     def _estimate_wait(self, area: str, ahead: int) -> int:
         per_ticket = self._average_service_min(area) or self.rules.default_service_min
         return math.ceil(ahead * per_ticket / max(1, self._open_counters(area)))
+
+
+# Ticket events that end a ticket's life, and the outcome each one is.
+_ENDINGS = {"finished": "done", "cancelled": "cancelled", "expired": "expired"}
 
 
 class _EmptyQueue(Refusal):

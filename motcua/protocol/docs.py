@@ -223,6 +223,15 @@ def examples() -> dict[str, list[Example]]:
             counter_name="Quầy 3", call_count=1))],
         "ticket event": [Example("A1023 called", _topic(spec["ticket event"]), m.TicketEvent(
             event_id=_id("event"), at=_at(8, 15), kind="called", ticket=ticket, counter=3, officer="lan.nguyen"))],
+        "rating event": [Example("The dispatcher accepted the rating of A1023", _topic(spec["rating event"]),
+                                 m.RatingEvent(
+            event_id=_id("accepted"), at=_at(8, 24, 55), rating_id=_id("rating"), ticket_id=ticket.ticket_id,
+            counter=3, area="TP", officer="lan.nguyen", dossier_code=dossier, level="very_satisfied",
+            reasons=["Hướng dẫn tận tình, dễ hiểu"], rated_at=_at(8, 24, 55), pad="pad-03", service_day=DAY))],
+        "ticket outcome": [Example("A1023 served at counter 3", _topic(spec["ticket outcome"]), m.TicketOutcome(
+            event_id=_id("outcome"), at=_at(8, 24, 40), outcome="done", issue_area="TP", officer="lan.nguyen",
+            ticket=ticket.model_copy(update={"status": "done", "finished_at": _at(8, 24, 40)}),
+            wait_min=13.0, service_min=9.67))],
         "counter command": [
             Example(f"`{action}`: {caption}", _topic(cmd_spec, counter=3, action=action),
                     m.COUNTER_ACTIONS[action](command_id=_id(action), device_id="counter-03", sent_at=at, **fields),
@@ -256,6 +265,10 @@ def examples() -> dict[str, list[Example]]:
                                    m.DossierStatusUpdate(records=[record, m.DossierRecord(
                                        code=dossier, procedure="Đăng ký khai sinh", status="received",
                                        appointment_date=DAY, updated_at=_at(8, 24, 30))]))],
+        "dossier progress": [Example("The hall's dossiers as the one-stop software last reported them",
+                                     _topic(spec["dossier progress"]), m.DossierProgress(
+            site=SITE, counts={"received": 12, "processing": 85, "additional_documents_required": 4, "ready": 17,
+                               "returned": 240}, overdue=3, pulled_at=_at(8, 20), source="onestop-http"))],
     }
 
 

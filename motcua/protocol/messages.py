@@ -203,6 +203,8 @@ class TicketRequest(Message):
     device_id: DeviceId
     area: AreaCode
     priority: CategoryCode | None = None
+    dossier_code: DossierCode | None = Field(
+        default=None, description="The dossier the citizen comes about, when the kiosk read it from the receipt.")
 
 
 class TicketReply(Reply):
@@ -375,6 +377,25 @@ class TicketEvent(Event):
     detail: str | None = None
 
 
+TicketOutcomeKind = Literal["done", "cancelled", "expired"]
+
+
+class TicketOutcome(Event):
+    """Dispatcher → province (through the bridge): how a ticket's life ended, once per ticket.
+
+    Written to the dispatcher's outbox in the transaction that ends the ticket, so its ``event_id``
+    is the same on every retry: the province stores it once. A ticket served and later given a dossier code by the counter has it in the rating event
+    and in a ``dossier_attached`` ticket event; the outcome carries what was known when it ended.
+    """
+
+    outcome: TicketOutcomeKind
+    ticket: Ticket
+    issue_area: AreaCode = Field(description="The area whose number was printed (a transfer can change ``area``).")
+    officer: OfficerId | None = Field(default=None, description="Who served it (done), as the counter's login said.")
+    wait_min: float | None = Field(default=None, ge=0, description="Minutes from issue to first call.")
+    service_min: float | None = Field(default=None, ge=0, description="Minutes from call to finish (done only).")
+
+
 class AreaSummary(Message):
     """Retained by the dispatcher, one per area: for the kiosk and the hall board."""
 
@@ -440,6 +461,28 @@ class Rating(Message):
     rated_at: AwareDatetime
 
 
+class RatingEvent(Event):
+    """Dispatcher → province and one-stop software (through the bridge): a rating the dispatcher accepted.
+
+    Written to the outbox in the transaction that accepts the rating: refused ratings and pad retries
+    never produce one, and every retry of the publish carries the same ``event_id``. Ticket, counter, area and officer are the dispatcher's own record of
+    who served what, not the pad's claims.
+    """
+
+    rating_id: MessageId
+    ticket_id: str | None = Field(default=None, max_length=64)
+    counter: CounterNumber
+    area: AreaCode | None = None
+    officer: OfficerId | None = None
+    dossier_code: DossierCode | None = None
+    level: RatingLevel
+    reasons: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list, max_length=20)
+    indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = None
+    rated_at: AwareDatetime
+    pad: DeviceId = Field(description="The pad the rating came from (its login).")
+    service_day: date | None = Field(default=None, description="The service day of the rated ticket.")
+
+
 class RatingAck(Reply):
     """``command_id`` is the rating id. ``duplicate`` says it had already been counted."""
 
@@ -481,6 +524,16 @@ class DossierReply(Reply):
     record: DossierRecord | None = None
     received_at: AwareDatetime | None = Field(default=None, description="When the dispatcher last heard of it from the central system.")
     age_s: float | None = Field(default=None, description="How old this answer is, in seconds.")
+
+
+class DossierProgress(Message):
+    """One-stop adapter → hall (retained, through the bridge): how the hall's dossiers stand, per status."""
+
+    site: DeviceId
+    counts: dict[str, int] = Field(description="Status -> number of the hall's dossiers in it, as last pulled.")
+    overdue: int = Field(ge=0, default=0, description="Dossiers past their appointment date and not yet returned.")
+    pulled_at: AwareDatetime = Field(description="When the one-stop software was last asked.")
+    source: str = Field(description="Which one-stop system answered (the adapter's settings name it).")
 
 
 class DispatcherState(Message):

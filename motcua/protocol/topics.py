@@ -82,6 +82,14 @@ class Topics:
     def ticket_event(self) -> str:
         return f"{self.root}/event/ticket"
 
+    @property
+    def rating_event(self) -> str:
+        return f"{self.root}/event/rating"
+
+    @property
+    def outcome_event(self) -> str:
+        return f"{self.root}/event/outcome"
+
     # requests to the dispatcher
     @property
     def ticket_issue(self) -> str:
@@ -99,6 +107,10 @@ class Topics:
     @property
     def dossier_status(self) -> str:
         return f"{self.root}/dossier/status"
+
+    @property
+    def dossier_progress(self) -> str:
+        return f"{self.root}/central/dossier/progress"
 
     # subscription filters
     @property
@@ -193,6 +205,17 @@ TOPIC_SPECS: list[TopicSpec] = [
         "cancelled, expired, dossier attached.",
     ),
     TopicSpec(
+        "rating event", "event/rating", "dispatcher", "province collector, one-stop adapter (through the bridge)",
+        False, 1, m.RatingEvent,
+        "A rating the dispatcher accepted, once, with the ticket, counter, area, officer and dossier code of its "
+        "own record. Pads' raw ratings stay in the hall.",
+    ),
+    TopicSpec(
+        "ticket outcome", "event/outcome", "dispatcher", "province collector (through the bridge)", False, 1,
+        m.TicketOutcome,
+        "How a ticket ended (done, cancelled, expired), once per ticket, with its wait and service minutes.",
+    ),
+    TopicSpec(
         "counter command", "counter/{counter}/cmd/{action}", "that counter's keypad, motcua CLI", "dispatcher",
         False, 1, m.CounterCommand,
         "Actions: " + ", ".join(f"`{a}` ({c.__name__})" for a, c in m.COUNTER_ACTIONS.items())
@@ -221,5 +244,10 @@ TOPIC_SPECS: list[TopicSpec] = [
     TopicSpec(
         "dossier status", "dossier/status", "central system (through the bridge)", "dispatcher", False, 1,
         m.DossierStatusUpdate, "Dossier status records to cache; the newest `updated_at` wins.",
+    ),
+    TopicSpec(
+        "dossier progress", "central/dossier/progress", "one-stop adapter (through the bridge)", "hall board",
+        True, 1, m.DossierProgress,
+        "How many of the hall's dossiers stand in each status, as last pulled from the one-stop software.",
     ),
 ]
