@@ -14,6 +14,9 @@ collectors is :func:`render_reader_acl`.
 from __future__ import annotations
 
 import getpass
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from motcua.broker import passwords
@@ -25,7 +28,7 @@ from motcua.broker.configs import (
     render_province_acl,
     render_province_stand_in,
 )
-from motcua.localbroker import LocalBroker, free_port
+from motcua.localbroker import REPO, LocalBroker, free_port
 from motcua.protocol.topics import ROOT
 from motcua.settings import MqttSettings
 
@@ -109,3 +112,14 @@ class BridgedSite:
 
     def stop(self) -> None:
         self.broker.stop()
+
+
+def spawn_collector(province: ProvinceBroker, dsn: str, device_id: str, log: Path, **settings: str) -> subprocess.Popen:
+    """The real collector daemon, as systemd would run it, logged in as ``device_id``; settings as env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env.update(province.env(device_id))
+    env.update(MOTCUA_DEVICE_ID=device_id, MOTCUA_DATABASE__DSN=dsn)
+    env.update({f"MOTCUA_{k.upper()}": v for k, v in settings.items()})
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "province"], env=env, cwd=REPO, stdout=out,
+                                stderr=subprocess.STDOUT)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,8 +12,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psycopg
 
-from motcua.localbroker import REPO
 from motcua.protocol import RatingEvent, Ticket, TicketOutcome, new_id
+from province import stand_in
 from province.stand_in import ProvinceBroker
 
 DAY = date(2026, 3, 2)
@@ -54,16 +52,9 @@ def count(dsn: str, sql: str = "SELECT count(*) FROM events") -> int:
         return -1
 
 
-def spawn_collector(province: ProvinceBroker, dsn: str, device_id: str, log: Path,
-                    **settings: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    env.update(province.env(device_id))
-    env.update(MOTCUA_DEVICE_ID=device_id, MOTCUA_DATABASE__DSN=dsn, MOTCUA_LOG_LEVEL="INFO",
-               MOTCUA_BATCH_WAIT_MS="10", MOTCUA_DATABASE__RETRY_MAX_S="0.5")
-    env.update({f"MOTCUA_{k.upper()}": v for k, v in settings.items()})
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "province"], env=env, cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT)
+def spawn_collector(province: ProvinceBroker, dsn: str, device_id: str, log: Path) -> subprocess.Popen:
+    return stand_in.spawn_collector(province, dsn, device_id, log, log_level="INFO", batch_wait_ms="10",
+                                    database__retry_max_s="0.5")
 
 
 class Publisher:
