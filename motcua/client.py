@@ -70,8 +70,9 @@ class HallClient:
     # ------------------------------------------------------------------ requests
 
     def ticket(self, area: str, priority: str | None = None, *, command_id: str | None = None,
-               timeout: float | None = None) -> TicketReply:
-        req = TicketRequest(command_id=command_id or new_id(), device_id=self.device_id, area=area, priority=priority)
+               timeout: float | None = None, dossier_code: str | None = None) -> TicketReply:
+        req = TicketRequest(command_id=command_id or new_id(), device_id=self.device_id, area=area, priority=priority,
+                            dossier_code=dossier_code)
         return self.runtime.request(self.topics.ticket_issue, req, TicketReply, timeout=timeout or self.timeout,
                                     expiry_s=_EXPIRY["request/ticket/issue"])
 
