@@ -253,7 +253,7 @@ class KioskService:
             self._fail(status.refusal)
             return
         req = TicketRequest(command_id=new_id(), device_id=self.settings.device_id, area=effect.area,
-                            priority=effect.priority)
+                            priority=effect.priority, dossier_code=effect.dossier_code)
         try:
             reply = self.runtime.request(self.topics.ticket_issue, req, TicketReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)

@@ -147,6 +147,12 @@ def test_serial_keypad_types_a_counter_number_and_transfers(broker, site, dispat
         assert box.wait_outcome(seq + 1, 10).ok
         frame_text(box, "A1001")
         assert os.read(master, 16).startswith(b"+")
+        seq = box.presses
+        os.write(master, b"H40.12-260302-0007\r")  # the citizen's receipt, scanned on the keypad's line
+        out = box.wait_outcome(seq + 1, 10)
+        assert out.ok and out.action == "attach_dossier", out
+        assert client.counter(1, "recall").counter.current.dossier_code == "H40.12-260302-0007"
+        assert os.read(master, 16).startswith(b"+")
         os.write(master, b"1\r2\r")
         frame_text(box, ">12")  # what was typed shows on the matrix
         os.write(master, b"C\r2\r")
