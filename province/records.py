@@ -37,6 +37,7 @@ class EventRecord:
     site: str
     kind: str
     event: Message  # one of EVENT_MODELS' values, validated
+    raw: bytes = b""  # the payload as it came, kept verbatim in the archive
 
     @property
     def event_id(self) -> str:
@@ -89,7 +90,7 @@ def parse(topic: str, payload: bytes, max_payload: int = 256 * 1024) -> Record:
             event = decode(model, payload, max_payload)
             if not 8 <= len(event.event_id) <= 64:  # type: ignore[attr-defined]
                 return Refusal(site, topic, "event_id must be 8 to 64 characters", payload)
-            return EventRecord(site, rest[1], event)
+            return EventRecord(site, rest[1], event, payload)
         if rest == ["bridge", "province"]:
             state = payload.decode("ascii", "replace").strip()
             if state not in ("0", "1"):

@@ -97,14 +97,19 @@ CREATE TABLE IF NOT EXISTS refused (
 );
 """
 
-_EVENT = ("INSERT INTO events (site, event_id, kind, at, payload) VALUES (%s, %s, %s, %s, %s) "
-          "ON CONFLICT DO NOTHING")
-_OUTCOME = ("INSERT INTO ticket_outcomes (site, ticket_id, event_id, day, number, area, issue_area, priority, "
-            "outcome, issued_at, called_at, finished_at, counter, officer, dossier_code, wait_min, service_min) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
-_RATING = ("INSERT INTO ratings (site, rating_id, event_id, ticket_id, counter, area, officer, dossier_code, level, "
-           "reasons, indicators, rated_at, service_day, pad) "
-           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
+# A batch goes through session-local staging tables with COPY (one round trip per table), then into
+# the real ones with ON CONFLICT DO NOTHING: several times faster than row-by-row inserts.
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS events_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS ticket_outcomes_in (LIKE ticket_outcomes) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS ratings_in (LIKE ratings) ON COMMIT DELETE ROWS;
+"""
+_EVENT_COLS = ("site", "event_id", "kind", "at", "payload")
+_OUTCOME_COLS = ("site", "ticket_id", "event_id", "day", "number", "area", "issue_area", "priority", "outcome",
+                 "issued_at", "called_at", "finished_at", "counter", "officer", "dossier_code", "wait_min",
+                 "service_min")
+_RATING_COLS = ("site", "rating_id", "event_id", "ticket_id", "counter", "area", "officer", "dossier_code", "level",
+                "reasons", "indicators", "rated_at", "service_day", "pad")
 _AVAILABILITY = ("INSERT INTO devices (site, device_id, availability) VALUES (%s, %s, %s) "
                  "ON CONFLICT (site, device_id) DO UPDATE SET availability = excluded.availability, "
                  "updated_at = clock_timestamp()")
@@ -126,7 +131,7 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
     for r in records:
         if isinstance(r, EventRecord):
             ev = r.event
-            events.append((r.site, r.event_id, r.kind, r.at, Jsonb(json.loads(ev.model_dump_json()))))
+            events.append((r.site, r.event_id, r.kind, r.at, r.raw.decode() if r.raw else ev.model_dump_json()))
             if isinstance(ev, TicketOutcome):
                 t = ev.ticket
                 outcomes.append((r.site, t.ticket_id, ev.event_id, t.day, t.number, t.area, ev.issue_area,
@@ -134,8 +139,8 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
                                  ev.officer, t.dossier_code, ev.wait_min, ev.service_min))
             elif isinstance(ev, RatingEvent):
                 ratings.append((r.site, ev.rating_id, ev.event_id, ev.ticket_id, ev.counter, ev.area, ev.officer,
-                                ev.dossier_code, ev.level, Jsonb(ev.reasons),
-                                Jsonb(ev.indicators) if ev.indicators is not None else None, ev.rated_at,
+                                ev.dossier_code, ev.level, json.dumps(ev.reasons, ensure_ascii=False),
+                                json.dumps(ev.indicators) if ev.indicators is not None else None, ev.rated_at,
                                 ev.service_day, ev.pad))
         elif isinstance(r, DeviceRecord):
             if r.availability is not None:
@@ -146,11 +151,22 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
             refused.append((r.site, r.topic, r.reason, r.payload))
     new = 0
     with conn.transaction(), conn.cursor() as cur:
-        if events:
-            cur.executemany(_EVENT, events, returning=False)
-            new = cur.rowcount if cur.rowcount >= 0 else len(events)
-        for sql, rows in ((_OUTCOME, outcomes), (_RATING, ratings), (_AVAILABILITY, avail), (_HEALTH, health),
-                          (_REFUSED, refused)):
+        if events or outcomes or ratings:
+            cur.execute(_STAGING)
+        for table, cols, rows in (("events", _EVENT_COLS, events), ("ticket_outcomes", _OUTCOME_COLS, outcomes),
+                                  ("ratings", _RATING_COLS, ratings)):
+            if not rows:
+                continue
+            names = ", ".join(cols)
+            with cur.copy(f"COPY {table}_in ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            # DISTINCT ON: a message delivered twice within one batch counts once
+            cur.execute(f"INSERT INTO {table} ({names}) SELECT DISTINCT ON ({', '.join(cols[:2])}) {names} "
+                        f"FROM {table}_in ON CONFLICT DO NOTHING")
+            if table == "events":
+                new = cur.rowcount
+        for sql, rows in ((_AVAILABILITY, avail), (_HEALTH, health), (_REFUSED, refused)):
             if rows:
                 cur.executemany(sql, rows)
     return new
