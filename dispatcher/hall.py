@@ -478,7 +478,8 @@ class Hall:
             return round(max(0.0, (b - a).total_seconds()) / 60, 2) if a and b else None
 
         event = TicketOutcome(at=now, outcome=outcome, ticket=ticket, issue_area=row["issue_area"],
-                              officer=officer or row["officer"], wait_min=minutes(ticket.issued_at, ticket.called_at),
+                              officer=officer or row["officer"], skipped_at=parse_dt(row["skipped_at"]),
+                              wait_min=minutes(ticket.issued_at, ticket.called_at),
                               service_min=minutes(ticket.called_at, ticket.finished_at) if outcome == "done" else None)
         self.store.enqueue(self.topics.outcome_event, event.to_json())
 

@@ -25,7 +25,8 @@ class DossierFields(StrictModel):
     procedure: str = "procedure"
     status: str = "status"
     appointment_date: str | None = "appointment_date"
-    ready_for_pickup: str | None = Field("ready_for_pickup", description="None: derived from status 'ready'.")
+    ready_for_pickup: str | None = Field(
+        "ready_for_pickup", description="Absent from the answer: derived from the status being 'ready'.")
     updated_at: str = "updated_at"
 
 

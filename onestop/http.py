@@ -134,7 +134,9 @@ class HttpOneStop:
         f, c = self.cfg.fields, self.cfg
         status = _get(item, f.status)
         status = c.status_values.get(str(status), status)
-        ready = _get(item, f.ready_for_pickup) if f.ready_for_pickup else status == "ready"
+        ready = _get(item, f.ready_for_pickup) if f.ready_for_pickup else None
+        if ready is None:  # the system does not say: a result waiting at the hall is ready for pickup
+            ready = status == "ready"
         try:
             return DossierRecord(code=_get(item, f.code), procedure=_get(item, f.procedure) or "", status=status,
                                  appointment_date=_get(item, f.appointment_date) if f.appointment_date else None,

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS ticket_outcomes (
     issued_at    timestamptz NOT NULL,
     called_at    timestamptz,
     finished_at  timestamptz,
+    skipped_at   timestamptz,
     counter      integer,
     officer      text,
     dossier_code text,
@@ -106,8 +107,8 @@ CREATE TEMP TABLE IF NOT EXISTS ratings_in (LIKE ratings) ON COMMIT DELETE ROWS;
 """
 _EVENT_COLS = ("site", "event_id", "kind", "at", "payload")
 _OUTCOME_COLS = ("site", "ticket_id", "event_id", "day", "number", "area", "issue_area", "priority", "outcome",
-                 "issued_at", "called_at", "finished_at", "counter", "officer", "dossier_code", "wait_min",
-                 "service_min")
+                 "issued_at", "called_at", "finished_at", "skipped_at", "counter", "officer", "dossier_code",
+                 "wait_min", "service_min")
 _RATING_COLS = ("site", "rating_id", "event_id", "ticket_id", "counter", "area", "officer", "dossier_code", "level",
                 "reasons", "indicators", "rated_at", "service_day", "pad")
 _AVAILABILITY = ("INSERT INTO devices (site, device_id, availability) VALUES (%s, %s, %s) "
@@ -135,8 +136,8 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
             if isinstance(ev, TicketOutcome):
                 t = ev.ticket
                 outcomes.append((r.site, t.ticket_id, ev.event_id, t.day, t.number, t.area, ev.issue_area,
-                                 t.priority, ev.outcome, t.issued_at, t.called_at, t.finished_at, t.counter,
-                                 ev.officer, t.dossier_code, ev.wait_min, ev.service_min))
+                                 t.priority, ev.outcome, t.issued_at, t.called_at, t.finished_at, ev.skipped_at,
+                                 t.counter, ev.officer, t.dossier_code, ev.wait_min, ev.service_min))
             elif isinstance(ev, RatingEvent):
                 ratings.append((r.site, ev.rating_id, ev.event_id, ev.ticket_id, ev.counter, ev.area, ev.officer,
                                 ev.dossier_code, ev.level, json.dumps(ev.reasons, ensure_ascii=False),

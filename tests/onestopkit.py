@@ -34,7 +34,7 @@ def http_settings(base_url: str, **overrides) -> dict:
         since_param="tuNgay", page_param="trang", page_size_param="soLuong", page_size=3, items_field="data.items",
         next_field="trangTiep", rating_path="/api/v1/danhgia",
         fields=dict(code="maHoSo", procedure="tenThuTuc", status="trangThai", appointment_date="ngayHenTra",
-                    ready_for_pickup=None, updated_at="capNhatLuc"),
+                    updated_at="capNhatLuc"),
         status_values=VENDOR_STATUS,
         rating_fields=dict(rating_id="maDanhGia", site="diemPhucVu", agency="maDonVi", dossier_code="maHoSo",
                            ticket_id="soPhieu", counter="quay", officer="canBo", area="linhVuc", level="mucDo",

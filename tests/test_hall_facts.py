@@ -85,6 +85,7 @@ def test_each_ticket_ends_once_with_its_outcome(h):
     assert got[served.ticket_id].service_min == pytest.approx(5.0)
     assert got[cancelled.ticket_id].outcome == "cancelled"
     assert got[skipped.ticket_id].outcome == got[left.ticket_id].outcome == "expired"
+    assert got[skipped.ticket_id].skipped_at is not None and got[left.ticket_id].skipped_at is None
     assert {o.issue_area for o in got.values()} == {"TP"}
     assert len({o.event_id for o in got.values()}) == 4
 

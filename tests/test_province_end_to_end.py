@@ -12,6 +12,9 @@ from the one-stop server reach the hall's kiosk lookup and its board.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -118,3 +121,16 @@ def test_a_rating_reaches_the_province_and_the_one_stop_software_once_and_status
     with psycopg.connect(dsn) as db:  # nothing doubled on the way
         assert db.execute("SELECT count(*) FROM ratings").fetchone()[0] == 1
     assert len(fake.ratings) == 1
+
+    # what the province's technician reads
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    status = subprocess.run([sys.executable, "-m", "motcua.cli", "province", "status", "--day", str(ticket.day)], capture_output=True,
+                            text=True, env={**env, "MOTCUA_DEVICE_ID": "collector-1", "MOTCUA_DATABASE__DSN": dsn},
+                            timeout=60)
+    assert status.returncode == 0, status.stderr
+    line = next(x for x in status.stdout.splitlines() if x.startswith(SITE))
+    assert line.split()[1] == "online" and line.split()[-1] == "100.0%"
+    outbox = subprocess.run([sys.executable, "-m", "motcua.cli", "onestop", "outbox"], capture_output=True, text=True,
+                            env={**env, "MOTCUA_DEVICE_ID": "onestop", "MOTCUA_HALLS": json.dumps({SITE: AGENCY}),
+                                 "MOTCUA_STATE": str(adapter.settings.state)}, timeout=60)
+    assert outbox.returncode == 0 and "pushed 1" in outbox.stdout, outbox.stdout + outbox.stderr

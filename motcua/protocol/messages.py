@@ -392,7 +392,9 @@ class TicketOutcome(Event):
     ticket: Ticket
     issue_area: AreaCode = Field(description="The area whose number was printed (a transfer can change ``area``).")
     officer: OfficerId | None = Field(default=None, description="Who served it (done), as the counter's login said.")
-    wait_min: float | None = Field(default=None, ge=0, description="Minutes from issue to first call.")
+    skipped_at: AwareDatetime | None = Field(default=None, description="When it was marked a no-show, if it "
+                                                                        "ended skipped (then expired).")
+    wait_min: float | None = Field(default=None, ge=0, description="Minutes from issue to the (last) call.")
     service_min: float | None = Field(default=None, ge=0, description="Minutes from call to finish (done only).")
 
 
