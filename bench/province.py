@@ -140,6 +140,26 @@ def publisher(sites: list[tuple[str, int, str]], tickets: int, ratings: int, day
 # --------------------------------------------------------------------------- process figures
 
 
+def province_observer(province: ProvinceBroker, login: str, out: list[float]):
+    """A plain subscriber (not in the collectors' group) timing each outcome event's arrival at the province."""
+    import paho.mqtt.client as mqtt
+
+    cfg = province.mqtt(login)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=login, protocol=mqtt.MQTTv5)
+    c.username_pw_set(login, cfg.resolved_password())
+    c.tls_set(ca_certs=str(cfg.ca_file))
+
+    def on_message(client, userdata, msg):
+        at = json.loads(msg.payload)["at"]
+        out.append((time.time() - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()) * 1000)
+
+    c.on_message = on_message
+    c.on_connect = lambda client, *a: client.subscribe("motcua/v1/+/event/outcome", qos=0)
+    c.connect("127.0.0.1", province.port)
+    c.loop_start()
+    return c
+
+
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -178,6 +198,10 @@ def main() -> int:
     ap.add_argument("--day-seconds", type=float, default=600, help="the 9-hour day is replayed in this many seconds")
     ap.add_argument("--collectors", type=int, default=2)
     ap.add_argument("--publishers", type=int, default=2, help="processes publishing the halls' events")
+    ap.add_argument("--observe", action="store_true",
+                    help="also time the outcome events' arrival at the province broker (one more subscriber)")
+    ap.add_argument("--batch-max", type=int, default=None, help="collector setting batch_max")
+    ap.add_argument("--receive-maximum", type=int, default=None, help="collector setting receive_maximum")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -190,7 +214,7 @@ def main() -> int:
     readers = tuple(f"collector-{i + 1}" for i in range(args.collectors))
     pg = LocalPostgres(work / "pg", settings={"track_commit_timestamp": "on", "shared_buffers": "256MB",
                                                "max_wal_size": "2GB"})
-    province = ProvinceBroker(work / "province", names, readers=readers, writers=(),
+    province = ProvinceBroker(work / "province", names, readers=(*readers, "observer"), writers=(),
                               extra_config="max_queued_messages 0\n")
     sites = [BridgedSite(work / name, name, province) for name in names]
     for s, port in zip(sites, distinct_ports(len(sites))):
@@ -204,7 +228,10 @@ def main() -> int:
         logins = [s.broker.mqtt("dispatcher", "dispatcher").resolved_password() for s in sites]
         # collectors first: the bridges' "connected" notices are live messages, not retained, on a shared subscription
         for name in readers:
-            collectors.append(spawn_collector(province, dsn, name, work / f"{name}.log"))
+            tuning = {k: str(v) for k, v in (("batch_max", args.batch_max), ("receive_maximum", args.receive_maximum))
+                      if v is not None}
+            tuning["stats_interval_s"] = "10"
+            collectors.append(spawn_collector(province, dsn, name, work / f"{name}.log", **tuning))
         deadline = time.monotonic() + 60
         while not all("subscribed" in (work / f"{name}.log").read_text() for name in readers):
             if time.monotonic() > deadline:
@@ -236,6 +263,8 @@ def main() -> int:
         print(f"{args.sites} hall brokers bridged to the province broker, {args.collectors} collectors, "
               f"PostgreSQL up in {setup_s:.1f} s", flush=True)
 
+        observed: list[float] = []
+        observer = province_observer(province, "observer", observed) if args.observe else None
         ctx = mp.get_context("fork")
         ready, done = ctx.Queue(), ctx.Queue()
         t0 = ctx.Value("d", 0.0)
@@ -264,6 +293,9 @@ def main() -> int:
                     break
                 time.sleep(0.5)  # the last batches committing; bounded by the deadline
         wall = time.monotonic() - wall0 - 1.0
+        if observer is not None:
+            observer.disconnect()
+            observer.loop_stop()
         cpu = {"broker": cpu_s(broker_pid) - cpu0["broker"],
                "collectors": sum(cpu_s(c.pid) - cpu0[f"c{i}"] for i, c in enumerate(collectors)),
                "sites": sum(cpu_s(s.broker.proc.pid) for s in sites) - cpu0["sites"]}
@@ -297,6 +329,9 @@ def main() -> int:
             "publisher_late_max_s": round(late, 2), "database_mb": round(size_mb, 1),
             "setup_s": round(setup_s, 1), "cores": os.cpu_count(),
         }
+        if observed:
+            figures.update(at_province_broker_p50_ms=round(percentile(observed, 50), 1),
+                           at_province_broker_p99_ms=round(percentile(observed, 99), 1))
     finally:
         for c in collectors:
             c.terminate()
@@ -309,6 +344,9 @@ def main() -> int:
             s.stop()
         province.stop()
         pg.destroy()
+        for name in readers:
+            tail = (work / f"{name}.log").read_text(errors="replace").splitlines()[-3:]
+            print(f"{name}: " + " | ".join(tail))
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"site publish -> province row committed, {len(lat)} events: p50 {figures['p50_ms']} ms, "

@@ -371,7 +371,7 @@ class Hall:
                               (iso(now), cfg.number))
         where = f"area {area}" if target is None else f"counter {target}"
         self._event("transferred", self.store.to_ticket(self.store.ticket(ticket["ticket_id"])), now, cfg.number,
-                    row["officer"], detail=f"to {where}")
+                    row["officer"], detail=f"to {where}", from_area=ticket["area"])
         out.areas |= {ticket["area"], area}
         if target is not None:
             out.counters.add(target)
@@ -465,8 +465,9 @@ class Hall:
         self.store.enqueue(self.topics.call_event, event.to_json())
 
     def _event(self, kind: str, ticket, now: datetime, counter: int | None = None, officer: str | None = None,
-               detail: str | None = None) -> None:
-        event = TicketEvent(at=now, kind=kind, ticket=ticket, counter=counter, officer=officer, detail=detail)
+               detail: str | None = None, from_area: str | None = None) -> None:
+        event = TicketEvent(at=now, kind=kind, ticket=ticket, counter=counter, officer=officer, detail=detail,
+                            from_area=from_area)
         self.store.enqueue(self.topics.ticket_event, event.to_json())
         if kind in _ENDINGS:  # the province counts each ticket once, from its outcome
             self._outcome(_ENDINGS[kind], ticket, now, officer)

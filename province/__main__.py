@@ -18,8 +18,12 @@ def run(settings: CollectorSettings, stop: threading.Event) -> int:
     collector = Collector(settings)
     collector.start()
     log.info("collector %s: %s", settings.device_id, ", ".join(collector.filters()))
-    while not stop.wait(60):
-        log.info("%d events stored, %d messages refused so far", collector.stored, collector.refused)
+    while not stop.wait(settings.stats_interval_s):
+        c = collector
+        log.info("%d events stored in %d batches (%.1f ms writing each on average), %d refused; "
+                 "largest backlog %d", c.stored, c.batches, 1000 * c.write_s / max(c.batches, 1), c.refused,
+                 c.biggest_backlog)
+        c.biggest_backlog = 0
     log.info("stopping")
     collector.stop()
     return 0

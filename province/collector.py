@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import psycopg
 
@@ -45,6 +46,9 @@ class Collector:
         self.systemd = notifier or SystemdNotifier()
         self.stored = 0  # new events committed since start
         self.refused = 0
+        self.batches = 0
+        self.write_s = 0.0  # time spent writing batches (for the log's throughput line)
+        self.biggest_backlog = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._db: psycopg.Connection | None = None
@@ -105,10 +109,14 @@ class Collector:
                 if self._stop.is_set():
                     return
                 continue
+            self.biggest_backlog = max(self.biggest_backlog, self.mqtt.inbox.qsize())
             records = [parse(m.topic, m.payload, s.mqtt.max_payload_bytes) for m in batch]
             while True:
                 try:
+                    began = time.perf_counter()
                     new = write_batch(self._connection(), records)
+                    self.write_s += time.perf_counter() - began
+                    self.batches += 1
                     break
                 except psycopg.Error as exc:
                     self._db_ok.clear()

@@ -61,3 +61,4 @@ class CollectorSettings(DeviceSettings):
     session_expiry_s: int = Field(
         7 * 86400, ge=60, le=30 * 86400,
         description="How long the broker keeps this collector's queue while it is away.")
+    stats_interval_s: float = Field(60.0, ge=1, le=86400, description="How often the log says what was stored.")

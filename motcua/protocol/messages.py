@@ -375,6 +375,7 @@ class TicketEvent(Event):
     counter: CounterNumber | None = None
     officer: OfficerId | None = None
     detail: str | None = None
+    from_area: AreaCode | None = Field(default=None, description="transferred: the area the ticket left.")
 
 
 TicketOutcomeKind = Literal["done", "cancelled", "expired"]
