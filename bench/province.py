@@ -284,6 +284,7 @@ def main() -> int:
         wall0 = time.monotonic()
         print(f"replaying {sent} events ({sent / args.sites:.0f} per hall) over {args.day_seconds:.0f} s", flush=True)
         late = max(done.get(timeout=args.day_seconds + 900) for _ in procs)
+        load = os.getloadavg()  # the machine while the day was replayed (1, 5, 15 minutes)
         for p in procs:
             p.join()
         with psycopg.connect(dsn, autocommit=True) as db:
@@ -307,6 +308,8 @@ def main() -> int:
                 "SELECT EXTRACT(EPOCH FROM pg_xact_commit_timestamp(xmin) - at) * 1000, "
                 "EXTRACT(EPOCH FROM pg_xact_commit_timestamp(xmin)) FROM events").fetchall()
             size_mb = db.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+            table_mb = {t: round(db.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0] / 2**20, 1)
+                        for t in ("events", "ticket_outcomes", "ratings")}
             outcomes = db.execute("SELECT count(*) FROM ticket_outcomes").fetchone()[0]
             ratings = db.execute("SELECT count(*) FROM ratings").fetchone()[0]
         lat = [float(r[0]) for r in rows if r[0] is not None]
@@ -314,6 +317,7 @@ def main() -> int:
         for r in rows:
             per_second[int(r[1])] = per_second.get(int(r[1]), 0) + 1
         figures = {
+            "load_average_5min": round(load[1], 1),
             "sites": args.sites, "collectors": args.collectors, "events_sent": sent, "events_stored": stored,
             "outcome_rows": outcomes, "rating_rows": ratings,
             "p50_ms": round(percentile(lat, 50), 1), "p99_ms": round(percentile(lat, 99), 1),
@@ -326,7 +330,8 @@ def main() -> int:
             "province_broker_cpu_pct": round(100 * cpu["broker"] / wall, 1),
             "site_brokers_cpu_pct": round(100 * cpu["sites"] / wall, 1),
             "province_broker_rss_mb": round(rss_mb(broker_pid), 1),
-            "publisher_late_max_s": round(late, 2), "database_mb": round(size_mb, 1),
+            "publisher_late_max_s": round(late, 2), "database_mb": round(size_mb, 1), "table_mb": table_mb,
+            "bytes_per_event": round(size_mb * 2**20 / max(stored, 1)),
             "setup_s": round(setup_s, 1), "cores": os.cpu_count(),
         }
         if observed:
