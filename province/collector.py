@@ -51,9 +51,12 @@ class Collector:
         self.biggest_backlog = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
-        self._db: psycopg.Connection | None = None
         self._db_ok = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
+        self._count = threading.Lock()
+        # Several writers, each with its own connection: while one waits on its commit the next batch
+        # is already being written. Batches are independent: each acknowledges its own messages.
+        self._writers = [threading.Thread(target=self._write_loop, name=f"collector-writer-{i + 1}", daemon=True)
+                         for i in range(settings.writers)]
         self.mqtt = DurableSubscriber(settings.device_id, settings.mqtt, self.filters(),
                                       receive_maximum=settings.receive_maximum,
                                       session_expiry_s=settings.session_expiry_s, name="collector")
@@ -72,7 +75,8 @@ class Collector:
 
     def start(self) -> None:
         s = self.settings
-        self._writer.start()
+        for w in self._writers:
+            w.start()
         self.mqtt.start()
         self.systemd.ready(f"collector {s.device_id}: {s.mqtt.host}:{s.mqtt.port} -> PostgreSQL")
         if self.systemd.watchdog_s:
@@ -83,15 +87,14 @@ class Collector:
         self.systemd.stopping()
         self.mqtt.stop()
         self._stop.set()
-        self._writer.join(timeout)
-        if self._db is not None:
-            self._db.close()
+        for w in self._writers:
+            w.join(timeout)
 
     def wait_database(self, timeout: float) -> bool:
         return self._db_ok.wait(timeout)
 
     def healthy(self) -> bool:
-        return self._writer.is_alive() and self.mqtt.loop_alive()
+        return all(w.is_alive() for w in self._writers) and self.mqtt.loop_alive()
 
     def _watchdog(self) -> None:
         while not self._stop.wait((self.systemd.watchdog_s or 30) / 3):
@@ -103,54 +106,61 @@ class Collector:
     def _write_loop(self) -> None:
         backoff = 0.25
         s = self.settings
-        while True:
-            batch = self.mqtt.next_batch(s.batch_max, s.batch_wait_ms / 1000)
-            if not batch:
-                if self._stop.is_set():
-                    return
-                continue
-            self.biggest_backlog = max(self.biggest_backlog, self.mqtt.inbox.qsize())
-            records = [parse(m.topic, m.payload, s.mqtt.max_payload_bytes) for m in batch]
+        db: psycopg.Connection | None = None
+        try:
             while True:
-                try:
-                    began = time.perf_counter()
-                    new = write_batch(self._connection(), records)
-                    self.write_s += time.perf_counter() - began
-                    self.batches += 1
-                    break
-                except psycopg.Error as exc:
-                    self._db_ok.clear()
-                    self._drop_connection()
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    if self.last_error != f"database: {reason}":
-                        log.warning("database unavailable (%s); %d messages wait, unacknowledged", reason,
-                                    len(batch) + self.mqtt.inbox.qsize())
-                    self.last_error = f"database: {reason}"
-                    if self._stop.wait(backoff) and not self.mqtt.connected:
-                        return  # stopping with the database away: the session keeps these for next time
-                    backoff = min(backoff * 2, s.database.retry_max_s)
-            backoff = 0.25
-            for r in records:
-                if isinstance(r, Refusal):
-                    self.refused += 1
+                batch = self.mqtt.next_batch(s.batch_max, s.batch_wait_ms / 1000)
+                if not batch:
+                    if self._stop.is_set():
+                        return
+                    continue
+                self.biggest_backlog = max(self.biggest_backlog, self.mqtt.inbox.qsize())
+                records = [parse(m.topic, m.payload, s.mqtt.max_payload_bytes) for m in batch]
+                while True:
+                    try:
+                        began = time.perf_counter()
+                        db = db if db is not None and not db.closed else self._connect()
+                        new = write_batch(db, records)
+                        spent = time.perf_counter() - began
+                        break
+                    except psycopg.Error as exc:
+                        self._db_ok.clear()
+                        db = _close(db)
+                        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        if self.last_error != f"database: {reason}":
+                            log.warning("database unavailable (%s); %d messages wait, unacknowledged", reason,
+                                        len(batch) + self.mqtt.inbox.qsize())
+                        self.last_error = f"database: {reason}"
+                        if self._stop.wait(backoff) and not self.mqtt.connected:
+                            return  # stopping with the database away: the session keeps these for next time
+                        backoff = min(backoff * 2, s.database.retry_max_s)
+                backoff = 0.25
+                refused = [r for r in records if isinstance(r, Refusal)]
+                for r in refused:
                     log.warning("refused %s: %s", r.topic, r.reason)
-            self.stored += new
-            self.mqtt.ack(batch)
+                with self._count:
+                    self.stored += new
+                    self.refused += len(refused)
+                    self.batches += 1
+                    self.write_s += spent
+                self.mqtt.ack(batch)
+        finally:
+            _close(db)
 
-    def _connection(self) -> psycopg.Connection:
-        if self._db is None or self._db.closed:
-            self._db = psycopg.connect(**self.settings.database.conninfo(), autocommit=True)
-            ensure_schema(self._db)
-            if self.last_error and self.last_error.startswith("database"):
-                log.info("database back")
-            self.last_error = None
-            self._db_ok.set()
-        return self._db
+    def _connect(self) -> psycopg.Connection:
+        db = psycopg.connect(**self.settings.database.conninfo(), autocommit=True)
+        ensure_schema(db)
+        if self.last_error and self.last_error.startswith("database"):
+            log.info("database back")
+        self.last_error = None
+        self._db_ok.set()
+        return db
 
-    def _drop_connection(self) -> None:
-        if self._db is not None:
-            try:
-                self._db.close()
-            except psycopg.Error:
-                pass
-            self._db = None
+
+def _close(db: psycopg.Connection | None) -> None:
+    if db is not None:
+        try:
+            db.close()
+        except psycopg.Error:
+            pass
+    return None

@@ -53,6 +53,7 @@ class CollectorSettings(DeviceSettings):
     sites: str = Field("+", pattern=r"^(\+|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$",
                        description="Which halls: '+' for all, or one site id.")
     devices: bool = Field(True, description="Also keep every box's availability and health.")
+    writers: int = Field(2, ge=1, le=16, description="Batches written at once, each on its own connection.")
     batch_max: int = Field(500, ge=1, le=10000, description="Most messages written in one transaction.")
     batch_wait_ms: int = Field(20, ge=0, le=5000, description="How long a batch waits to fill up.")
     receive_maximum: int = Field(

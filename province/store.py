@@ -165,8 +165,10 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
                 for row in rows:
                     copy.write_row(row)
             # DISTINCT ON: a message delivered twice within one batch counts once
-            cur.execute(f"INSERT INTO {table} ({names}) SELECT DISTINCT ON ({', '.join(cols[:2])}) {names} "
-                        f"FROM {table}_in ON CONFLICT DO NOTHING")
+            # keys in one order in every transaction: two writers inserting the same keys never deadlock
+            key = ", ".join(cols[:2])
+            cur.execute(f"INSERT INTO {table} ({names}) SELECT DISTINCT ON ({key}) {names} "
+                        f"FROM {table}_in ORDER BY {key} ON CONFLICT DO NOTHING")
             if table == "events":
                 new = cur.rowcount
         for sql, rows in ((_AVAILABILITY, avail), (_HEALTH, health), (_REFUSED, refused)):
