@@ -34,7 +34,7 @@ from province.records import EventRecord, parse
 
 from .config import OneStopSettings
 from .http import HttpOneStop
-from .interface import OneStopError, OneStopRejected, OneStopSystem, OneStopUnavailable
+from .interface import OneStopError, OneStopRejected, OneStopSystem
 from .state import State
 
 log = logging.getLogger("onestop")
@@ -157,13 +157,18 @@ class OneStopService:
                     with self.lock:
                         self.state.rejected(site, rating.rating_id, str(exc))
                     continue
-                except OneStopUnavailable as exc:
+                except OneStopError as exc:  # Unavailable, or a module's own kind: worth retrying
                     delay = min(s.push_retry_max_s, s.push_retry_min_s * 2 ** attempts)
                     self.last_error = str(exc)
                     log.warning("rating %s of %s not pushed (%s); again in %.0f s", rating.rating_id, site, exc, delay)
                     with self.lock:
                         self.state.retry_later(site, rating.rating_id, str(exc), delay)
                     break  # the system is unwell: do not hammer it with the rest of the queue
+                except Exception as exc:  # noqa: BLE001 - a system module's bug must not stop every other push
+                    log.exception("pushing rating %s of %s failed inside %s", rating.rating_id, site, self.system.name)
+                    with self.lock:
+                        self.state.rejected(site, rating.rating_id, f"internal: {type(exc).__name__}: {exc}")
+                    continue
                 with self.lock:
                     self.state.pushed(site, rating.rating_id)
                 self.pushes_done += 1

@@ -120,13 +120,19 @@ class Collector:
                     try:
                         began = time.perf_counter()
                         db = db if db is not None and not db.closed else self._connect()
-                        new = write_batch(db, records)
+                        try:
+                            new = write_batch(db, records)
+                        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+                            # the server refused something in this batch (say a \u0000 in a string, which
+                            # PostgreSQL text cannot hold): find which, refuse it, store the rest
+                            log.warning("batch refused by the database (%s); storing it one by one", _first(exc))
+                            records, new = _one_by_one(db, records)
                         spent = time.perf_counter() - began
                         break
                     except psycopg.Error as exc:
                         self._db_ok.clear()
                         db = _close(db)
-                        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        reason = _first(exc)
                         if self.last_error != f"database: {reason}":
                             log.warning("database unavailable (%s); %d messages wait, unacknowledged", reason,
                                         len(batch) + self.mqtt.inbox.qsize())
@@ -155,6 +161,33 @@ class Collector:
         self.last_error = None
         self._db_ok.set()
         return db
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _one_by_one(db: psycopg.Connection, records: list) -> tuple[list, int]:
+    """Store each record alone; one the database refuses is kept in ``refused`` with the server's reason."""
+    out, new = [], 0
+    for r in records:
+        try:
+            new += write_batch(db, [r])
+            out.append(r)
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+            if isinstance(r, Refusal):
+                raise  # not even the refusal could be kept: a fault of ours, not of the message
+            refusal = Refusal(getattr(r, "site", None), _topic_of(r), f"database refused it: {_first(exc)}",
+                              getattr(r, "raw", b"") or b"")
+            write_batch(db, [refusal])
+            out.append(refusal)
+    return out, new
+
+
+def _topic_of(r) -> str:
+    kind = getattr(r, "kind", None)
+    return f"{ROOT}/{r.site}/event/{kind}" if kind else f"{ROOT}/{r.site}/device/{getattr(r, 'device_id', '?')}"
 
 
 def _close(db: psycopg.Connection | None) -> None:

@@ -153,7 +153,7 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
             if r.health is not None:
                 health.append((r.site, r.device_id, Jsonb(json.loads(r.health.model_dump_json())), r.health.at))
         else:
-            refused.append((r.site, r.topic, r.reason, r.payload))
+            refused.append((r.site, r.topic, r.reason.replace("\x00", "\\0"), r.payload))
     new = 0
     with conn.transaction(), conn.cursor() as cur:
         for table, cols, rows in (("events", _EVENT_COLS, events), ("ticket_outcomes", _OUTCOME_COLS, outcomes),

@@ -3,7 +3,7 @@
 Its API is deliberately not ours, so the adapter's field mapping is exercised:
 Vietnamese field names, its own status values, paging by page number under
 ``trangTiep``, an ``X-Api-Key`` header. Each endpoint can be scripted to fail:
-``"500"`` answers an error, ``"slow:S"`` answers after S seconds, ``"hang"``
+``"500"`` answers an error, ``"400"`` refuses the request, ``"slow:S"`` answers after S seconds, ``"hang"``
 does the work and then answers too late for the client (a push that *was*
 recorded although the adapter timed out), ``"drop"`` closes the connection.
 """
@@ -105,8 +105,8 @@ class FakeOneStop:
             return self._answer(h, 401, {"loi": "sai khóa"})
         if endpoint is None:
             return self._answer(h, 404, {"loi": "không có"})
-        if action == "500":
-            return self._answer(h, 500, {"loi": "lỗi máy chủ"})
+        if action in ("500", "400"):
+            return self._answer(h, int(action), {"loi": "lỗi máy chủ" if action == "500" else "dữ liệu không hợp lệ"})
         if action == "drop":
             h.close_connection = True
             return None

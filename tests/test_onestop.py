@@ -88,3 +88,69 @@ def test_a_push_repeated_after_a_timeout_is_recorded_once_with_the_vendors_field
         "maDanhGia": "rating-00000042", "diemPhucVu": "hall-a", "maDonVi": AGENCY, "maHoSo": "H40.12-260302-0007",
         "soPhieu": "20260302-TP-1001", "quay": 3, "canBo": "lan.nguyen", "linhVuc": "TP", "mucDo": 3, "lyDo": [],
         "thoiGian": T0.isoformat()}}
+
+
+# ---------------------------------------------------------------------------- the adapter's outbox
+
+
+@pytest.fixture
+def province_broker(tmp_path):
+    from province.stand_in import ProvinceBroker
+
+    p = ProvinceBroker(tmp_path / "province", ["hall-a"], readers=()).start()
+    yield p
+    p.stop()
+
+
+def adapter(province_broker, fake, state, **kw):
+    from onestop.config import OneStopSettings
+    from onestop.service import OneStopService
+
+    a = OneStopService(OneStopSettings(
+        device_id="onestop", mqtt=province_broker.mqtt("onestop"), halls={"hall-a": AGENCY},
+        http=http_settings(fake.url), state=state, poll_interval_s=3600, push_retry_min_s=0.1,
+        push_retry_max_s=0.3, **kw))
+    a.start()
+    assert a.mqtt.subscribed.wait(20)
+    return a
+
+
+def test_a_rating_waits_in_the_outbox_through_an_outage_and_an_adapter_restart(province_broker, fake, tmp_path):
+    from provincekit import Publisher, wait_until
+
+    fake.fail("rating", *["500"] * 1000)  # the one-stop software is down
+    a = adapter(province_broker, fake, tmp_path / "onestop.db")
+    pub = Publisher(province_broker.port, "site-hall-a", province_broker.site_passwords["hall-a"],
+                    province_broker.ca.cert_path)
+    first, second = rating(), rating().model_copy(update={"rating_id": "rating-00000043", "dossier_code": None})
+    pub.send("motcua/v1/hall-a/event/rating", [first.to_json(), second.to_json(), first.to_json()])
+    wait_until(lambda: a.state.counts().get("pending") == 2 and len(fake.requests) >= 3, 20, "failed attempts")
+    a.stop()  # the adapter goes away with both ratings unpushed
+    fake.script["rating"].clear()  # the one-stop software is back
+    b = adapter(province_broker, fake, tmp_path / "onestop.db")
+    try:
+        wait_until(lambda: b.state.counts() == {"pushed": 2}, 20, "both ratings pushed after the restart")
+        assert sorted(fake.ratings) == ["hall-a:rating-00000042", "hall-a:rating-00000043"]
+    finally:
+        b.stop()
+        pub.close()
+
+
+def test_a_refused_rating_is_kept_with_the_reason_and_pushed_again_on_demand(province_broker, fake, tmp_path):
+    from provincekit import Publisher, wait_until
+
+    a = adapter(province_broker, fake, tmp_path / "onestop.db")
+    try:
+        pub = Publisher(province_broker.port, "site-hall-a", province_broker.site_passwords["hall-a"],
+                        province_broker.ca.cert_path)
+        fake.fail("rating", "400")
+        pub.send("motcua/v1/hall-a/event/rating", [rating().to_json()])
+        pub.close()
+        wait_until(lambda: a.state.counts() == {"rejected": 1}, 20, "the refusal recorded")
+        reason = a.state.db.execute("SELECT last_error FROM pushes").fetchone()[0]
+        assert "HTTP 400" in reason
+        assert a.state.retry_rejected() == 1  # what `motcua onestop retry` does
+        a._wake_pusher.set()
+        wait_until(lambda: a.state.counts() == {"pushed": 1}, 20, "pushed after the retry")
+    finally:
+        a.stop()

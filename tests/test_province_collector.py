@@ -144,3 +144,18 @@ def test_a_province_broker_restart_loses_and_doubles_nothing_end_to_end(province
         assert got == {e.rating_id for e in events}
     finally:
         hall.stop()
+
+
+def test_a_message_the_database_cannot_hold_is_refused_with_the_reason_and_the_rest_stored(province, collectors):
+    primed(province, collectors, "collector-1")
+    before = count(collectors.dsn)
+    poison = rating(7).model_copy(update={"reasons": ["nul \x00 inside"]})  # valid JSON, but text cannot hold NUL
+    pub = publisher(province, "hall-a")
+    pub.send("motcua/v1/hall-a/event/rating", [rating(5).to_json(), poison.to_json(), rating(6).to_json()])
+    pub.send("motcua/v1/hall-a/event/rating", [b'{"not": "a rating"}', rating(8).to_json()])
+    pub.close()
+    wait_until(lambda: count(collectors.dsn) == before + 3, 30, "the three good ratings")
+    wait_until(lambda: count(collectors.dsn, "SELECT count(*) FROM refused") == 2, 30, "the two refusals")
+    with psycopg.connect(collectors.dsn) as db:
+        reasons = sorted(r[0] for r in db.execute("SELECT reason FROM refused"))
+    assert reasons[0].startswith("RatingEvent:") and "database refused it" in reasons[1]
