@@ -25,7 +25,7 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # knows and the hall needs. Disjoint by construction (checked by a test), and
 # no ``cmd`` or ``request`` topic goes up: a command can never echo back. Ratings go up
 # as the dispatcher's ``event/rating`` (accepted, once), never as the pads' raw messages.
-UP = ("event/#", "counter/+/state", "area/+/summary", "hall/config", "hall/figures",
+UP = ("event/#", "counter/+/state", "area/+/summary", "hall/config", "hall/figures", "hall/report/+",
       "device/+/availability", "device/+/health")
 DOWN = ("dossier/status", "hall/notice", "central/#")
 
