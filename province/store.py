@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS ratings (
     reasons      jsonb       NOT NULL,
     indicators   jsonb,
     rated_at     timestamptz NOT NULL,
+    received_at  timestamptz NOT NULL,     -- when the dispatcher accepted it (the event's time)
     service_day  date,
     pad          text        NOT NULL,
     PRIMARY KEY (site, rating_id)
@@ -112,7 +113,7 @@ _OUTCOME_COLS = ("site", "ticket_id", "event_id", "day", "number", "area", "issu
                  "issued_at", "called_at", "finished_at", "skipped_at", "counter", "officer", "dossier_code",
                  "wait_min", "service_min")
 _RATING_COLS = ("site", "rating_id", "event_id", "ticket_id", "counter", "area", "officer", "dossier_code", "level",
-                "reasons", "indicators", "rated_at", "service_day", "pad")
+                "reasons", "indicators", "rated_at", "received_at", "service_day", "pad")
 _AVAILABILITY = ("INSERT INTO devices (site, device_id, availability) VALUES (%s, %s, %s) "
                  "ON CONFLICT (site, device_id) DO UPDATE SET availability = excluded.availability, "
                  "updated_at = clock_timestamp()")
@@ -146,7 +147,7 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
                 ratings.append((r.site, ev.rating_id, ev.event_id, ev.ticket_id, ev.counter, ev.area, ev.officer,
                                 ev.dossier_code, ev.level, json.dumps(ev.reasons, ensure_ascii=False),
                                 json.dumps(ev.indicators) if ev.indicators is not None else None, ev.rated_at,
-                                ev.service_day, ev.pad))
+                                ev.at, ev.service_day, ev.pad))
         elif isinstance(r, DeviceRecord):
             if r.availability is not None:
                 avail.append((r.site, r.device_id, r.availability))

@@ -1,6 +1,6 @@
 """Province-wide reports are the hall reports' own code over the collector's PostgreSQL rows.
 
-Three halls play a week on the real dispatcher (Hall + SQLite, a seeded random day after day:
+Three halls play four days of a week on the real dispatcher (Hall + SQLite, a seeded random day after day:
 tickets, calls, no-shows, transfers, withdrawn tickets, ratings, the daily reset). What each hall
 publishes up (its outbox) is stored the way the collector stores it. Then, for the reporting week:
 the province's report of each hall equals that hall's own report, figure for figure, and the
@@ -41,15 +41,15 @@ def hall_info(site: str) -> reports.HallInfo:
 
 
 def play_week(d: HallDriver, seed: int) -> None:
-    """Six service days of a small hall, then the Monday reset that expires what was left."""
+    """Four service days of a small hall, then the Monday reset that expires what was left."""
     rnd = random.Random(seed)
     c = d.clock
-    for day in range(6):
-        c.set(local(2024, 5, 27 + day, 7, 30))
+    for day in range(4):
+        c.set(local(2024, 5, 27, 7, 30) + timedelta(days=day))
         for n in (1, 2, 3):
             d.open(n)
-        for minute in range(0, 8 * 60, 4):
-            c.set(local(2024, 5, 27 + day, 8, 0) + timedelta(minutes=minute, seconds=rnd.randint(0, 200)))
+        for minute in range(0, 8 * 60, 5):
+            c.set(local(2024, 5, 27, 8, 0) + timedelta(days=day, minutes=minute, seconds=rnd.randint(0, 200)))
             if rnd.random() < 0.7:
                 t = d.ticket(rnd.choice(["TP", "TP", "DD"]))
                 if rnd.random() < 0.04:
