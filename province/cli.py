@@ -1,6 +1,8 @@
 """The province's subcommands of ``motcua``:
 
     motcua province status [--config FILE]     every hall: link, last event, today's tickets and ratings
+    motcua province report [week|month|…|due] [--last] [--date D] [--site S …] [--each]
+                                               the leadership reports over every hall (or some), and per hall
 
 Settings are the collector's (``/etc/motcua/province-collector.toml`` by default):
 the command reads the same database.
@@ -58,6 +60,50 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def province_info(settings, site: str | None = None):
+    from reports import HallInfo
+
+    if site is not None:
+        return HallInfo(name=settings.hall_names.get(site, site), site=site, timezone=settings.timezone)
+    return HallInfo(name=settings.name, timezone=settings.timezone)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The hall reports' own command, over the province's database: one report for the chosen halls
+    (all by default) and, with ``--each`` or for ``due``, one per hall in a folder of its own."""
+    from pathlib import Path
+
+    import psycopg
+
+    from reports import build
+    from reports.cli import _now, run_report
+
+    from .report_source import load_records
+
+    settings = _settings(args)
+    now = _now(args)
+    out = Path(args.out or settings.reports.folder)
+    try:
+        db = psycopg.connect(**settings.database.conninfo())
+    except psycopg.Error as exc:
+        print(f"motcua: database unreachable: {str(exc).strip()}", file=sys.stderr)
+        return 69  # EX_UNAVAILABLE
+    with db:
+        chosen = args.site or None
+        halls = chosen or [r[0] for r in db.execute("SELECT DISTINCT site FROM ticket_outcomes ORDER BY site")]
+
+        def maker(sites, info):
+            return lambda period: build(load_records(db, period.previous().start, period.end, sites), period, info,
+                                        settings.reports.targets, generated_at=now)
+
+        rc = run_report(args, settings.reports, settings.timezone, now, out, maker(chosen, province_info(settings)))
+        if rc == 0 and (args.each or args.period == "due"):
+            for site in halls:
+                rc = run_report(args, settings.reports, settings.timezone, now, out / site,
+                                maker([site], province_info(settings, site))) or rc
+    return rc
+
+
 def register(subparsers) -> None:
     """Add ``province`` to the ``motcua`` command."""
     sp = subparsers.add_parser("province", help="the province's picture of every hall (collector database)")
@@ -67,3 +113,12 @@ def register(subparsers) -> None:
     st.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="whose 'today'")
     st.add_argument("--day", help="the service day YYYY-MM-DD (default today)")
     st.set_defaults(func=cmd_status)
+
+    from reports.cli import add_period_arguments
+
+    rp = sub.add_parser("report", help="the leadership reports over every hall, and per hall (XLSX, PDF, CSV, PNG)")
+    add_period_arguments(rp)
+    rp.add_argument("--config", help="collector settings (default /etc/motcua/province-collector.toml)")
+    rp.add_argument("--site", action="append", help="only this hall (repeat for several)")
+    rp.add_argument("--each", action="store_true", help="also one report per hall, in a folder of its own")
+    rp.set_defaults(func=cmd_report)

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from motcua.settings import DeviceSettings, SettingsError, StrictModel
+from motcua.protocol.messages import DeviceId
+from motcua.settings import DeviceSettings, SettingsError, StrictModel, TimeZoneName
+from reports.settings import ReportSettings
 
 
 class DatabaseSettings(StrictModel):
@@ -63,3 +65,8 @@ class CollectorSettings(DeviceSettings):
         7 * 86400, ge=60, le=30 * 86400,
         description="How long the broker keeps this collector's queue while it is away.")
     stats_interval_s: float = Field(60.0, ge=1, le=86400, description="How often the log says what was stored.")
+    # the province's reports (motcua province report), from the same database
+    name: str = Field("Trung tâm Phục vụ hành chính công tỉnh", description="The province's name on its reports.")
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
+    hall_names: dict[DeviceId, str] = Field(default_factory=dict, description="Site id -> the hall's name.")
+    reports: ReportSettings = ReportSettings(folder=Path("/var/lib/motcua/province-reports"))

@@ -10,7 +10,11 @@ province's report of all three adds up to the sum of the three.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import random
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import psycopg
@@ -118,3 +122,17 @@ def test_each_halls_report_at_the_province_is_its_own_report_and_the_province_is
     assert whole.total.reasons == {"long_wait": sum(own[s].total.reasons.get("long_wait", 0) for s in SITES)}
     good = sum(own[s].total.very_satisfied + own[s].total.satisfied for s in SITES)
     assert whole.total.satisfied_pct == round(100 * good / sum(own[s].total.rated for s in SITES), 1)
+
+
+def test_motcua_province_report_writes_the_province_and_each_hall(province, tmp_path):
+    dsn, _ = province
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env.update(MOTCUA_DEVICE_ID="collector-1", MOTCUA_DATABASE__DSN=dsn, MOTCUA_NAME="Tỉnh thử nghiệm",
+               MOTCUA_HALL_NAMES=json.dumps({"phuong-1": "Trung tâm Phục vụ hành chính công phường 1"}))
+    run = subprocess.run([sys.executable, "-m", "motcua.cli", "province", "report", "week", "--date",
+                          FIRST.isoformat(), "--each", "--out", str(tmp_path), "--formats", "xlsx,csv"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "Tỉnh thử nghiệm" in run.stdout and "phường 1" in run.stdout
+    written = sorted(p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*.xlsx"))
+    assert len(written) == 4 and set(SITES) <= set(written)  # the province's, then one per hall
