@@ -129,8 +129,7 @@ class DurableSubscriber:
             self._connection += 1
         log.info("%s connected to %s:%s (session %s)", self.name, self._cfg.host, self._cfg.port,
                  "resumed" if flags.session_present else "new")
-        for f in self.filters:
-            client.subscribe(f, qos=1)
+        client.subscribe([(f, 1) for f in self.filters])  # one SUBSCRIBE, one SUBACK, however many halls
         self._connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -139,7 +138,7 @@ class DurableSubscriber:
             self.last_error = f"subscription refused: {', '.join(refused)}"
             log.error("%s: the broker refused a subscription: %s", self.name, ", ".join(refused))
         else:
-            log.info("%s subscribed", self.name)
+            log.info("%s subscribed (%d filters)", self.name, len(reason_codes))
             self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
