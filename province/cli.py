@@ -25,6 +25,9 @@ def _settings(args: argparse.Namespace):
 STATUS_SQL = """
 SELECT s.site,
        (SELECT availability FROM devices d WHERE d.site = s.site AND d.device_id = 'bridge') AS link,
+       (SELECT count(*) FROM devices d WHERE d.site = s.site AND d.device_id != 'bridge'
+                                         AND d.availability = 'online') AS boxes_up,
+       (SELECT count(*) FROM devices d WHERE d.site = s.site AND d.device_id != 'bridge') AS boxes,
        (SELECT max(at) FROM events e WHERE e.site = s.site) AS last_event,
        (SELECT count(*) FROM ticket_outcomes o WHERE o.site = s.site AND o.day = %(day)s) AS tickets,
        (SELECT count(*) FROM ticket_outcomes o WHERE o.site = s.site AND o.day = %(day)s AND o.outcome = 'done') AS served,
@@ -51,11 +54,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     except psycopg.Error as exc:
         print(f"motcua: database unreachable: {str(exc).strip()}", file=sys.stderr)
         return 69  # EX_UNAVAILABLE
-    print(f"{'hall':<24} {'link':<8} {'last event (UTC)':<20} {'tickets':>8} {'served':>7} {'rated':>6} {'satisfied':>9}")
-    for site, link, last, tickets, served, rated, good in rows:
+    print(f"{'hall':<24} {'link':<8} {'boxes up':>9} {'last event (UTC)':<20} {'tickets':>8} {'served':>7} "
+          f"{'rated':>6} {'satisfied':>9}")
+    for site, link, up, boxes, last, tickets, served, rated, good in rows:
         pct = f"{100 * good / rated:.1f}%" if rated else "-"
         when = last.strftime("%Y-%m-%d %H:%M:%S") if last else "-"
-        print(f"{site:<24} {link or '?':<8} {when:<20} {tickets:>8} {served:>7} {rated:>6} {pct:>9}")
+        print(f"{site:<24} {link or '?':<8} {f'{up}/{boxes}':>9} {when:<20} {tickets:>8} {served:>7} {rated:>6} "
+              f"{pct:>9}")
     print(f"{len(rows)} halls, day {day.isoformat()}")
     return 0
 
@@ -108,7 +113,7 @@ def register(subparsers) -> None:
     """Add ``province`` to the ``motcua`` command."""
     sp = subparsers.add_parser("province", help="the province's picture of every hall (collector database)")
     sub = sp.add_subparsers(dest="province_command", required=True)
-    st = sub.add_parser("status", help="every hall: link, last event, today's tickets and ratings")
+    st = sub.add_parser("status", help="every hall: link, boxes online, last event, today's tickets and ratings")
     st.add_argument("--config", help="collector settings (default /etc/motcua/province-collector.toml)")
     st.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="whose 'today'")
     st.add_argument("--day", help="the service day YYYY-MM-DD (default today)")

@@ -130,6 +130,8 @@ def test_a_rating_reaches_the_province_and_the_one_stop_software_once_and_status
     assert status.returncode == 0, status.stderr
     line = next(x for x in status.stdout.splitlines() if x.startswith(SITE))
     assert line.split()[1] == "online" and line.split()[-1] == "100.0%"
+    up, boxes = map(int, line.split()[2].split("/"))
+    assert boxes >= 2 and up >= 1  # the dispatcher and the board, as their availability said
     outbox = subprocess.run([sys.executable, "-m", "motcua.cli", "onestop", "outbox"], capture_output=True, text=True,
                             env={**env, "MOTCUA_DEVICE_ID": "onestop", "MOTCUA_HALLS": json.dumps({SITE: AGENCY}),
                                  "MOTCUA_STATE": str(adapter.settings.state)}, timeout=60)
