@@ -44,8 +44,8 @@ def test_an_accepted_rating_goes_up_once_with_the_dispatchers_record(h):
     assert h.cmd(1, "finish").reply.ok
     pad_claims = h.rating(1, t.ticket_id, rating_id="rating-0000001", level="unsatisfied").model_copy(
         update={"officer": "hoa", "area": "DD", "reasons": ["slow"]})
-    assert h.hall.rate(1, pad_claims).reply.ok
-    assert h.hall.rate(1, pad_claims).reply.duplicate  # the pad's retry: acknowledged, not published again
+    assert h.hall.rate(1, pad_claims, sender="pad-1").reply.ok
+    assert h.hall.rate(1, pad_claims, sender="pad-1").reply.duplicate  # the pad's retry: not published again
     assert not h.rate(1, t.ticket_id).reply.ok  # a second rating of the ticket: refused, not published
 
     [event] = ratings(h)
@@ -91,8 +91,8 @@ def test_each_ticket_ends_once_with_its_outcome(h):
 
 
 def test_the_kiosk_can_attach_a_dossier_code_to_a_ticket(h):
-    req = TicketRequest(command_id=new_id(), device_id="kiosk-1", area="TP", dossier_code="H40.12-260302-0007")
-    out = h.hall.issue_ticket(req)
+    req = TicketRequest(command_id=new_id(), area="TP", dossier_code="H40.12-260302-0007")
+    out = h.hall.issue_ticket(req, sender="kiosk-1")
     assert out.reply.ok and out.reply.ticket.dossier_code == "H40.12-260302-0007"
     h.open(1)
     h.called(1)
