@@ -106,6 +106,8 @@ class OneStopSettings(DeviceSettings):
     system: str = Field("http", description="'http' (the reference implementation, [http] table) or "
                                             "'package.module:Class' implementing onestop.interface.OneStopSystem.")
     http: HttpSystemSettings = HttpSystemSettings(auth="none")
+    progress_name: str = Field("Tất cả hồ sơ của trung tâm", min_length=1, max_length=200,
+                               description="The row's name on the hall's dossier-progress screen.")
     state: Path = Field(Path("/var/lib/motcua/onestop.db"), description="Rating outbox and dossier cache (SQLite).")
     share_group: str = Field("onestop", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     poll_interval_s: float = Field(60.0, ge=0.2, le=86400, description="How often each hall's changes are pulled.")

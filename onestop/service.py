@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from motcua.protocol import DossierProgress, DossierStatusUpdate, RatingEvent, TicketEvent, TicketOutcome, Topics
+from motcua.protocol.messages import ProgressCounts, ProgressGroup
 from motcua.protocol.messages import DossierRecord
 from motcua.protocol.topics import ROOT
 from motcua.runtime import SystemdNotifier
@@ -239,9 +241,16 @@ class OneStopService:
         return True
 
     def _progress(self, site: str, at: datetime) -> None:
+        """The dossier-progress screen's figures for this hall: one group, the hall's agency."""
+        local = at.astimezone(VN)
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         with self.lock:
-            counts, overdue = self.state.progress(site, at.astimezone(VN).date())
-        summary = DossierProgress(site=site, counts=counts, overdue=overdue, pulled_at=at, source=self.system.name)
+            today, month = self.state.progress(site, day_start.replace(day=1), day_start, local)
+        agency = self.settings.halls[site]
+        group = ProgressGroup(key=re.sub(r"[^A-Za-z0-9_-]", "-", agency)[:32], name=self.settings.progress_name,
+                              today=ProgressCounts(**today), month=ProgressCounts(**month),
+                              agency_codes=[agency] if re.fullmatch(r"[A-Za-z0-9._]{1,40}", agency) else [])
+        summary = DossierProgress(group_by="agency", day=local.date(), groups=[group], updated_at=at)
         self._publish(Topics(site).dossier_progress, summary.to_json(), retain=True)
 
     def _publish(self, topic: str, payload: bytes, retain: bool = False) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from motcua.protocol import RatingEvent
@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS dossiers (
     status      TEXT NOT NULL,
     appointment TEXT,
     updated_at  TEXT NOT NULL,
+    first_at    TEXT NOT NULL,     -- the first change the system reported: taken as its reception
+    done_at     TEXT,              -- the first change to 'ready' or 'returned': its result
     PRIMARY KEY (site, code)
 );
 CREATE TABLE IF NOT EXISTS wanted (
@@ -55,6 +57,9 @@ CREATE TABLE IF NOT EXISTS pulls (
     since TEXT NOT NULL
 );
 """
+
+
+DONE = ("ready", "returned")
 
 
 def _now() -> datetime:
@@ -140,24 +145,41 @@ class State:
         """Cache the records; returns those newer than what was known (the ones worth sending down)."""
         newer = []
         for r in records:
+            at = r.updated_at.astimezone(timezone.utc).isoformat()
+            done = at if r.status in DONE else None
             cur = self.db.execute(
-                "INSERT INTO dossiers (site, code, status, appointment, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO dossiers (site, code, status, appointment, updated_at, first_at, done_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (site, code) DO UPDATE SET status = excluded.status, appointment = excluded.appointment, "
-                "updated_at = excluded.updated_at WHERE excluded.updated_at > dossiers.updated_at",
-                (site, r.code, r.status, r.appointment_date.isoformat() if r.appointment_date else None,
-                 r.updated_at.astimezone(timezone.utc).isoformat()))
+                "updated_at = excluded.updated_at, done_at = COALESCE(dossiers.done_at, excluded.done_at) "
+                "WHERE excluded.updated_at > dossiers.updated_at",
+                (site, r.code, r.status, r.appointment_date.isoformat() if r.appointment_date else None, at, at,
+                 done))
             if cur.rowcount == 1:
                 newer.append(r)
         return newer
 
-    def progress(self, site: str, today: date) -> tuple[dict[str, int], int]:
-        counts = {r[0]: r[1] for r in self.db.execute(
-            "SELECT status, COUNT(*) FROM dossiers WHERE site = ? GROUP BY status ORDER BY status", (site,))}
-        overdue = self.db.execute(
-            "SELECT COUNT(*) FROM dossiers WHERE site = ? AND appointment < ? "
-            "AND status IN ('received', 'processing', 'additional_documents_required')",
-            (site, today.isoformat())).fetchone()[0]
-        return counts, overdue
+    def progress(self, site: str, first: datetime, day_start: datetime, now: datetime) -> tuple[dict, dict]:
+        """(today, month) counts for the dossier-progress screen, as far as the system's status records tell:
+        received = first reported in the period, done = first reported ready or returned in the period (on
+        time if on or before the appointment date), in progress and overdue = now."""
+        today = now.date().isoformat()
+
+        def flows(start: datetime) -> dict[str, int]:
+            lo, hi = start.astimezone(timezone.utc).isoformat(), now.astimezone(timezone.utc).isoformat()
+            row = self.db.execute(
+                "SELECT SUM(first_at >= ? AND first_at <= ?), "
+                "SUM(done_at >= ? AND done_at <= ? AND (appointment IS NULL OR substr(done_at, 1, 10) <= appointment)), "
+                "SUM(done_at >= ? AND done_at <= ? AND appointment IS NOT NULL AND substr(done_at, 1, 10) > appointment) "
+                "FROM dossiers WHERE site = ?", (lo, hi, lo, hi, lo, hi, site)).fetchone()
+            return {"received": row[0] or 0, "done_on_time": row[1] or 0, "done_late": row[2] or 0}
+
+        stock = self.db.execute(
+            "SELECT SUM(appointment IS NULL OR appointment >= ?), SUM(appointment < ?) FROM dossiers "
+            "WHERE site = ? AND status IN ('received', 'processing', 'additional_documents_required')",
+            (today, today, site)).fetchone()
+        stocks = {"in_progress": stock[0] or 0, "overdue": stock[1] or 0}
+        return {**flows(day_start), **stocks}, {**flows(first), **stocks}
 
     def since(self, site: str) -> datetime | None:
         row = self.db.execute("SELECT since FROM pulls WHERE site = ?", (site,)).fetchone()

@@ -109,13 +109,19 @@ def test_a_rating_reaches_the_province_and_the_one_stop_software_once_and_status
         wait_until(lambda: AT_KIOSK in board.model.ready, 10, "the board's ready-for-pickup list")
 
         # a dossier that changes later at the one-stop software comes down on the next pull
-        progress = Watcher(b, f"motcua/v1/{SITE}/central/dossier/progress")
+        progress = Watcher(b, f"motcua/v1/{SITE}/dossier/progress")
         fake.put(LATER, AGENCY, "CHO_TRA_KET_QUA", procedure="Chứng thực bản sao")
         wait_until(lambda: LATER in board.model.ready, 30, "the later dossier on the board")
         assert kiosk.lookup(LATER).record.procedure == "Chứng thực bản sao"
-        msg = progress.wait_for(lambda m: json.loads(m.payload)["counts"].get("ready") == 2, 30)
+
+        def done_today(m) -> int:
+            today = DossierProgress.model_validate_json(m.payload).groups[0].today
+            return today.done_on_time + today.done_late
+
+        msg = progress.wait_for(lambda m: done_today(m) == 2, 30)  # both results ready, the appointments passed
         summary = DossierProgress.model_validate_json(msg.payload)
-        assert summary.site == SITE and summary.source == "fake-onestop"
+        assert summary.group_by == "agency" and summary.groups[0].agency_codes == [AGENCY]
+        assert summary.groups[0].today.done_late == 2 and summary.groups[0].month.received == 2
         progress.close()
 
     with psycopg.connect(dsn) as db:  # nothing doubled on the way

@@ -28,7 +28,7 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # never as the pads' raw ``request/{pad}/rating/{n}`` messages (retries and refused ones).
 UP = ("event/#", "counter/+/state", "area/+/summary", "hall/config", "hall/figures", "hall/report/+",
       "device/+/availability", "device/+/health")
-DOWN = ("dossier/status", "hall/notice", "central/#")
+DOWN = ("dossier/status", "dossier/progress", "hall/notice", "central/#")
 
 
 def render_site(directory: Path, *, data_dir: Path, local_port: int = 1883, tls_port: int = 8883,

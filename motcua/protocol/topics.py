@@ -134,7 +134,7 @@ class Topics:
 
     @property
     def dossier_progress(self) -> str:
-        return f"{self.root}/central/dossier/progress"
+        return f"{self.root}/dossier/progress"
 
     # subscription filters
     def all_requests(self, *what: str) -> str:
@@ -280,8 +280,11 @@ TOPIC_SPECS: list[TopicSpec] = [
         m.DossierStatusUpdate, "Dossier status records to cache; the newest `updated_at` wins.",
     ),
     TopicSpec(
-        "dossier progress", "central/dossier/progress", "one-stop adapter (through the bridge)", "hall board",
+        "dossier progress", "dossier/progress", "central system (through the bridge)", "dossier-progress screen",
         True, 1, m.DossierProgress,
-        "How many of the hall's dossiers stand in each status, as last pulled from the one-stop software.",
+        "How the hall's dossiers are progressing, per service area or per agency, today and this month: received, "
+        "in progress, done on time, done late, overdue. Retained; each message replaces the previous one whole. "
+        "Publish it whenever the figures change, at least every 15 minutes in opening hours; the screen marks "
+        "figures older than its `stale_after_min` as such. An empty retained message clears it.",
     ),
 ]
