@@ -29,6 +29,7 @@ bench: install
 	$(PY) bench/signboard.py
 	$(PY) bench/report.py
 	$(PY) bench/screens.py
+	$(PY) bench/province.py
 
 # Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
 docs: install

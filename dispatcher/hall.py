@@ -50,9 +50,11 @@ from motcua.protocol import (
     Message,
     Rating,
     RatingAck,
+    RatingEvent,
     Reply,
     TicketCancel,
     TicketEvent,
+    TicketOutcome,
     TicketReply,
     TicketRequest,
     Topics,
@@ -254,7 +256,7 @@ class Hall:
             ticket_id = rules.ticket_id(day, area.code, number)
             self.store.insert_ticket(ticket_id=ticket_id, day=day, area=area.code, number=f"{area.prefix}{number}",
                                      priority=req.priority, queue_pos=self.store.next_queue_pos(), issued_at=now,
-                                     kiosk=sender)
+                                     kiosk=sender, dossier_code=req.dossier_code)
             ticket = self._ticket(ticket_id)
             self._event("issued", ticket, now, detail=sender)
             out.areas.add(area.code)
@@ -408,7 +410,7 @@ class Hall:
         self.store.set_current(cfg.number, None, now)
         where = f"area {area}" if target is None else f"counter {target}"
         self._event("transferred", self._ticket(ticket["ticket_id"]), now, cfg.number,
-                    row["officer"], detail=f"to {where}")
+                    row["officer"], detail=f"to {where}", from_area=ticket["area"])
         out.areas |= {ticket["area"], area}
         if target is not None:
             out.counters.add(target)
@@ -477,10 +479,26 @@ class Hall:
                           call_count=ticket["call_count"])
         self.store.enqueue(self.topics.call_event, event.to_json())
 
-    def _event(self, kind: m.TicketEventKind, ticket, now: datetime, counter: int | None = None, officer: str | None = None,
-               detail: str | None = None) -> None:
-        event = TicketEvent(at=now, kind=kind, ticket=ticket, counter=counter, officer=officer, detail=detail)
+    def _event(self, kind: m.TicketEventKind, ticket, now: datetime, counter: int | None = None,
+               officer: str | None = None, detail: str | None = None, from_area: str | None = None) -> None:
+        event = TicketEvent(at=now, kind=kind, ticket=ticket, counter=counter, officer=officer, detail=detail,
+                            from_area=from_area)
         self.store.enqueue(self.topics.ticket_event, event.to_json())
+        if kind in _ENDINGS:  # the province counts each ticket once, from its outcome
+            self._outcome(_ENDINGS[kind], ticket, now, officer)
+
+    def _outcome(self, outcome: m.TicketOutcomeKind, ticket, now: datetime, officer: str | None) -> None:
+        row = self.store.ticket(ticket.ticket_id)
+        assert row is not None, "an ending ticket is in the store"
+
+        def minutes(a: datetime | None, b: datetime | None) -> float | None:
+            return round(max(0.0, (b - a).total_seconds()) / 60, 2) if a and b else None
+
+        event = TicketOutcome(at=now, outcome=outcome, ticket=ticket, issue_area=row["issue_area"],
+                              officer=officer or row["officer"], skipped_at=parse_dt(row["skipped_at"]),
+                              wait_min=minutes(ticket.issued_at, ticket.called_at),
+                              service_min=minutes(ticket.called_at, ticket.finished_at) if outcome == "done" else None)
+        self.store.enqueue(self.topics.outcome_event, event.to_json())
 
     # ================================================================== ratings
 
@@ -512,6 +530,7 @@ class Hall:
             if counter not in self.counters:
                 return ack(False, "unknown_counter", f"no counter {counter} in this hall")
             officer, area, dossier = rating.officer, rating.area, rating.dossier_code
+            ticket = None
             if rating.ticket_id is None:
                 if not self.cfg.allow_general_ratings:
                     return ack(False, "not_allowed", "this hall does not accept ratings without a ticket")
@@ -541,6 +560,12 @@ class Hall:
                                 officer=officer, area=area, dossier_code=dossier, level=rating.level,
                                 reasons=rating.reasons, indicators=rating.indicators, rated_at=rating.rated_at,
                                 pad_id=sender, received_at=now)
+            accepted = RatingEvent(
+                at=now, rating_id=rating.rating_id, ticket_id=rating.ticket_id, counter=counter, area=area,
+                officer=officer, dossier_code=dossier, level=rating.level, reasons=rating.reasons,
+                indicators=rating.indicators, rated_at=rating.rated_at, pad=sender,
+                service_day=date.fromisoformat(ticket["day"]) if ticket is not None else None)
+            store.enqueue(self.topics.rating_event, accepted.to_json())
             out = ack(True)
             if rating.ticket_id is not None:
                 row = self._counter_row(counter)
@@ -590,6 +615,10 @@ class Hall:
 
     def hall_figures(self) -> HallFigures:
         return self.views.hall_figures()
+
+
+# Ticket events that end a ticket's life, and the outcome each one is.
+_ENDINGS: dict[str, m.TicketOutcomeKind] = {"finished": "done", "cancelled": "cancelled", "expired": "expired"}
 
 
 # ====================================================================== the command table

@@ -322,11 +322,11 @@ class Store:
                         (day, area, number))
 
     def insert_ticket(self, *, ticket_id: str, day: str, area: str, number: str, priority: str | None,
-                      queue_pos: int, issued_at: datetime, kiosk: str) -> None:
+                      queue_pos: int, issued_at: datetime, kiosk: str, dossier_code: str | None = None) -> None:
         self.db.execute(
             "INSERT INTO tickets(ticket_id, day, issue_area, area, number, priority, status, queue_pos, "
-            "issued_at, kiosk) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?)",
-            (ticket_id, day, area, area, number, priority, queue_pos, iso(issued_at), kiosk))
+            "issued_at, kiosk, dossier_code) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
+            (ticket_id, day, area, area, number, priority, queue_pos, iso(issued_at), kiosk, dossier_code))
 
     def ticket_by_number(self, day: str, number: str) -> sqlite3.Row | None:
         return self.one("SELECT * FROM tickets WHERE day = ? AND number = ?", day, number)

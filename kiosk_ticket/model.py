@@ -93,6 +93,7 @@ class View:
 class IssueTicket:
     area: str
     priority: str | None
+    dossier_code: str | None = None  # the receipt this citizen scanned or typed during this visit
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class _State:
     message: str | None = None
     typed: str = ""
     dossier: DossierView | None = None
+    receipt: str | None = None  # a dossier code looked up in this visit: the ticket carries it
     proc_area: str | None = None
     procedure: str | None = None
     scroll: int = 0
@@ -185,7 +187,7 @@ class KioskModel:
             self._go("priority")
         elif st.screen == "confirm" and target == "confirm" and st.area:
             self._go("issuing")
-            return IssueTicket(st.area, st.priority)
+            return IssueTicket(st.area, st.priority, st.receipt)
         elif st.screen == "priority" and kind == "cat" and arg in dict(self._categories()):
             st.priority = arg
             self._go("confirm")
@@ -259,6 +261,7 @@ class KioskModel:
             self._st.dossier = None
             return None
         self._go("looking_up")
+        self._st.receipt = code
         return LookupDossier(code)
 
     # ------------------------------------------------------------------ outcomes of the work
@@ -272,6 +275,7 @@ class KioskModel:
         st.ticket = IssuedTicket(number=t.number, ticket_id=t.ticket_id, area_name=names.get(t.area, t.area),
                                  priority_name=dict(self._categories()).get(t.priority) if t.priority else None,
                                  waiting_ahead=reply.waiting_ahead, estimated_wait_min=reply.estimated_wait_min)
+        st.receipt = None  # one ticket per receipt
         self._result("ticket", None, now)
         self.view = self._render()
         return self.view != before
@@ -349,6 +353,8 @@ class KioskModel:
         st.result_until = None
         st.scroll = 0
         st.scroll_limit = 0
+        if screen == "idle":
+            st.receipt = None  # the citizen has left
         if screen in ("home", "idle"):
             st.area = st.priority = None
             st.ticket = None

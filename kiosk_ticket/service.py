@@ -217,7 +217,8 @@ class KioskService(ScreenService):
             log.warning("no ticket issued: %s", status.refusal.replace("_", " "))
             self._fail(status.refusal)
             return
-        req = TicketRequest(command_id=new_id(), area=effect.area, priority=effect.priority)
+        req = TicketRequest(command_id=new_id(), area=effect.area, priority=effect.priority,
+                            dossier_code=effect.dossier_code)
         try:
             reply = self.runtime.request(self.topics.ticket_issue(self.runtime.login), req, TicketReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)

@@ -86,8 +86,8 @@ class HallClient:
         return self.runtime.request(topic, message, reply_model, timeout=timeout or self.timeout, expiry_s=expiry_s)
 
     def ticket(self, area: str, priority: str | None = None, *, command_id: str | None = None,
-               timeout: float | None = None) -> TicketReply:
-        req = TicketRequest(command_id=command_id or new_id(), area=area, priority=priority)
+               timeout: float | None = None, dossier_code: str | None = None) -> TicketReply:
+        req = TicketRequest(command_id=command_id or new_id(), area=area, priority=priority, dossier_code=dossier_code)
         return self.request(self.topics.ticket_issue(self.login), req, TicketReply, timeout=timeout)
 
     def cancel(self, ticket_id: str, reason: str, *, command_id: str | None = None) -> TicketReply:

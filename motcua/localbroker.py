@@ -45,11 +45,12 @@ class LocalBroker:
     """A Mosquitto process: ``start()``, ``stop()``, ``kill()``, ``restart()`` on the same port and data."""
 
     def __init__(self, workdir: Path | str, port: int | None = None, template: Path = DEV_CONFIG,
-                 render: Callable[[LocalBroker], str] | None = None, site: str = "+"):
+                 render: Callable[[LocalBroker], str] | None = None, site: str = "+", extra_config: str = ""):
         """``render`` returns the config text to run instead of the dev template (e.g. the site config).
 
         ``site`` is the hall the ACL is written for; ``+`` (the default) lets
         every site use this broker, so tests can each have their own site.
+        ``extra_config`` is appended to the config (e.g. a rendered bridge).
         """
         from .broker.site import SiteBroker
 
@@ -58,6 +59,7 @@ class LocalBroker:
         self.template = template
         self.render = render
         self.site = site
+        self.extra_config = extra_config
         self.registry = SiteBroker(self.workdir / "etc")
         self.proc: subprocess.Popen | None = None
         self.config_path = self.workdir / "mosquitto.conf"
@@ -84,6 +86,8 @@ class LocalBroker:
             self.registry.directory.chmod(0o755)
             text = self.template.read_text().format(port=self.port, data_dir=self.workdir, user=getpass.getuser(),
                                                     etc_dir=self.registry.directory)
+        if self.extra_config:
+            text += "\n" + self.extra_config + "\n"
         self.config_path.write_text(text)
         return self.config_path
 

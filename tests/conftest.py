@@ -78,3 +78,13 @@ def watcher_factory(broker):
     yield make
     for w in made:
         w.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL cluster (Debian's initdb/pg_ctl) on a free port; tests make their own databases."""
+    from province.localpg import LocalPostgres
+
+    pg = LocalPostgres(settings={"fsync": "off"}).start()  # crash safety of the test cluster is not under test
+    yield pg
+    pg.destroy()

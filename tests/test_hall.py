@@ -1085,6 +1085,7 @@ def test_estimate_uses_measured_service_time(make):
 def test_events_land_in_the_outbox_in_order_with_their_topics(h):
     ticket_topic = "motcua/v1/test/event/ticket"
     call_topic = "motcua/v1/test/event/call"
+    outcome_topic = "motcua/v1/test/event/outcome"
     h.open(1)
     a = h.ticket("TP")
     b = h.ticket("TP")
@@ -1100,9 +1101,11 @@ def test_events_land_in_the_outbox_in_order_with_their_topics(h):
         (call_topic, None),
         (ticket_topic, "called"),
         (ticket_topic, "finished"),   # next finishes a...
+        (outcome_topic, None),        # ...which ends its life...
         (call_topic, None),           # ...then calls b
         (ticket_topic, "called"),
         (ticket_topic, "finished"),
+        (outcome_topic, None),
     ]
     ids = [r["id"] for r in h.store.outbox()]
     assert ids == sorted(ids)

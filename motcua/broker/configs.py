@@ -23,10 +23,11 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # What crosses the bridge, below ``motcua/v1/{site}/``. Up: what happened in the
 # hall, for the province's dashboards and archives. Down: what the province
 # knows and the hall needs. Disjoint by construction (checked by a test), and
-# no command or ticket request goes up: a command can never echo back. Pads' ratings
-# (``request/{pad}/rating/{n}``) go up, out only, for the province's archive.
-UP = ("event/#", "counter/+/state", "request/+/rating/+", "area/+/summary", "hall/config", "hall/figures",
-      "hall/report/+", "device/+/availability", "device/+/health")
+# no command or request goes up: a command can never echo back. Ratings go up as the
+# dispatcher's ``event/rating`` (accepted, once, with its own record of who served what),
+# never as the pads' raw ``request/{pad}/rating/{n}`` messages (retries and refused ones).
+UP = ("event/#", "counter/+/state", "area/+/summary", "hall/config", "hall/figures", "hall/report/+",
+      "device/+/availability", "device/+/health")
 DOWN = ("dossier/status", "dossier/progress", "hall/notice", "central/#")
 
 

@@ -253,6 +253,8 @@ class TicketRequest(CommandRequest):
     expiry_s: ClassVar[int | None] = 10
     area: AreaCode
     priority: CategoryCode | None = None
+    dossier_code: DossierCode | None = Field(
+        default=None, description="The dossier the citizen comes about, when the kiosk read it from the receipt.")
 
 
 class TicketReply(Reply):
@@ -419,6 +421,28 @@ class TicketEvent(Event):
     counter: CounterNumber | None = None
     officer: OfficerId | None = None
     detail: str | None = None
+    from_area: AreaCode | None = Field(default=None, description="transferred: the area the ticket left.")
+
+
+TicketOutcomeKind = Literal["done", "cancelled", "expired"]
+
+
+class TicketOutcome(Event):
+    """Dispatcher → province (through the bridge): how a ticket's life ended, once per ticket.
+
+    Written to the dispatcher's outbox in the transaction that ends the ticket, so its ``event_id``
+    is the same on every retry: the province stores it once. A ticket served and later given a dossier code by the counter has it in the rating event
+    and in a ``dossier_attached`` ticket event; the outcome carries what was known when it ended.
+    """
+
+    outcome: TicketOutcomeKind
+    ticket: Ticket
+    issue_area: AreaCode = Field(description="The area whose number was printed (a transfer can change ``area``).")
+    officer: OfficerId | None = Field(default=None, description="Who served it (done), as the counter's login said.")
+    skipped_at: AwareDatetime | None = Field(default=None, description="When it was marked a no-show, if it "
+                                                                        "ended skipped (then expired).")
+    wait_min: float | None = Field(default=None, ge=0, description="Minutes from issue to the (last) call.")
+    service_min: float | None = Field(default=None, ge=0, description="Minutes from call to finish (done only).")
 
 
 class AreaSummary(Message):
@@ -534,6 +558,28 @@ class Rating(Request):
     @property
     def claimed_sender(self) -> str | None:
         return self.device_id
+
+
+class RatingEvent(Event):
+    """Dispatcher → province and one-stop software (through the bridge): a rating the dispatcher accepted.
+
+    Written to the outbox in the transaction that accepts the rating: refused ratings and pad retries
+    never produce one, and every retry of the publish carries the same ``event_id``. Ticket, counter, area and officer are the dispatcher's own record of
+    who served what, not the pad's claims.
+    """
+
+    rating_id: MessageId
+    ticket_id: str | None = Field(default=None, max_length=64)
+    counter: CounterNumber
+    area: AreaCode | None = None
+    officer: OfficerId | None = None
+    dossier_code: DossierCode | None = None
+    level: RatingLevel
+    reasons: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list, max_length=20)
+    indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = None
+    rated_at: AwareDatetime
+    pad: DeviceId = Field(description="The pad the rating came from (its login).")
+    service_day: date | None = Field(default=None, description="The service day of the rated ticket.")
 
 
 class RatingAck(Reply):

@@ -100,6 +100,14 @@ class Topics:
     def ticket_event(self) -> str:
         return f"{self.root}/event/ticket"
 
+    @property
+    def rating_event(self) -> str:
+        return f"{self.root}/event/rating"
+
+    @property
+    def outcome_event(self) -> str:
+        return f"{self.root}/event/outcome"
+
     # requests to the dispatcher: request/{sender login}/...
     def request(self, sender: str, *what: str | int) -> str:
         return "/".join([self.root, "request", _level(sender, "login"), *(_level(w, "request level") for w in what)])
@@ -227,6 +235,17 @@ TOPIC_SPECS: list[TopicSpec] = [
         "ticket event", "event/ticket", "dispatcher", "central system (through the bridge)", False, 1, m.TicketEvent,
         "Every change in a ticket's life: issued, called, recalled, skipped, reactivated, transferred, finished, "
         "cancelled, expired, dossier attached.",
+    ),
+    TopicSpec(
+        "rating event", "event/rating", "dispatcher", "province collector, one-stop adapter (through the bridge)",
+        False, 1, m.RatingEvent,
+        "A rating the dispatcher accepted, once, with the ticket, counter, area, officer and dossier code of its "
+        "own record. Pads' raw ratings stay in the hall.",
+    ),
+    TopicSpec(
+        "ticket outcome", "event/outcome", "dispatcher", "province collector (through the bridge)", False, 1,
+        m.TicketOutcome,
+        "How a ticket ended (done, cancelled, expired), once per ticket, with its wait and service minutes.",
     ),
     TopicSpec(
         "counter command", "request/{login}/counter/{counter}/{action}", "that counter's keypad, the web console, motcua CLI",
