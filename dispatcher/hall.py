@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -195,16 +196,17 @@ class Hall:
                        (day, area.code, number))
             ahead = self._waiting_ahead(day, area.code, req.priority)
             ticket_id = f"{day.replace('-', '')}-{area.code}-{number}"
+            token = secrets.token_urlsafe(16)  # 128 random bits: the citizen's page cannot be guessed
             db.execute(
                 "INSERT INTO tickets(ticket_id, day, issue_area, area, number, priority, status, queue_pos, "
-                "issued_at, kiosk) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?)",
+                "issued_at, kiosk, tracking_token) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
                 (ticket_id, day, area.code, area.code, f"{area.prefix}{number}", req.priority,
-                 self.store.next_queue_pos(), iso(now), req.device_id))
+                 self.store.next_queue_pos(), iso(now), req.device_id, token))
             ticket = self.store.to_ticket(self.store.ticket(ticket_id))
             self._event("issued", ticket, now, detail=req.device_id)
             out.areas.add(area.code)
             return TicketReply(command_id=req.command_id, ok=True, ticket=ticket, waiting_ahead=ahead,
-                               estimated_wait_min=self._estimate_wait(area.code, ahead))
+                               estimated_wait_min=self._estimate_wait(area.code, ahead), tracking_token=token)
 
         return self._apply("ticket.issue", req, req.command_id, action)
 

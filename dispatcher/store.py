@@ -129,6 +129,15 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Forward migrations of databases made by earlier versions; each is idempotent."""
+        # The citizen's queue page: a random token per ticket, printed in the QR code instead of
+        # the guessable ticket id. Tickets issued before this column existed simply have none.
+        if "tracking_token" not in {r["name"] for r in self.db.execute("PRAGMA table_info(tickets)")}:
+            self.db.execute("ALTER TABLE tickets ADD COLUMN tracking_token TEXT")
+        self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS tickets_tracking ON tickets (tracking_token)")
 
     def close(self) -> None:
         self.db.close()

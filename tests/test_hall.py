@@ -1282,3 +1282,34 @@ def test_reactivate_needs_a_counter_that_will_call_it(h):
     h.open(3)
     assert h.cmd(3, "pause").reply.ok
     assert h.cmd(3, "reactivate", number=t.number).reply.ok  # paused is fine: it is called after the break
+
+
+def test_each_ticket_gets_its_own_unguessable_tracking_token(h):
+    """The queue page's token: random per ticket, stored with it, returned only in the issue reply."""
+    first, second = h.issue("TP").reply, h.issue("TP").reply
+    tokens = [first.tracking_token, second.tracking_token]
+    assert all(t and len(t) >= 22 for t in tokens) and tokens[0] != tokens[1]
+    assert all(first.ticket.ticket_id not in t for t in tokens)
+    row = h.store.one("SELECT ticket_id FROM tickets WHERE tracking_token = ?", tokens[1])
+    assert row["ticket_id"] == second.ticket.ticket_id
+    assert all(tokens[0] not in str(payload) for _, payload in h.outbox())  # never broadcast
+    replay = h.hall.issue_ticket(h.issue_request("TP", command_id=first.command_id)).reply
+    assert replay.tracking_token == tokens[0]  # a retried request gets the same ticket and the same token
+
+
+def test_a_database_from_before_the_tracking_token_is_migrated_forward(tmp_path):
+    import sqlite3
+
+    from dispatcher.store import SCHEMA, Store
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA)
+    old.execute("INSERT INTO tickets(ticket_id, day, issue_area, area, number, status, queue_pos, issued_at) "
+                "VALUES('20260302-TP-1', '2026-03-02', 'TP', 'TP', 'A1', 'waiting', 1, '2026-03-02T01:00:00+00:00')")
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.one("SELECT tracking_token FROM tickets")["tracking_token"] is None
+    Store(path).close()  # idempotent
+    store.close()
