@@ -55,6 +55,12 @@ ROLES: dict[str, Role] = {r.name: r for r in (
           (READ, "dossier/status"), *_HALL)),
     Role("announcer", "amplifier and speakers: read only",
          ((READ, "event/call"), *_HALL)),
+    Role("web", "the web console and citizens' queue pages: reads the hall, sets the notice, "
+                "a supervisor's counter and ticket actions",
+         ((READ, "hall/#"), (WRITE, "hall/notice"), (READ, "device/+/availability"), (READ, "device/+/health"),
+          (READ, "counter/+/state"), (READ, "area/+/summary"), (READ, "event/call"), (READ, "event/ticket"),
+          *((WRITE, f"counter/+/cmd/{action}") for action in ("open", "close", "pause", "resume", "transfer")),
+          (WRITE, "request/ticket/cancel"))),
     Role("operator", "a technician's `motcua` command: reads the hall, sends any counter command or request",
          ((READ, "#"), (WRITE, "counter/+/cmd/+"), (WRITE, "request/#"))),
 )}
