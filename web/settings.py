@@ -24,7 +24,8 @@ class TlsSettings(StrictModel):
 
 
 class LoginLimits(StrictModel):
-    attempts: int = Field(5, ge=1, le=100, description="Failed logins allowed per address (and per user name) ...")
+    attempts: int = Field(5, ge=1, le=100, description="Failed logins allowed per user name (four times as many "
+                                                          "per address: an office shares one) ...")
     window_s: float = Field(300.0, ge=10, le=86400, description="... within this many seconds; then refused.")
 
 
