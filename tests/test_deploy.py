@@ -43,6 +43,7 @@ def test_unit_verifies_and_is_hardened(unit: Path, tmp_path: Path):
     ("counter_box.toml", "counter_display.config", "CounterBoxSettings"),
     ("hall_board.toml", "counter_display.board.config", "BoardSettings"),
     ("kiosk.toml", "kiosk_ticket.config", "KioskSettings"),
+    ("web.toml", "web.settings", "WebSettings"),
 ])
 def test_shipped_examples_load(name, module, cls, monkeypatch):
     """Every example settings file a technician copies is valid as it stands."""

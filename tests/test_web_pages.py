@@ -255,3 +255,58 @@ def test_the_supervisor_sets_the_notice_the_board_shows(hall, console, watcher_f
     wait_text(console, "#flash", "Đã cập nhật thông báo")
     board_view.wait_for(lambda m: m.payload == b"")
     wait_text(console, "#notice-text", "Không có thông báo")
+
+
+# --------------------------------------------------------------------------- what the public page gives away
+
+
+def test_the_citizens_page_shows_nobody_and_nothing_else(hall):
+    """A called ticket with a dossier attached, at a counter with a named officer: the public page and its
+    live stream carry the number, the area and the counter, and no officer, dossier, ticket id or other ticket."""
+    from webkit import sse_events
+
+    _, web, client = hall
+    before = client.ticket("VH")
+    mine = client.ticket("VH")
+    client.counter(10, "open", officer="quang.ngo")
+    client.counter(10, "next")
+    client.counter(10, "attach_dossier", dossier_code="H12.22-240115-0001")
+    client.counter(10, "next")
+    client.counter(10, "attach_dossier", dossier_code="H12.22-240115-0002")
+    status, _, page = Http(web.url).request(f"/ve/{mine.tracking_token}")
+    assert status == 200 and mine.ticket.number in page and "Mời Ông/Bà đến quầy số 10" in page
+    status, events = sse_events(f"{web.url}/ve/{mine.tracking_token}/events")
+    assert status == 200 and json.loads(events[0][1])["line"] == "Mời Ông/Bà đến quầy số 10"
+    for text in (page, events[0][1]):
+        for secret in ("quang.ngo", "Ngô Đức Quang", "H12.22-240115", mine.ticket.ticket_id, before.ticket.number,
+                       before.tracking_token, "kiosk", "web-tester"):
+            assert secret not in text, f"the public page shows {secret!r}"
+    assert set(json.loads(events[0][1])) <= {"number", "area", "status", "counter", "call_count", "title", "line",
+                                             "detail", "note", "ahead", "wait_min"}
+
+
+def test_a_guessed_token_gets_nothing(hall):
+    import secrets
+
+    from webkit import sse_events
+
+    _, web, client = hall
+    real = client.ticket("NV")
+    token = real.tracking_token
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    guesses = [secrets.token_urlsafe(16), flipped, real.ticket.ticket_id, real.ticket.number, token.lower()
+               if token.lower() != token else token.upper(), "' OR 1=1 --", "../console", token + "x" * 60, "%00"]
+    bodies = set()
+    for guess in guesses:
+        status, _, body = Http(web.url).request(f"/ve/{urllib_quote(guess)}")
+        assert status == 404, guess
+        bodies.add(body)
+        assert sse_events(f"{web.url}/ve/{urllib_quote(guess)}/events")[0] == 404
+    assert len(bodies) == 1  # the same answer for every wrong token: nothing to learn from it
+    assert real.ticket.number not in bodies.pop()
+
+
+def urllib_quote(text: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote(text, safe="")

@@ -51,7 +51,8 @@ class WebProcess:
                         MOTCUA_HEALTH_INTERVAL_S="1", **env)
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> WebProcess:
+    def start(self, timeout: float = 30.0, context=None) -> WebProcess:
+        """``context``: the SSL context that trusts the site CA, when the service listens with HTTPS."""
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "web"], env=self.env, cwd=REPO, stdout=log,
                                          stderr=subprocess.STDOUT)
@@ -60,7 +61,7 @@ class WebProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"motcua-web exited with {self.proc.returncode}: {self.log()[-2000:]}")
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1, context=context) as r:
                     if r.status == 200:
                         return self
             except (OSError, urllib.error.HTTPError):
@@ -138,3 +139,29 @@ def chromium(width: int = 1400, height: int = 1000, mobile: bool = False):
 
     driver.quit = quit_and_clean
     return driver
+
+
+def sse_events(url: str, count: int = 1, timeout: float = 10.0, cookie: str | None = None) -> tuple[int, list[tuple[str, str]]]:
+    """Open a Server-Sent Events stream and return its status and its first ``count`` events (name, data)."""
+    import http.client
+
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request("GET", u.path, headers={"Cookie": cookie} if cookie else {})
+        r = conn.getresponse()
+        if r.status != 200:
+            return r.status, []
+        events, name, data = [], "message", []
+        while len(events) < count:
+            line = r.fp.readline().decode().rstrip("\n")
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip())
+            elif line == "" and data:
+                events.append((name, "\n".join(data)))
+                name, data = "message", []
+        return 200, events
+    finally:
+        conn.close()

@@ -335,4 +335,9 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
                    max_age=int(settings.session_hours * 3600), same_site="strict",
                    https_only=settings.tls is not None),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    async def no_such_page(request: Request, exc) -> Response:
+        if request.url.path.startswith("/ve/"):  # a mangled token: the same answer as a wrong one
+            return message(*not_found, 404)
+        return message("Không tìm thấy trang", "Địa chỉ này không có trên hệ thống.", 404)
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers={404: no_such_page})

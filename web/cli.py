@@ -4,6 +4,7 @@
     motcua web add-user an.tran --role viewer --password-stdin < file
     motcua web remove-user an.tran
     motcua web users
+    motcua web gen-cert --host motcua-hub.local --host 192.168.10.2   (HTTPS, signed by the site CA)
 
 The accounts file is the ``users_file`` of /etc/motcua/web.toml (or --config,
 or --users-file). The running service sees a change at the next login.
@@ -74,6 +75,42 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gen_cert(args: argparse.Namespace) -> int:
+    """The console's HTTPS certificate from the site CA (the one `motcua broker gen-certs` made): staff
+    browsers that trust that CA trust the console; no certificate bought, no internet needed."""
+    import grp
+    import os
+    import shutil
+
+    from motcua.broker.certs import SiteCA, default_hosts
+    from motcua.broker.site import DEFAULT_DIR, SiteBroker
+
+    sb = SiteBroker(Path(args.broker_dir) if args.broker_dir else DEFAULT_DIR)
+    if not sb.exists():
+        print(f"motcua: no site broker registry in {sb.directory} (motcua broker init first)", file=sys.stderr)
+        return EX_CONFIG
+    ca = SiteCA(sb.certs_dir, sb.load().site)
+    if not ca.cert_path.is_file():
+        print("motcua: the site has no CA yet: run `motcua broker gen-certs` first", file=sys.stderr)
+        return EX_CONFIG
+    hosts = args.host or default_hosts()
+    issued = ca.server(hosts, name="web")
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for src, name in ((issued.cert, "web.crt"), (issued.key, "web.key")):
+        dest = out / name
+        shutil.copyfile(src, dest)
+        os.chmod(dest, 0o640)
+        if os.geteuid() == 0:  # the service runs as motcua: its group reads the key
+            try:
+                os.chown(dest, 0, grp.getgrnam("motcua").gr_gid)
+            except KeyError:
+                pass
+    print(f"web certificate for {', '.join(hosts)}: {out / 'web.crt'} and {out / 'web.key'}")
+    print(f"staff computers trust it once they trust the site CA {ca.cert_path}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("web", help="staff accounts of the web console",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -100,3 +137,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp = web.add_parser("users", help="list the staff accounts")
     where(sp)
     sp.set_defaults(func=cmd_users)
+
+    sp = web.add_parser("gen-cert", help="the console's HTTPS certificate, signed by the site CA")
+    sp.add_argument("--host", action="append", help="a name or address browsers use for this box (repeat)")
+    sp.add_argument("--broker-dir", help="the site broker's directory (default /etc/mosquitto/motcua)")
+    sp.add_argument("--out-dir", default="/etc/motcua", help="where web.crt and web.key go (default /etc/motcua)")
+    sp.set_defaults(func=cmd_gen_cert)

@@ -172,9 +172,10 @@ class HallView:
             dev.availability = text
             dev.last_seen = now if text == "online" else dev.last_seen
         elif what == "health":
-            if (h := self._valid(Health, payload)) is not None:
-                dev.health = h
-                dev.last_seen = max(filter(None, [dev.last_seen, h.at]))
+            if (h := self._valid(Health, payload)) is None:
+                return
+            dev.health = h
+            dev.last_seen = max(filter(None, [dev.last_seen, h.at]))
         else:
             return
         ch.sections.add("devices")

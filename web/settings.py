@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
@@ -60,6 +60,11 @@ class WebSettings(DeviceSettings):
         4, ge=2, le=100, description="Online/offline changes of one device within a minute that raise the "
                                      "shared-login alert (two boxes with one login knock each other off).")
     max_clients: int = Field(2000, ge=1, le=100000, description="Live pages (SSE streams) served at once.")
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v):
+        return None if v == "" else v
 
     @model_validator(mode="after")
     def _plain_http_only_on_loopback(self) -> WebSettings:
