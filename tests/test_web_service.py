@@ -97,7 +97,7 @@ def test_the_citizen_sees_a_call_a_skip_and_an_estimate_in_vietnamese():
     view.apply(["area", "TP", "summary"], AreaSummary(
         area="TP", name="Tư pháp - hộ tịch", waiting=3, waiting_priority=0, issued_today=5, served_today=2,
         open_counters=2, average_service_min=6.0).to_json())
-    view.queues["TP"] = [_waiting("x", 1), _waiting("y", 2), _waiting("me", 3)]
+    view.set_queue("TP", [_waiting("x", 1), _waiting("y", 2), _waiting("me", 3)])
     me = view.tracked["me"] = TrackedTicket("me", "A1003", "TP", "2026-03-02", False, "waiting", None, None, T0)
     s = citizen_state(view, me, 5.0)
     assert (s["line"], s["wait_min"], s["area"]) == ("Còn 2 người trước Ông/Bà", 6, "Tư pháp - hộ tịch")

@@ -116,25 +116,31 @@ class Live:
             ch = self.view.apply(levels, msg.payload, datetime.now(timezone.utc))
             if not ch:
                 return
-            self._refresh(ch.areas, "counters" in ch.sections)
+            moved = self._refresh(ch.areas, "counters" in ch.sections) | ch.summaries
             items = []
             for section in sorted(ch.sections):
                 for role in ("viewer", "supervisor"):
                     if self.hub.watched(f"console:{role}"):
                         items.append((f"console:{role}", "section", self._section_json(section, role)))
-            items += self._citizen_updates(ch.areas, ch.tickets)
+            items += self._citizen_updates(moved, ch.tickets)
             self.changed.notify_all()
         self.hub.post(items)
 
-    def _refresh(self, areas: set[str], counters: bool) -> None:
-        """What only the database knows, for what just changed. Under the lock."""
+    def _refresh(self, areas: set[str], counters: bool) -> set[str]:
+        """What only the database knows, for what just changed; returns the areas whose queue moved.
+        Under the lock."""
         day = self.view.day
         if not self.history.available or day is None:
-            return
+            return set()
+        moved = set()
         for area in areas:
-            self.view.queues[area] = self.history.waiting(day, area)
+            before = self.view.aheads.get(area)
+            self.view.set_queue(area, self.history.waiting(day, area))
+            if self.view.aheads[area] != before:
+                moved.add(area)
         if counters:
             self.view.served = self.history.served_per_counter(day)
+        return moved
 
     def _section_json(self, section: str, role: str) -> str:
         import json
@@ -161,7 +167,7 @@ class Live:
         with self.lock:
             t = self.view.tracked.get(row.ticket_id) or TrackedTicket.from_row(row)
             if row.area not in self.view.queues and row.day == self.view.day:
-                self.view.queues[row.area] = self.history.waiting(row.day, row.area)
+                self.view.set_queue(row.area, self.history.waiting(row.day, row.area))
             return citizen_state(self.view, t, self.settings.default_service_min)
 
     def track(self, token: str) -> TrackedTicket | None:
@@ -174,7 +180,7 @@ class Live:
             if t is None or t.status != row.status:
                 t = self.view.tracked[row.ticket_id] = TrackedTicket.from_row(row)
             if row.area not in self.view.queues and row.day == self.view.day:
-                self.view.queues[row.area] = self.history.waiting(row.day, row.area)
+                self.view.set_queue(row.area, self.history.waiting(row.day, row.area))
             self._watchers[row.ticket_id] = self._watchers.get(row.ticket_id, 0) + 1
         return t
 
