@@ -124,7 +124,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
     hub = live.hub
 
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
-        return HTMLResponse(renderer.page(name, **ctx), status_code=status)
+        return HTMLResponse(renderer.page(name, reports=extra_routes is not None, **ctx), status_code=status)
 
     def message(title: str, text: str, status: int) -> HTMLResponse:
         return page("message.html", status, title=title, message=text)
