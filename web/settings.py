@@ -48,6 +48,11 @@ class WebSettings(DeviceSettings):
         STATE_DIR / "dispatcher.db",
         description="The dispatcher's database, opened read-only: history, queues and the citizens' tokens. "
                     "Empty at the province, where only the bridged topics are known.")
+    hall_settings: Path | None = Field(
+        Path("/etc/motcua/dispatcher.toml"),
+        description="The dispatcher's settings (the hall's names and [reports] targets) for the Reports page, which "
+                    "runs `motcua report` on them; empty: no Reports page.")
+    reports_dir: Path = Field(STATE_DIR / "web-reports", description="Where the Reports page's files are written.")
     users_file: Path = Field(STATE_DIR / "web-users.json", description="Staff accounts (motcua web add-user).")
     secret_file: Path = Field(STATE_DIR / "web-secret", description="Signs the session cookies; made on first start.")
     audit_file: Path = Field(STATE_DIR / "web-audit.jsonl", description="Every supervisor action, with who did it.")
@@ -61,7 +66,7 @@ class WebSettings(DeviceSettings):
                                      "shared-login alert (two boxes with one login knock each other off).")
     max_clients: int = Field(2000, ge=1, le=100000, description="Live pages (SSE streams) served at once.")
 
-    @field_validator("database", mode="before")
+    @field_validator("database", "hall_settings", mode="before")
     @classmethod
     def _empty_is_none(cls, v):
         return None if v == "" else v
