@@ -48,7 +48,8 @@ class WebProcess:
         self.env.update(MOTCUA_SITE=site, MOTCUA_DEVICE_ID=device_id, MOTCUA_LISTEN_PORT=str(self.port),
                         MOTCUA_DATABASE=str(database) if database else "", MOTCUA_USERS_FILE=str(self.users_file),
                         MOTCUA_SECRET_FILE=str(workdir / "web-secret"), MOTCUA_AUDIT_FILE=str(workdir / "audit.jsonl"),
-                        MOTCUA_HEALTH_INTERVAL_S="1", **env)
+                        MOTCUA_HEALTH_INTERVAL_S="1", MOTCUA_REPORTS_DIR=str(workdir / "reports"),
+                        MOTCUA_HALL_SETTINGS=str(REPO / "examples" / "hall.toml"), **env)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0, context=None) -> WebProcess:
@@ -102,7 +103,7 @@ class Http:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
             with self.opener.open(self.base + path, data=data, timeout=timeout) as r:
-                return r.status, dict(r.headers), r.read().decode()
+                return r.status, dict(r.headers), r.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read().decode(errors="replace")
 

@@ -45,7 +45,8 @@ def _columns() -> list[tuple[str, str]]:
 
 
 def routes(settings, renderer):
-    if settings.database is None or settings.hall_settings is None:
+    if settings.database is None or settings.hall_settings is None or not settings.hall_settings.is_file():
+        log.info("no Reports page: it needs the dispatcher's database and settings file (hall_settings)")
         return None  # at the province, or no hall file: no Reports page
     try:
         import reports  # noqa: F401 - the report code must be installed beside the service
