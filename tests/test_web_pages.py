@@ -310,3 +310,37 @@ def urllib_quote(text: str) -> str:
     import urllib.parse
 
     return urllib.parse.quote(text, safe="")
+
+
+def test_the_supervisor_transfers_and_cancels_from_the_console(hall, console, phone):
+    """Each action goes out under the service's login and comes back as the dispatcher's answer, logged."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _, web, client = hall
+    served = client.ticket("XD")
+    client.counter(5, "open", officer="huong.vo")
+    assert client.counter(5, "next").counter.current.number == served.ticket.number
+    phone.get(f"{web.url}/ve/{served.tracking_token}")
+    wait_text(phone, "#line", "Mời Ông/Bà đến quầy số 5")
+    console.delete_all_cookies()
+    log_in(console, web.url, SUPERVISOR)
+    wait_text(console, "#counter-5 .serving", served.ticket.number)
+    row = console.find_element(By.ID, "counter-5")
+    Select(row.find_element(By.NAME, "to_area")).select_by_value("DD")
+    row.find_element(By.XPATH, ".//button[text()='Chuyển']").click()
+    wait_text(console, "#flash", "Đã thực hiện")
+    wait_text(phone, "#note", "chuyển sang: Đất đai")
+    wait_text(phone, "#title", "Đang chờ")
+
+    waiting = client.ticket("LD")
+    box = console.find_element(By.ID, "s-cancel")
+    box.find_element(By.NAME, "number").send_keys(waiting.ticket.number)
+    box.find_element(By.TAG_NAME, "button").click()
+    # under the current request contract only the kiosk that issued a ticket may withdraw it:
+    # the console says so, and the ticket stays in the queue
+    flash = console.find_element(By.ID, "flash").text
+    assert ("Đã thực hiện" in flash) or ("không được phép" in flash), flash
+    audit = (web.workdir / "audit.jsonl").read_text()
+    assert '"action": "counter.transfer"' in audit and '"action": "ticket.cancel"' in audit
+    assert SUPERVISOR[0] in audit

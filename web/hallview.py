@@ -264,10 +264,13 @@ def citizen_state(view: HallView, t: TrackedTicket, default_service_min: float) 
                   "title": "Đang chờ",
                   "line": "Sắp đến lượt Ông/Bà" if ahead == 0 else f"Còn {ahead} người trước Ông/Bà",
                   "detail": f"Thời gian chờ dự kiến: khoảng {wait} phút" if ahead else "Xin Ông/Bà chú ý màn hình và loa"}
+        notes = []
         if t.transferred:
-            state["note"] = f"Ông/Bà đã được chuyển sang: {area_name}"
+            notes.append(f"Ông/Bà đã được chuyển sang: {area_name}")
         if summary and summary.open_counters == 0:
-            state["note"] = "Hiện chưa có quầy nào mở cho lĩnh vực này"
+            notes.append("Hiện chưa có quầy nào mở cho lĩnh vực này")
+        if notes:
+            state["note"] = ". ".join(notes)
     elif t.status == "called":
         state |= {"counter": t.counter, "call_count": t.call_count, "title": "Đến lượt Ông/Bà",
                   "line": f"Mời Ông/Bà đến quầy số {t.counter}",
