@@ -7,6 +7,7 @@ defaults, memory-hard). The service only reads it, again whenever it changes.
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import re
@@ -92,12 +93,14 @@ def _write(path: Path, users: dict[str, dict]) -> None:
         os.fchmod(fd, 0o640)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"users": users}, f, ensure_ascii=False, indent=1)
-        if path.exists():  # keep the owner and group the technician gave it
-            st = path.stat()
-            try:
+        try:
+            if path.exists():  # keep the owner and group the technician gave it
+                st = path.stat()
                 os.chown(tmp, st.st_uid, st.st_gid)
-            except PermissionError:
-                pass
+            elif os.geteuid() == 0:  # made by root with sudo: the service's group must read it
+                os.chown(tmp, 0, grp.getgrnam("motcua").gr_gid)
+        except (PermissionError, KeyError):
+            pass
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

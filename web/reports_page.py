@@ -66,6 +66,7 @@ def routes(settings, renderer):
         cmd += ["--config", str(settings.hall_settings), "--database", str(settings.database), "--out", str(out_dir)]
         # the child reads the dispatcher's file as the dispatcher would, not this service's environment
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+        env["MPLCONFIGDIR"] = str(out_dir / ".matplotlib")  # the service's user has no home to keep it in
         async with running:  # one report at a time: a Pi 4 has four cores, the hall comes first
             proc = await asyncio.create_subprocess_exec(*cmd, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.STDOUT)
