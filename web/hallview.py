@@ -36,14 +36,20 @@ class DeviceView:
     health: Health | None = None
     last_seen: datetime | None = None
     changes: deque = field(default_factory=lambda: deque(maxlen=64))  # when availability flipped
+    instances: deque = field(default_factory=lambda: deque(maxlen=8))  # (when, instance id) of its health reports
 
     def shared_login(self, now: datetime, flaps: int) -> bool:
         """Two boxes with one login knock each other off: the broker's takeover makes the
         device flip online/offline many times a minute. Its own health may say so too."""
         recent = sum(1 for t in self.changes if (now - t).total_seconds() <= FLAP_WINDOW_S)
-        said = self.health is not None and any("shared" in (v or "") or "taken over" in (v or "")
-                                               for v in [self.health.last_error, *self.health.checks.values()])
-        return recent >= flaps or said
+        h = self.health
+        said = h is not None and (any("taken over" in (v or "") for v in [h.last_error, *h.checks.values()])
+                                  or getattr(h, "takeovers", 0) > 0)
+        # one login, two live runs: their health reports alternate between two instance ids
+        runs = [i for t, i in self.instances if i and (now - t).total_seconds() <= FLAP_WINDOW_S]
+        alternating = any(a != b for a, b in zip(runs, runs[1:])) and len(set(runs)) > 1 and len(runs) > 2 \
+            and runs[0] == runs[-1]
+        return recent >= flaps or said or alternating
 
     def reason(self) -> str:
         """Why the device is not 'ok', from its own health report."""
@@ -179,6 +185,7 @@ class HallView:
                 return
             dev.health = h
             dev.last_seen = max(filter(None, [dev.last_seen, h.at]))
+            dev.instances.append((now, getattr(h, "instance", None)))
         else:
             return
         ch.sections.add("devices")
