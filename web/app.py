@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
@@ -194,9 +195,12 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         if who is None:
             return PlainTextResponse("login required", 401)
         role = "supervisor" if who[0].may_act else "viewer"
-        return _stream(f"console:{role}", None)
+        # every section first: a page that reconnects (a network blip, or dropped as too slow) is whole again
+        sections = await run_in_threadpool(live.sections, role, SECTIONS, None)
+        first = [("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
+        return _stream(f"console:{role}", first)
 
-    def _stream(channel: str, first: str | None, on_end=None) -> Response:
+    def _stream(channel: str, first: list[tuple[str, str]], on_end=None) -> Response:
         q = hub.subscribe(channel)
         if q is None:
             if on_end:
@@ -204,20 +208,27 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
             return PlainTextResponse("too many live pages", 503, headers={"retry-after": "30"})
 
         async def events():
+            why = "ended"
             try:
                 yield b"retry: 2000\n\n"
-                if first is not None:
-                    yield f"event: state\ndata: {first}\n\n".encode()
+                for event, data in first:
+                    yield f"event: {event}\ndata: {data}\n\n".encode()
                 while True:
-                    try:
-                        item = await asyncio.wait_for(q.get(), KEEPALIVE_S)
-                    except asyncio.TimeoutError:
+                    try:  # asyncio.timeout, not wait_for: no extra task per wait, 300 pages wake cheaply
+                        async with asyncio.timeout(KEEPALIVE_S):
+                            item = await q.get()
+                    except TimeoutError:
                         yield b": keepalive\n\n"
                         continue
                     if item is None:  # dropped as too slow, or the service is stopping
+                        why = "dropped"
                         break
                     yield f"event: {item[0]}\ndata: {item[1]}\n\n".encode()
+            except BaseException as exc:
+                why = type(exc).__name__
+                raise
             finally:
+                log.debug("live page on %s closed (%s)", channel, why)
                 hub.unsubscribe(channel, q)
                 if on_end:
                     on_end()
@@ -293,7 +304,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         t = await run_in_threadpool(live.track, token) if TOKEN.match(token) else None
         if t is None:
             return PlainTextResponse("unknown ticket", 404)
-        first = live.citizen_json(t.ticket_id)
+        first = [("state", live.citizen_json(t.ticket_id))]
         return _stream(f"ticket:{t.ticket_id}", first, on_end=lambda: live.untrack(t.ticket_id))
 
     async def root(request: Request) -> Response:

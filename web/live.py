@@ -203,7 +203,7 @@ class Live:
             self._last_sent[ticket_id] = state
             return state
 
-    def sections(self, role: str, names: list[str], csrf: str) -> dict[str, str]:
+    def sections(self, role: str, names: list[str], csrf: str | None) -> dict[str, str]:
         with self.lock:
             if self.view.day and self.history.available and not self.view.served:
                 self.view.served = self.history.served_per_counter(self.view.day)
