@@ -12,12 +12,9 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator
 
 from motcua.protocol.messages import ProcedureInfo
+from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
-
-Colour = tuple[int, int, int]
 
 
 class Texts(StrictModel):
@@ -120,17 +117,13 @@ class Colours(StrictModel):
     key: Colour = (255, 255, 255)
 
 
-class Screen(StrictModel):
-    width: int = Field(1080, ge=320, le=7680)
-    height: int = Field(1920, ge=240, le=7680)
-    fullscreen: bool = True
-    font: Path = DEJAVU
-    bold_font: Path = DEJAVU_BOLD
-    colours: Colours = Colours()
+class Screen(ScreenSettings):
+    """The shared screen settings; a kiosk is usually a 32" portrait panel."""
 
-    @property
-    def portrait(self) -> bool:
-        return self.height >= self.width
+    width: int = Field(1080, ge=320, le=7680, description="Window width of a windowed run (not used full screen).")
+    height: int = Field(1920, ge=240, le=7680, description="Window height of a windowed run (not used full screen).")
+    diagonal_in: float = Field(32.0, ge=3, le=120, description="The panel's diagonal in inches.")
+    colours: Colours = Colours()
 
 
 class Timeouts(StrictModel):

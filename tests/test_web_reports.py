@@ -18,7 +18,6 @@ except ImportError:  # pragma: no cover
     from tests.test_web_pages import SUPERVISOR, VIEWER, log_in, wait_text
     from tests.webkit import Http, WebProcess, add_user, chromium
 
-pytest.importorskip("reports", reason="the reports package (motcua report) is not on this branch yet")
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/chromedriver"),
                                 reason="chromium-driver is not installed (make install installs it)")
 
