@@ -70,6 +70,8 @@ class Streams:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                if not first:
+                    head += "Last-Event-ID: 1\r\n"
                 writer.write((head + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n").encode())
                 status = await reader.readline()
                 if b" 200 " not in status:

@@ -65,6 +65,11 @@ def test_a_report_in_the_console_is_motcua_reports_own(hall):
         assert "Quầy 1" in table and "Toàn trung tâm" in table
         charts = browser.find_elements(By.CSS_SELECTOR, ".charts img")
         assert charts and all(browser.execute_script("return arguments[0].naturalWidth", img) > 100 for img in charts)
+        if os.environ.get("MOTCUA_SCREENSHOTS") == "1":
+            from motcua.localbroker import REPO
+
+            browser.set_window_size(1400, 1800)
+            browser.save_screenshot(str(REPO / "docs" / "images" / "web-reports.png"))
         link = browser.find_element(By.PARTIAL_LINK_TEXT, "XLSX").get_attribute("href")
         cookie = browser.get_cookie("motcua_session")["value"]
     finally:

@@ -142,14 +142,15 @@ def chromium(width: int = 1400, height: int = 1000, mobile: bool = False):
     return driver
 
 
-def sse_events(url: str, count: int = 1, timeout: float = 10.0, cookie: str | None = None) -> tuple[int, list[tuple[str, str]]]:
+def sse_events(url: str, count: int = 1, timeout: float = 10.0, cookie: str | None = None,
+               headers: dict | None = None) -> tuple[int, list[tuple[str, str]]]:
     """Open a Server-Sent Events stream and return its status and its first ``count`` events (name, data)."""
     import http.client
 
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
-        conn.request("GET", u.path, headers={"Cookie": cookie} if cookie else {})
+        conn.request("GET", u.path, headers={**({"Cookie": cookie} if cookie else {}), **(headers or {})})
         r = conn.getresponse()
         if r.status != 200:
             return r.status, []

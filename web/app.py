@@ -195,9 +195,13 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         if who is None:
             return PlainTextResponse("login required", 401)
         role = "supervisor" if who[0].may_act else "viewer"
-        # every section first: a page that reconnects (a network blip, or dropped as too slow) is whole again
-        sections = await run_in_threadpool(live.sections, role, SECTIONS, None)
-        first = [("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
+        first = []
+        # A page that reconnects (a network blip, or dropped as too slow) says so with Last-Event-ID: it gets
+        # every section again and is whole. A page just loaded is already current: nothing to redraw under
+        # the supervisor's mouse.
+        if request.headers.get("last-event-id"):
+            sections = await run_in_threadpool(live.sections, role, SECTIONS, None)
+            first = [("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
         return _stream(f"console:{role}", first)
 
     def _stream(channel: str, first: list[tuple[str, str]], on_end=None) -> Response:
@@ -210,7 +214,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         async def events():
             why = "ended"
             try:
-                yield b"retry: 2000\n\n"
+                yield b"retry: 2000\nid: 1\n\n"  # the id makes a reconnecting browser send Last-Event-ID
                 for event, data in first:
                     yield f"event: {event}\ndata: {data}\n\n".encode()
                 while True:

@@ -30,7 +30,9 @@ class DemoWeb:
         env.update(broker.env("web-1", "web"))
         env.update(MOTCUA_SITE=site, MOTCUA_DEVICE_ID="web-1", MOTCUA_LISTEN_PORT=str(self.port),
                    MOTCUA_DATABASE=str(out / "dispatcher.db"), MOTCUA_USERS_FILE=str(users),
-                   MOTCUA_SECRET_FILE=str(out / "web-secret"), MOTCUA_AUDIT_FILE=str(out / "web-audit.jsonl"))
+                   MOTCUA_SECRET_FILE=str(out / "web-secret"), MOTCUA_AUDIT_FILE=str(out / "web-audit.jsonl"),
+                   MOTCUA_HALL_SETTINGS=str(REPO / "examples" / "hall.toml"),
+                   MOTCUA_REPORTS_DIR=str(out / "web-reports"))
         self.log = out / "web.log"
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "web"], env=env, cwd=REPO, stdout=log,
