@@ -134,6 +134,15 @@ def _check_dates(form: dict) -> str | None:
     return None
 
 
+def _vi_number(text: str) -> str:
+    """The CSV's machine decimals ('12.5') as a Vietnamese reader writes them ('12,5')."""
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return text.replace(".", ",")
+
+
 def _result(code: int, text: str, by: str, out_dir: Path) -> dict:
     """What the command wrote, for the page: summary, the grouping's figures, charts and downloads."""
     written = re.search(r"^Đã ghi \d+ tệp vào (.+):$", text, flags=re.M)
@@ -153,7 +162,7 @@ def _result(code: int, text: str, by: str, out_dir: Path) -> dict:
                 if row["grouping"] in ("hall", by):
                     rows.append({"name": row["name"] if row["grouping"] == by else "Toàn trung tâm",
                                  "hall": row["grouping"] == "hall",
-                                 "values": [row.get(k, "") for k, _ in columns],
+                                 "values": [_vi_number(row.get(k, "")) for k, _ in columns],
                                  "below": row.get("below_satisfaction_target") == "1",
                                  "slow": row.get("above_wait_target") == "1"})
     return {"ok": True, "summary": summary, "ident": folder.name, "columns": [h for _, h in columns], "rows": rows,
