@@ -56,6 +56,7 @@ class Texts(StrictModel):
     refused: str = "Chưa cấp được số. Vui lòng liên hệ quầy hướng dẫn."
     refused_closed_hours: str = "Ngoài giờ làm việc, chưa cấp số. Xin mời Ông/Bà quay lại trong giờ hành chính."
     refused_exhausted: str = "Lĩnh vực này đã hết số trong ngày. Vui lòng liên hệ quầy hướng dẫn."
+    refused_rate_limited: str = "Máy đang bận, xin Ông/Bà chờ giây lát rồi bấm lại."
     no_areas: str = "Chưa nhận được danh sách lĩnh vực. Xin chờ trong giây lát."
     dossier_title: str = "Tra cứu hồ sơ"
     dossier_hint_scan: str = "Đưa mã vạch hoặc mã QR trên giấy biên nhận vào máy quét, hoặc nhập mã hồ sơ:"

@@ -49,7 +49,8 @@ log = logging.getLogger("kiosk_ticket")
 
 ISSUE_EXPIRY_S = 10  # the contract's expiry for request/ticket/issue
 SETTLE_GIVE_UP_S = 3600.0
-REFUSAL_TEXTS = {"closed_hours": "refused_closed_hours", "exhausted": "refused_exhausted"}
+REFUSAL_TEXTS = {"closed_hours": "refused_closed_hours", "exhausted": "refused_exhausted",
+                 "rate_limited": "refused_rate_limited"}
 
 
 @dataclass
@@ -216,10 +217,9 @@ class KioskService(ScreenService):
             log.warning("no ticket issued: %s", status.refusal.replace("_", " "))
             self._fail(status.refusal)
             return
-        req = TicketRequest(command_id=new_id(), device_id=self.settings.device_id, area=effect.area,
-                            priority=effect.priority)
+        req = TicketRequest(command_id=new_id(), area=effect.area, priority=effect.priority)
         try:
-            reply = self.runtime.request(self.topics.ticket_issue, req, TicketReply,
+            reply = self.runtime.request(self.topics.ticket_issue(self.runtime.login), req, TicketReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)
         except Offline as exc:
             log.warning("no ticket issued: %s", exc)
@@ -258,7 +258,7 @@ class KioskService(ScreenService):
                 log.warning("printing %s failed (attempt %d): %s", t.number, attempt, exc)
         else:
             log.error("ticket %s could not be printed: asking the dispatcher to cancel it", t.number)
-            self._owe(TicketCancel(command_id=new_id(), device_id=self.settings.device_id, ticket_id=t.ticket_id,
+            self._owe(TicketCancel(command_id=new_id(), ticket_id=t.ticket_id,
                                    reason="kiosk printer failed; ticket not printed"))
             self._fail("print_failed")
             return
@@ -289,9 +289,9 @@ class KioskService(ScreenService):
             priority_name=cats.get(t.priority) if t.priority else None)
 
     def _lookup(self, effect: LookupDossier) -> None:
-        req = DossierLookup(command_id=new_id(), device_id=self.settings.device_id, code=effect.code)
+        req = DossierLookup(command_id=new_id(), code=effect.code)
         try:
-            reply = self.runtime.request(self.topics.dossier_lookup, req, DossierReply,
+            reply = self.runtime.request(self.topics.dossier_lookup(self.runtime.login), req, DossierReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)
         except (Offline, RequestTimeout) as exc:
             log.warning("dossier lookup failed: %s", exc)
@@ -375,7 +375,8 @@ class KioskService(ScreenService):
     def _settle_one(self, ob: _Obligation) -> bool:
         msg = ob.message
         ob.attempts += 1
-        topic = self.topics.ticket_issue if isinstance(msg, TicketRequest) else self.topics.ticket_cancel
+        login = self.runtime.login
+        topic = self.topics.ticket_issue(login) if isinstance(msg, TicketRequest) else self.topics.ticket_cancel(login)
         try:
             reply = self.runtime.request(topic, msg, TicketReply, timeout=5,
                                          expiry_s=ISSUE_EXPIRY_S if isinstance(msg, TicketRequest) else None)
@@ -384,7 +385,7 @@ class KioskService(ScreenService):
         if isinstance(msg, TicketRequest):
             if reply.ok and reply.ticket is not None:  # it exists but was never printed: cancel it
                 log.warning("ticket %s was issued after the kiosk gave up waiting: cancelling it", reply.ticket.number)
-                self._owe(TicketCancel(command_id=new_id(), device_id=msg.device_id, ticket_id=reply.ticket.ticket_id,
+                self._owe(TicketCancel(command_id=new_id(), ticket_id=reply.ticket.ticket_id,
                                        reason="kiosk gave up waiting for the dispatcher; ticket not printed"))
             return True
         if reply.ok:

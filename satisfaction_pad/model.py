@@ -196,7 +196,7 @@ class PadModel:
         w = s.window
         complete = self._indicators_complete()
         rating = Rating(
-            rating_id=new_id(), device_id=self.s.device_id, counter=self.s.counter,
+            rating_id=new_id(), counter=self.s.counter,
             ticket_id=w.ticket_id if w else None, officer=w.officer if w else None, area=w.area if w else None,
             dossier_code=w.dossier_code if w else None, level=level,
             reasons=sorted(s.reasons) if level == "unsatisfied" else [],

@@ -102,7 +102,7 @@ class PadService(ScreenService):
             if self._stopping.is_set():
                 return False
             try:
-                ack = self.runtime.request(self.topics.counter_rating(rating.counter), rating, RatingAck, timeout=5)
+                ack = self.runtime.request(self.topics.counter_rating(rating.counter, self.runtime.login), rating, RatingAck, timeout=5)
             except (Offline, RequestTimeout) as exc:
                 self.outbox.attempted(rating.rating_id)
                 log.info("rating %s waits in the outbox: %s", rating.rating_id, exc)

@@ -14,18 +14,22 @@ SITE = "hcm-q3"
 DEVICES = [("dispatcher", "dispatcher", None), ("web", "web-1", None), ("counter", "counter-3", 3),
            ("pad", "pad-3", 3), ("kiosk", "kiosk-1", None)]
 
+# Requests travel on request/{login}/...: the web login sends only as itself, and only these.
 ALLOWED = ["device/web-1/availability", "device/web-1/health", "device/web-1/state", "hall/notice",
-           "counter/3/cmd/open", "counter/3/cmd/close", "counter/3/cmd/pause", "counter/3/cmd/resume",
-           "counter/7/cmd/transfer", "request/ticket/cancel"]
-DENIED = ["counter/3/cmd/next", "counter/3/cmd/recall", "counter/3/cmd/skip", "counter/3/cmd/finish",
-          "counter/3/cmd/reactivate", "counter/3/cmd/attach_dossier", "counter/3/rating", "request/ticket/issue",
-          "request/dossier/lookup", "hall/config", "hall/figures", "event/call", "event/ticket", "counter/3/state",
-          "area/TP/summary", "dossier/status", "device/web-1/reply", "device/dispatcher/state",
-          "device/dispatcher/availability", "device/pad-3/health", "device/kiosk-1/reply"]
+           "request/web-1/counter/3/open", "request/web-1/counter/3/close", "request/web-1/counter/3/pause",
+           "request/web-1/counter/3/resume", "request/web-1/counter/7/transfer", "request/web-1/ticket/cancel"]
+DENIED = ["request/web-1/counter/3/next", "request/web-1/counter/3/recall", "request/web-1/counter/3/skip",
+          "request/web-1/counter/3/finish", "request/web-1/counter/3/reactivate",
+          "request/web-1/counter/3/attach_dossier", "request/web-1/rating/3", "request/web-1/ticket/issue",
+          "request/web-1/dossier/lookup", "request/kiosk-1/ticket/cancel", "request/counter-3/counter/3/open",
+          "hall/config", "hall/figures", "event/call", "event/ticket", "counter/3/state", "area/TP/summary",
+          "dossier/status", "device/web-1/reply", "device/dispatcher/state", "device/dispatcher/availability",
+          "device/pad-3/health", "device/kiosk-1/reply"]
 READABLE = ["hall/config", "hall/notice", "hall/figures", "counter/3/state", "area/TP/summary", "event/call",
             "event/ticket", "device/pad-3/availability", "device/pad-3/health", "device/web-1/reply"]
-UNREADABLE = ["counter/3/cmd/next", "counter/3/rating", "device/pad-3/reply", "device/kiosk-1/reply",
-              "request/ticket/issue", "request/dossier/lookup", "dossier/status", "device/dispatcher/state"]
+UNREADABLE = ["request/counter-3/counter/3/next", "request/pad-3/rating/3", "device/pad-3/reply",
+              "device/kiosk-1/reply", "request/kiosk-1/ticket/issue", "request/kiosk-1/dossier/lookup",
+              "dossier/status", "device/dispatcher/state"]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +58,8 @@ def test_the_web_login_reads_the_hall_and_nobodys_commands_or_replies(hall):
     try:
         web.subscribe(hall.topic("#"))  # granted in the SUBACK, filtered per topic by the ACL
         for rest in [*READABLE, *UNREADABLE]:
-            sender = {"request/ticket/issue": kiosk, "request/dossier/lookup": kiosk,
-                      "counter/3/rating": pad}.get(rest, dispatcher)
+            sender = {"request/kiosk-1/ticket/issue": kiosk, "request/kiosk-1/dossier/lookup": kiosk,
+                      "request/pad-3/rating/3": pad}.get(rest, dispatcher)
             sender.publish(hall.topic(rest), b"{}")
         dispatcher.publish(sentinel)
         got = []

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..settings import CONFIG_DIR, ENV_PREFIX, EX_CONFIG, DeviceSettings, SettingsError, load_settings
+from .device import stop_process_on_yield, yielded_reason
 from .logs import setup_logging
 
 S = TypeVar("S", bound=DeviceSettings)
@@ -43,4 +44,10 @@ def daemon_main(prog: str, role: str, settings_cls: type[S], run: Callable[[S, t
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    return run(settings, stop) or 0
+    stop_process_on_yield(stop)  # an older live instance with this login: stop, do not fight it
+    rc = run(settings, stop) or 0
+    reason = yielded_reason()
+    if reason:  # restarting would knock the other instance off again: exit 78, which systemd leaves alone
+        print(f"{prog}: {reason}", file=sys.stderr)
+        return EX_CONFIG
+    return rc
