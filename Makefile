@@ -22,6 +22,7 @@ bench: install
 	$(PY) bench/kiosk_ticket.py
 	$(PY) bench/press_to_frame.py
 	$(PY) bench/web.py
+	$(PY) bench/signboard.py
 	$(PY) bench/report.py
 	$(PY) bench/screens.py
 

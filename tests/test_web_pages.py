@@ -349,7 +349,7 @@ def test_the_supervisor_transfers_and_cancels_from_the_console(hall, console, ph
     wait_text(phone, "#note", "chuyển sang: Đất đai")
     wait_text(phone, "#title", "Đang chờ")
 
-    waiting = client.ticket("LD")
+    waiting = client.ticket("YT")
     box = console.find_element(By.ID, "s-cancel")
     box.find_element(By.NAME, "number").send_keys(waiting.ticket.number)
     box.find_element(By.TAG_NAME, "button").click()

@@ -67,6 +67,10 @@ ROLES: dict[str, Role] = {r.name: r for r in (
           *_HALL)),
     Role("announcer", "amplifier and speakers: read only",
          ((READ, "event/call"), *_HALL)),
+    Role("progress", "dossier-progress screen (TV): the central system's figures and the dossier stream; read only",
+         ((READ, "dossier/progress"), (READ, "dossier/status"), *_HALL)),
+    Role("signboard", "LED signboard: scrolls the calls and the notice; read only",
+         ((READ, "event/call"), *_HALL)),
     # event/ticket: the console counts what each counter served, and a citizen's page learns that its
     # ticket was skipped, transferred, finished or cancelled (what the staff see, never the public page).
     Role("web", "the hall's web console and citizens' queue pages: shows the hall, writes the notice, "
