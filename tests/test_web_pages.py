@@ -123,7 +123,7 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_limited(hall, con
     _, web, _ = hall
     console.delete_all_cookies()
     log_in(console, web.url, (SUPERVISOR[0], "not the password"))
-    assert "Sai tên đăng nhập hoặc mật khẩu" in console.find_element("id", "login-error").text
+    wait_text(console, "#login-error", "Sai tên đăng nhập hoặc mật khẩu")
     assert console.current_url.endswith("/login")
     # a guesser gets five tries at one name, then even the right password is refused for a while
     h = Http(web.url)
