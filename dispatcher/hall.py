@@ -28,6 +28,7 @@ import hashlib
 import logging
 import math
 import sqlite3
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -254,14 +255,15 @@ class Hall:
             self.store.set_last_number(day, area.code, number)
             ahead = self.estimates.waiting_ahead(day, area.code, req.priority)
             ticket_id = rules.ticket_id(day, area.code, number)
+            token = secrets.token_urlsafe(16)  # 128 random bits: the citizen's page cannot be guessed
             self.store.insert_ticket(ticket_id=ticket_id, day=day, area=area.code, number=f"{area.prefix}{number}",
                                      priority=req.priority, queue_pos=self.store.next_queue_pos(), issued_at=now,
-                                     kiosk=sender, dossier_code=req.dossier_code)
+                                     kiosk=sender, dossier_code=req.dossier_code, tracking_token=token)
             ticket = self._ticket(ticket_id)
             self._event("issued", ticket, now, detail=sender)
             out.areas.add(area.code)
             return TicketReply(command_id=req.command_id, ok=True, ticket=ticket, waiting_ahead=ahead,
-                               estimated_wait_min=self.estimates.wait_min(area.code, ahead))
+                               estimated_wait_min=self.estimates.wait_min(area.code, ahead), tracking_token=token)
 
         return self._apply("ticket.issue", req, req.command_id, action, sender=sender, limit="ticket_issue")
 

@@ -22,7 +22,7 @@ from motcua.protocol import Ticket
 # The database's own version (PRAGMA user_version). SCHEMA below is version 1 as it first
 # shipped; every later change is a forward migration in MIGRATIONS, applied in order on open,
 # each in its own transaction. Readers of this file (reports) may check the version.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -138,6 +138,12 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX IF NOT EXISTS commands_applied ON commands (applied_at);
     CREATE INDEX IF NOT EXISTS ratings_received ON ratings (received_at);
     CREATE INDEX IF NOT EXISTS tickets_day ON tickets (day);
+    """,
+    # 3: the citizen's queue page: a random token per ticket, printed in the QR code instead of the
+    # guessable ticket id. Tickets issued before it simply have none.
+    3: """
+    ALTER TABLE tickets ADD COLUMN tracking_token TEXT;
+    CREATE UNIQUE INDEX IF NOT EXISTS tickets_tracking ON tickets (tracking_token);
     """,
 }
 
@@ -322,11 +328,13 @@ class Store:
                         (day, area, number))
 
     def insert_ticket(self, *, ticket_id: str, day: str, area: str, number: str, priority: str | None,
-                      queue_pos: int, issued_at: datetime, kiosk: str, dossier_code: str | None = None) -> None:
+                      queue_pos: int, issued_at: datetime, kiosk: str, dossier_code: str | None = None,
+                      tracking_token: str | None = None) -> None:
         self.db.execute(
             "INSERT INTO tickets(ticket_id, day, issue_area, area, number, priority, status, queue_pos, "
-            "issued_at, kiosk, dossier_code) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
-            (ticket_id, day, area, area, number, priority, queue_pos, iso(issued_at), kiosk, dossier_code))
+            "issued_at, kiosk, dossier_code, tracking_token) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?)",
+            (ticket_id, day, area, area, number, priority, queue_pos, iso(issued_at), kiosk, dossier_code,
+             tracking_token))
 
     def ticket_by_number(self, day: str, number: str) -> sqlite3.Row | None:
         return self.one("SELECT * FROM tickets WHERE day = ? AND number = ?", day, number)

@@ -27,6 +27,7 @@ from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
 from motcua.protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from satisfaction_pad.config import PadSettings
 from satisfaction_pad.service import PadService
+from web.demo import DEMO_USER, DemoWeb
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
@@ -119,6 +120,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
     boxes: dict[int, CounterBoxService] = {}
     board: DemoBoard | None = None
     announcer = None
+    web: DemoWeb | None = None
     try:
         watcher = HallClient(mqtt=broker.mqtt("demo-narrator", "operator")).start()
         _wait_for(watcher, watcher.topics.availability("dispatcher"), 20, lambda p: p == AVAILABILITY_ONLINE)
@@ -151,7 +153,18 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
             w.start()
             workers.append(w)
 
-        kiosk = _start_kiosk(broker, out)
+        web = DemoWeb(broker, out).wait_ready()
+        print(f"  web        the manager's console: {web.url}/console  (login {DEMO_USER} / {web.password})")
+        DemoWeb.show(web.url + "/console", board.window)
+        first_page: list[str] = []
+
+        def first_citizen_page(printed) -> None:  # the first printed ticket's QR code: its queue page
+            if not first_page and printed.reply.tracking_token:
+                first_page.append(web.citizen_url(printed.reply.tracking_token))
+                narrator.say("web", f"the citizen's page of {printed.reply.ticket.number}: {first_page[0]}")
+                DemoWeb.show(first_page[0], board.window)
+
+        kiosk = _start_kiosk(broker, out, web.citizen_url("{token}"), first_citizen_page)
         print(f"  kiosk      citizens take numbers on the kiosk; each printed ticket saved as a PNG in "
               f"{out / 'tickets'}\n")
         areas = list(AREA_WEIGHTS)
@@ -205,6 +218,8 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
                 print(f"  board: {len(board.saved)} frames saved in {board.folder}")
         if announcer is not None:
             announcer.stop()
+        if web is not None:
+            web.stop()
         dispatcher.terminate()
         try:
             dispatcher.wait(10)
@@ -297,7 +312,7 @@ def _citizen_rates(pad: PadService, number: str, rng: random.Random, pace: float
     narrator.say(f"pad {pad.settings.counter}", f"{number}: «{RATING_WORDS[level]}»{detail}")
 
 
-def _start_kiosk(broker: LocalBroker, out: Path):
+def _start_kiosk(broker: LocalBroker, out: Path, tracking_url: str, on_printed=lambda printed: None):
     """The ticket kiosk's own code (model, service, raster ticket, ESC/POS bytes) with an in-memory printer."""
     from kiosk_ticket.config import DummyTransport, KioskSettings, PrinterSettings, Timeouts
     from kiosk_ticket.printer import raster_image
@@ -308,11 +323,13 @@ def _start_kiosk(broker: LocalBroker, out: Path):
     tickets.mkdir(parents=True)
     login = broker.mqtt("kiosk-1", "kiosk")
     kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts=Timeouts(debounce_ms=0),
+                                       tracking_url=tracking_url,
                                        printer=PrinterSettings(transport=DummyTransport(kind="dummy"),
                                                                counter_file=out / "kiosk-printed.json")))
 
     def save(printed) -> None:  # what the paper shows, decoded back from the bytes sent to the printer
         raster_image(printed.job).save(tickets / f"{printed.reply.ticket.number}.png")
+        on_printed(printed)
 
     kiosk.on_printed = save
     kiosk.start()

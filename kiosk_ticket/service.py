@@ -285,7 +285,8 @@ class KioskService(ScreenService):
             hall_name=v.hall_name, area_name=names.get(t.area, t.area), number=t.number, ticket_id=t.ticket_id,
             issued_at=t.issued_at.astimezone(self.zone), waiting_ahead=reply.waiting_ahead,
             estimated_wait_min=reply.estimated_wait_min,
-            tracking_url=self.settings.tracking_url.format(ticket_id=t.ticket_id),
+            # no token (a dispatcher older than the queue page): no QR code rather than a dead link
+            tracking_url=self.settings.tracking_url.format(token=reply.tracking_token) if reply.tracking_token else None,
             priority_name=cats.get(t.priority) if t.priority else None)
 
     def _lookup(self, effect: LookupDossier) -> None:

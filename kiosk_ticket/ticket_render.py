@@ -32,7 +32,7 @@ class TicketContent:
     issued_at: datetime  # already in the hall's zone
     waiting_ahead: int | None
     estimated_wait_min: int | None
-    tracking_url: str
+    tracking_url: str | None
     priority_name: str | None = None
 
 
@@ -132,10 +132,11 @@ class TicketRenderer:
         if c.estimated_wait_min is not None:
             block(self.t.wait_text(c.estimated_wait_min), 24)
         rule()
-        qr = self._qr(c.tracking_url, int(220 * u))
-        img.paste(qr, ((w - qr.width) // 2, y))
-        y += qr.height + int(4 * u)
-        block(self.t.ticket_qr_hint, 20)
+        if c.tracking_url:
+            qr = self._qr(c.tracking_url, int(220 * u))
+            img.paste(qr, ((w - qr.width) // 2, y))
+            y += qr.height + int(4 * u)
+            block(self.t.ticket_qr_hint, 20)
         block(self.t.ticket_footer, 22, bold=True)
         y += int(24 * u)  # paper to tear past the cutter
         return img.crop((0, 0, w, y))

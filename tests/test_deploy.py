@@ -45,6 +45,7 @@ def test_unit_verifies_and_is_hardened(unit: Path, tmp_path: Path):
     ("kiosk.toml", "kiosk_ticket.config", "KioskSettings"),
     ("province-collector.toml", "province.config", "CollectorSettings"),
     ("onestop.toml", "onestop.config", "OneStopSettings"),
+    ("web.toml", "web.settings", "WebSettings"),
     ("signboard.toml", "signboard.config", "SignboardSettings"),
     ("progress_board.toml", "progress_board.config", "ProgressSettings"),
 ])

@@ -12,10 +12,7 @@ import pytest
 
 from motcua.protocol import RatingEvent, TicketOutcome, TicketRequest, new_id
 
-try:
-    from hallfactory import HallDriver
-except ImportError:  # tests/ collected as a package
-    from tests.hallfactory import HallDriver
+from hallfactory import HallDriver
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import sys
 import psycopg
 import pytest
 
-from conftest import DispatcherProcess, Watcher
+from daemonkit import DispatcherProcess, Watcher
 from counter_display.board.config import BoardSettings
 from counter_display.board.service import BoardService
 from motcua.client import HallClient

@@ -28,10 +28,7 @@ from province.report_source import load_records
 from province.store import ensure_schema, write_batch
 from provincekit import unique_db
 
-try:
-    from hallfactory import HallDriver, local, make_settings
-except ImportError:  # tests/ collected as a package
-    from tests.hallfactory import HallDriver, local, make_settings
+from hallfactory import HallDriver, local, make_settings
 
 TZ = "Asia/Ho_Chi_Minh"
 SITES = ("xa-an-binh", "phuong-1", "xa-long-phuoc")

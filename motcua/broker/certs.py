@@ -121,8 +121,9 @@ class SiteCA:
         _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
         return Issued(cert_path, key_path)
 
-    def server(self, hosts: list[str]) -> Issued:
-        """The broker's certificate, valid for each host name or IP address a device may dial."""
+    def server(self, hosts: list[str], name: str = "server") -> Issued:
+        """The broker's certificate (or, named ``web``, the web console's), valid for each host name or IP
+        address a device or a browser may dial."""
         sans: list[x509.GeneralName] = []
         for host in hosts:
             try:
@@ -131,7 +132,7 @@ class SiteCA:
                 sans.append(x509.DNSName(host))
         # The broker reads its key as the mosquitto user: group-readable, given to that group by the caller.
         return self._issue(hosts[0], ExtendedKeyUsageOID.SERVER_AUTH, sans, SERVER_DAYS,
-                           self.dir / "server.crt", self.dir / "server.key", 0o640)
+                           self.dir / f"{name}.crt", self.dir / f"{name}.key", 0o640)
 
     def device(self, device_id: str) -> Issued:
         d = self.dir / "devices"

@@ -261,6 +261,9 @@ class TicketReply(Reply):
     ticket: Ticket | None = None
     waiting_ahead: int | None = None
     estimated_wait_min: int | None = None
+    tracking_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")] | None = Field(
+        default=None, description="Random, unguessable: the kiosk prints it in the ticket's QR code (tracking_url), "
+                                  "the citizen's queue page finds the ticket by it. Only in the reply to an issue.")
 
 
 class TicketCancel(CommandRequest):
