@@ -48,6 +48,7 @@ class BundleRequest:
     time_server: str | None = None
     update_url: str | None = None
     sets: list[str] = field(default_factory=list)
+    unsets: list[str] = field(default_factory=list)
     debs: Path | None = None
 
 
@@ -65,7 +66,7 @@ def _release_version(release: Path) -> str:
 
 
 def render_settings(role: Role, *, site: str, device_id: str, counter: int | None, host: str, port: int,
-                    sets: list[str]) -> str:
+                    sets: list[str], unsets: list[str] = ()) -> str:
     """The role's shipped example with this box's identity and broker filled in; comments kept."""
     doc = tomlkit.parse((EXAMPLES / role.settings.example).read_text(encoding="utf-8"))
     doc["site"] = site
@@ -91,6 +92,14 @@ def render_settings(role: Role, *, site: str, device_id: str, counter: int | Non
         for t in tables:
             node = node.setdefault(t, tomlkit.table())
         node[last] = parsed
+    for key in unsets:  # e.g. amplifier.relay_pin on a box without a relay, serial_keypad without one
+        *tables, last = key.split(".")
+        node = doc
+        for t in tables:
+            node = node.get(t, {})
+        if last not in node:
+            raise BundleError(f"--unset {key}: the settings have no such key")
+        del node[last]
     return tomlkit.dumps(doc)
 
 
@@ -152,7 +161,7 @@ def make_bundle(req: BundleRequest) -> Path:
     update_url = req.update_url or (None if role.local_broker else f"http://{host}:8090/")
 
     settings_text = render_settings(role, site=site, device_id=req.device_id, counter=req.counter, host=host,
-                                    port=port, sets=req.sets)
+                                    port=port, sets=req.sets, unsets=req.unsets)
     (out / "settings" / role.settings.file).write_text(settings_text, encoding="utf-8")
     (out / "udev" / "60-motcua.rules").write_text(render_udev(role, settings_text))
     for unit in role.units():

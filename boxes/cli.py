@@ -41,7 +41,7 @@ def cmd_bundle(args) -> int:
     made = make_bundle(BundleRequest(
         role=args.role, device_id=args.device_id, counter=args.counter, out=out, release=release, site=args.site,
         broker_dir=Path(args.dir), broker_host=args.broker_host, broker_port=args.broker_port,
-        time_server=args.time_server, update_url=args.update_url, sets=args.set or [],
+        time_server=args.time_server, update_url=args.update_url, sets=args.set or [], unsets=args.unset or [],
         debs=Path(args.debs) if args.debs else None))
     print(f"bundle for {args.device_id} ({args.role}): {made}")
     print("copy it to the box's boot partition as motcua/, then on the box: "
@@ -103,6 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--site", help="the hall's id (central box only; other boxes take the registry's)")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help='a settings value for this box, e.g. matrix.modules=8 or printer.transport.product_id=0x0202')
+    sp.add_argument("--unset", action="append", metavar="KEY",
+                    help="drop a settings key or table, e.g. amplifier.relay_pin (no relay) or serial_keypad")
     sp.add_argument("--release", help="release folder (default: the latest in --releases)")
     sp.add_argument("--releases", default=str(RELEASES))
     sp.add_argument("--debs", help="a folder of .deb files for a box without a mirror")

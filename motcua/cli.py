@@ -218,7 +218,7 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
         checks = ", ".join(f"{k} {v}" for k, v in (h.get("checks") or {}).items())
         line = f"  {dev_id:<22} {d.get('availability', '?'):<8} {h.get('status', '-'):<9}"
         if h:
-            line += f" {h.get('role', '')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
+            line += f" {h.get('role', '')} {h.get('version', '?')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
         if checks:
             line += f"  [{checks}]"
         if h.get("last_error"):
