@@ -30,6 +30,9 @@ class Role(StrictModel):
     extra: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     broker_role: str
     settings: SettingsFile
+    settings_class: str = Field(pattern=r"^[a-z_.]+:[A-Za-z]+$")
+    settings_role: str
+    commission: list[str] = []
     counter: bool = False
     debian: list[str] = []
     groups: list[str] = []

@@ -221,6 +221,13 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
             line += f" {h.get('role', '')} {h.get('version', '?')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
         if checks:
             line += f"  [{checks}]"
+        com = d.get("commissioning")
+        if isinstance(com, dict):  # `motcua commission` on that box
+            line += (f"\n  {'':<22} commissioned {str(com.get('at', ''))[:16]}"
+                     if com.get("passed") else f"\n  {'':<22} commissioning FAILED {str(com.get('at', ''))[:16]}: "
+                     + ", ".join(k for k, v in (com.get("checks") or {}).items() if not v.get("ok")))
+        else:
+            line += f"\n  {'':<22} not commissioned"
         if h.get("last_error"):
             line += f"\n  {'':<22} last error: {h['last_error']}"
         out.append(line)

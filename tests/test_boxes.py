@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
@@ -185,3 +186,77 @@ def test_machine_gated_requirements_follow_the_box_not_the_builder():
 def test_units_ship_inside_the_package():
     assert {u.name for u in unit_files()} >= {"motcua-counter.service", "motcua-dispatcher.service"}
     assert (UNITS / "motcua.sysusers.conf").is_file()
+
+
+# ---------------------------------------------------------------------------- commissioning
+
+
+def test_commission_a_counter_box_and_see_it_in_status(broker, site, tmp_path, monkeypatch, capsys):
+    """LED pattern, every key pressed (gpiozero's mock pins), the buzzer; the result retained on the central box."""
+    import threading
+
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from motcua.cli import main as motcua
+
+    for var in [v for v in __import__("os").environ if v.startswith("MOTCUA_")]:
+        monkeypatch.delenv(var)
+    for var, value in broker.env("counter-7", "counter", 7).items():
+        monkeypatch.setenv(var, value)
+    settings = tmp_path / "counter.toml"
+    settings.write_text(f'site = "{site}"\ndevice_id = "counter-7"\ncounter = 7\n'
+                        '[matrix]\ndriver = "dummy"\n'
+                        '[gpio]\npin_factory = "mock"\nbuttons = { next = 17, recall = 27 }\nbuzzer_pin = 18\n')
+    box = tmp_path / "box.toml"
+    box.write_text(f'role = "counter"\nsite = "{site}"\ndevice_id = "counter-7"\ncounter = 7\nrelease = "0.1.0"\n'
+                   'units = ["motcua-counter.service"]\n')
+    Device.pin_factory = factory = MockFactory()
+    stop = threading.Event()
+
+    def officer():  # presses each key once the check is waiting for it
+        pins = (17, 27)
+        for n, pin in enumerate(pins):
+            while not stop.is_set():
+                if n + 1 < len(pins) and factory.pin(pins[n + 1]).pull == "up":
+                    break  # the check asks for the next key now
+                p = factory.pin(pin)
+                if p.pull == "up":  # the check's Button is on it: press and release, again if need be
+                    p.drive_low()
+                    time.sleep(0.1)
+                    p.drive_high()
+                time.sleep(0.1)
+
+    t = threading.Thread(target=officer, daemon=True)
+    t.start()
+    try:
+        rc = motcua(["commission", "--box", str(box), "--yes", "--keep-running", "--technician", "tuan.le"])
+    finally:
+        stop.set()
+        Device.pin_factory = None
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "counter-7: COMMISSIONED (3/3 checks passed)" in out
+    assert "matrix" in out and "all 2 keys" in out
+    for var, value in broker.env("tech-com", "operator").items():
+        monkeypatch.setenv(var, value)
+    assert motcua(["status", "--port", str(broker.port), "--site", site]) == 0
+    status = capsys.readouterr().out
+    assert "counter-7" in status and "commissioned 20" in status, status
+
+
+def test_commission_fails_plainly_when_a_key_is_never_pressed(tmp_path, monkeypatch):
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from boxes import commission
+    from counter_display.config import CounterBoxSettings
+
+    Device.pin_factory = MockFactory()
+    try:
+        s = CounterBoxSettings(site="x", device_id="counter-1", counter=1,
+                               gpio={"pin_factory": "mock", "buttons": {"next": 17}})
+        result = commission.check_keys(s, commission.Ask(True), wait_s=0.2)
+    finally:
+        Device.pin_factory = None
+    assert not result.ok and result.detail == "not pressed: next (GPIO 17)"

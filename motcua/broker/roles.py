@@ -62,7 +62,9 @@ ROLES: dict[str, Role] = {r.name: r for r in (
 # Every device, whatever its role: its own subtree, by username. ``reply`` is
 # written by the dispatcher (whose role allows it) and read only by its owner.
 OWN_TOPICS = ((WRITE, "device/%u/availability"), (WRITE, "device/%u/health"), (WRITE, "device/%u/state"),
-              (READ, "device/%u/reply"))
+              (READ, "device/%u/reply"),
+              # the result of `motcua commission` on that box, retained
+              (WRITE, "device/%u/commissioning"))
 
 
 @dataclass(frozen=True)
