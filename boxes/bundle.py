@@ -185,6 +185,7 @@ def make_bundle(req: BundleRequest) -> Path:
     box["groups"] = role.groups
     box["config_txt"] = role.config_txt
     box["system_site_packages"] = role.system_site_packages
+    box["persistent_journal"] = role.persistent_journal
     box["after_install"] = role.after_install
     broker_table = tomlkit.table()
     broker_table["host"] = host

@@ -61,6 +61,17 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_sign(args) -> int:
+    from .release import make_latest, sign
+
+    release = Path(args.release)
+    sign(release / "release.json", Path(args.dir) / "certs" / "ca.key")
+    if not args.no_latest:
+        make_latest(release)
+    print(f"release {release.name} signed by the site CA" + ("" if args.no_latest else "; boxes update to it"))
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .release import serve
 
@@ -120,6 +131,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--no-latest", action="store_true", help="do not make it the version boxes update to")
     sp.add_argument("--dir", default=str(DEFAULT_DIR), help="broker directory: its site CA key signs the release")
     sp.set_defaults(func=run, box_func=cmd_release)
+
+    sp = bsub.add_parser("sign", help="sign a release with this hall's site CA (and make it the latest)")
+    sp.add_argument("release", help="the release folder, e.g. /var/lib/motcua/releases/0.2.0")
+    sp.add_argument("--no-latest", action="store_true")
+    sp.add_argument("--dir", default=str(DEFAULT_DIR), help="broker directory holding certs/ca.key")
+    sp.set_defaults(func=run, box_func=cmd_sign)
 
     sp = bsub.add_parser("serve", help="serve releases to the boxes over HTTP")
     sp.add_argument("--releases", default=str(RELEASES))

@@ -33,7 +33,7 @@ b = tomllib.load(open(sys.argv[1], "rb"))
 def out(k, v):
     print(f"{k}={shlex.quote(' '.join(v) if isinstance(v, list) else str(v))}")
 for key in ("role", "site", "device_id", "release", "extra", "settings_file", "units", "debian", "groups",
-            "system_site_packages"):
+            "system_site_packages", "persistent_journal"):
     out("BOX_" + key.upper(), b[key])
 print("CONFIG_TXT=(" + " ".join(shlex.quote(l) for l in b["config_txt"]) + ")")
 print("AFTER=(" + " ".join(shlex.quote(c) for c in b["after_install"]) + ")")
@@ -113,9 +113,17 @@ step "role setup"
 HOSTNAME_NOW=$(hostname)
 for cmd in "${AFTER[@]}"; do
     cmd=${cmd//\{venv\}/$PREFIX/.venv}; cmd=${cmd//\{site\}/$BOX_SITE}; cmd=${cmd//\{device_id\}/$BOX_DEVICE_ID}
-    cmd=${cmd//\{hostname\}/$HOSTNAME_NOW}
+    cmd=${cmd//\{hostname\}/$HOSTNAME_NOW}; cmd=${cmd//\{bundle\}/$HERE}; cmd=${cmd//\{release\}/$BOX_RELEASE}
     PATH=$PREFIX/.venv/bin:$PATH run sh -c "$cmd"
 done
+
+step "logs in RAM (SD card wear)"
+if [ "$BOX_PERSISTENT_JOURNAL" != True ]; then
+    mkdir -p /etc/systemd/journald.conf.d
+    printf '# motcua: a box logs to RAM; the SD card is not worn by logs (images/README.md)\n[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' \
+        >/etc/systemd/journald.conf.d/motcua.conf
+    booted && systemctl restart systemd-journald >>"$LOG" 2>&1 || true
+fi
 
 step "time from the central box"
 if [ -n "$TIME_SERVER" ]; then

@@ -137,8 +137,13 @@ def make_release(wheel: Path, *, releases: Path = RELEASES, ca_key: Path | None 
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     if latest:
-        (releases / "latest").write_text(version + "\n")
+        make_latest(target)
     return target
+
+
+def make_latest(release: Path) -> None:
+    """The version `motcua-update` on the boxes installs when not told which."""
+    (release.parent / "latest").write_text(release.name + "\n")
 
 
 def serve(releases: Path, host: str, port: int) -> None:

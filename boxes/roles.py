@@ -41,6 +41,7 @@ class Role(StrictModel):
     after_install: list[str] = []
     udev: list[str] = []
     local_broker: bool = False
+    persistent_journal: bool = False
 
     def units(self) -> list[Traversable]:
         return [u for u in unit_files() if self.name in unit_roles(u.read_text())]

@@ -56,12 +56,17 @@ SITE = "standin"
 BENCH = {
     "counter": {"sets": ['matrix.driver="dummy"', 'gpio.pin_factory="mock"'], "unsets": ["serial_keypad"]},
     "announcer": {"sets": ['audio.driver="alsa"'], "unsets": ["amplifier.relay_pin"]},
-    "kiosk": {"sets": ["printer.transport.vendor_id=0x04b8", "printer.transport.product_id=0x0e15"],
+    # the USB printer gadget on dummy_hcd: Epson's ids, the endpoints dummy_hcd gives it (lsusb -v)
+    "kiosk": {"sets": ["printer.transport.vendor_id=0x04b8", "printer.transport.product_id=0x0e15",
+                       "printer.transport.in_ep=0x81", "printer.transport.out_ep=0x02"],
               "unsets": ["scanner"]},
     "pad": {"sets": [], "unsets": []},
     "board": {"sets": [], "unsets": []},
     "hub": {"sets": [], "unsets": []},
 }
+# The update test's bad release: the counter daemon cannot start (exit 1, so systemd restarts it).
+BROKEN_COUNTER = ("counter_display/__main__.py::import sys\n\n\ndef main():\n"
+                  "    sys.exit('this release is broken on purpose (the update test)')\n")
 DEVICE = {"hub": ("dispatcher", None), "counter": ("counter-3", 3), "kiosk": ("kiosk-1", None),
           "pad": ("pad-3", 3), "board": ("board-1", None), "announcer": ("announcer-1", None)}
 
@@ -121,6 +126,9 @@ class Hub:
     work: Path
     broker: LocalBroker | None = None
     releases: Path = field(init=False)
+    good: str = "0.1.1"
+    bad: str = "0.1.2"
+    http_port: int = 0
     seen: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -221,6 +229,8 @@ def disk_for(role: str, base: Path, bundle: Path, work: Path, extra: str | None,
     sbin.mkdir(parents=True, exist_ok=True)
     shutil.copy(HERE / "guest-check.sh", sbin / "motcua-standin")
     (sbin / "motcua-standin").chmod(0o755)
+    for helper in (HERE / "checks").glob("*.py"):
+        shutil.copy(helper, sbin / helper.name)
     if extra:
         (sbin / "motcua-standin-extra").write_text(extra)
         (sbin / "motcua-standin-extra").chmod(0o755)
@@ -250,7 +260,7 @@ def boot(base: Path, image: Path, work: Path, role: str, timeout: float) -> tupl
            "-kernel", str(kernel), "-initrd", str(initrd),
            "-append", "root=/dev/vda rw console=ttyAMA0 systemd.show_status=1 net.ifnames=0",
            "-drive", f"file={image},if=virtio,format=raw",
-           "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+           "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=",
            "-device", "virtio-serial-device", "-chardev", f"file,id=rep,path={report}",
            "-device", "virtconsole,chardev=rep",
            "-display", "none", "-serial", f"file:{console}", "-monitor", "none", "-no-reboot"]
@@ -271,7 +281,7 @@ def boot(base: Path, image: Path, work: Path, role: str, timeout: float) -> tupl
     return [ln.removeprefix("STANDIN ") for ln in lines if ln.startswith("STANDIN ")], elapsed
 
 
-def judge(role: str, device_id: str, lines: list[str], hub: Hub, version: str) -> list[str]:
+def judge(role: str, device_id: str, lines: list[str], hub: Hub, version: str, work: Path) -> list[str]:
     """What the host checks; each failure as a sentence."""
     problems = []
     facts = {}
@@ -311,12 +321,61 @@ def judge(role: str, device_id: str, lines: list[str], hub: Hub, version: str) -
         if hub.last(device_id, "availability") != "online":
             problems.append(f"{device_id} never published online on the host's broker "
                             f"(last: {hub.last(device_id, 'availability')})")
-        health = hub.last(device_id, "health")
-        if not health or json.loads(health).get("version") != version:
-            problems.append(f"{device_id}'s health does not carry release {version}: {health}")
+        versions = [json.loads(p).get("version") for _, p in hub.seen.get(
+            f"motcua/v1/{SITE}/device/{device_id}/health", [])]
+        if version not in versions:
+            problems.append(f"{device_id}'s health never carried release {version}: {versions}")
     for ln in facts.get("check", []):
         if not ln.startswith("ok "):
             problems.append(f"check: {ln}")
+    if role == "kiosk":
+        problems += read_ticket(facts, work)
+    if role == "counter":
+        problems += judge_update(facts, hub, device_id)
+    return problems
+
+
+def read_ticket(facts: dict, work: Path) -> list[str]:
+    """The raster the gadget received, decoded in the box, read back here: it must show the test number."""
+    import base64
+
+    from boxes.commission import TEST_NUMBER
+
+    png = facts.get("ticket_png")
+    if not png:
+        return ["no ticket came out of the USB printer gadget"]
+    path = work / "ticket.png"
+    path.write_bytes(base64.b64decode(png[0]))
+    log(f"kiosk: the ticket as printed over USB: {path}")
+    if shutil.which("tesseract") is None:
+        return ["tesseract is missing (scripts/bootstrap-images.sh installs it): cannot read the ticket"]
+    text = subprocess.run(["tesseract", str(path), "-", "--psm", "11"], capture_output=True, text=True).stdout
+    compact = "".join(text.split())
+    if TEST_NUMBER not in compact:
+        return [f"the printed ticket does not show {TEST_NUMBER}; OCR read: {compact[:200]!r}"]
+    log(f"kiosk: OCR of the printed ticket reads {TEST_NUMBER}")
+    return []
+
+
+def judge_update(facts: dict, hub: Hub, device_id: str) -> list[str]:
+    """Good release: installed and healthy. Bad release: rolled back by itself, back online on the good one."""
+    problems = []
+    one = lambda k: (facts.get(k) or [""])[0]  # noqa: E731
+    if one("update_good_rc") != "0" or not one("update_good_venv").startswith(f"releases/{hub.good}/"):
+        problems.append(f"update to {hub.good} failed: rc {one('update_good_rc')}, venv {one('update_good_venv')}")
+    if one("update_bad_rc") != "1" or not one("update_bad_venv").startswith(f"releases/{hub.good}/"):
+        problems.append(f"the bad release {hub.bad} was not rolled back: rc {one('update_bad_rc')}, "
+                        f"venv {one('update_bad_venv')}")
+    if not one("update_final").startswith("active"):
+        problems.append(f"after the rollback the unit is {one('update_final')}")
+    versions = [json.loads(p).get("version") for _, p in hub.seen.get(
+        f"motcua/v1/{SITE}/device/{device_id}/health", [])]
+    if hub.good not in versions:
+        problems.append(f"{device_id} never reported health on {hub.good}: {versions}")
+    elif versions[-1] != hub.good:
+        problems.append(f"{device_id}'s last health is on {versions[-1]}, not {hub.good}")
+    if hub.last(device_id, "availability") != "online":
+        problems.append(f"{device_id} is not online after the rollback")
     return problems
 
 
@@ -337,7 +396,15 @@ def boot_check(role: str, base: Path, work: Path, hub: Hub, release: Path, times
         broker_dir=hub.registry.directory, broker_host=HOST_FROM_GUEST, broker_port=hub.broker.port,
         update_url=f"http://{HOST_FROM_GUEST}:{hub.http_port}/", sets=bench["sets"], unsets=bench["unsets"]))
     hub.broker.reload()
-    env = {"CHECK_IDEMPOTENT": "1"} if role == "counter" else {}
+    env = {}
+    if role == "counter":  # install.sh run twice; then the update test: a good release, then a bad one
+        env = {"CHECK_IDEMPOTENT": "1", "GOOD": hub.good, "BAD": hub.bad}
+        t1 = time.monotonic()
+        for version, sabotage in ((hub.good, None), (hub.bad, BROKEN_COUNTER)):
+            wheel = wheel_of_checkout(work, version=version, sabotage=sabotage)
+            make_release(wheel, releases=hub.releases, ca_key=hub.registry.certs_dir / "ca.key", pythons=("3.11",),
+                         cache=CACHE / "pip-cache", latest=False)
+        times["update_releases_s"] = round(time.monotonic() - t1, 1)
     image = disk_for(role, base, bundle, rw, extra_script(role), env)
     times[f"{role}_disk_s"] = round(time.monotonic() - t0, 1)
     log(f"{role}: booting {image} under qemu-system-aarch64 (TCG)")
@@ -348,7 +415,7 @@ def boot_check(role: str, base: Path, work: Path, hub: Hub, release: Path, times
         if ln.split(" ", 1)[0] in ("install_done", "install_again_done", "boot_done", "end", "check", "timing"):
             log(f"{role}: {ln}")
     version = json.loads((release / "release.json").read_text())["version"]
-    problems = judge(role, device_id, lines, hub, version)
+    problems = judge(role, device_id, lines, hub, version, rw)
     image.unlink(missing_ok=True)
     if problems:
         log(f"{role}: FAILED ({elapsed:.0f} s)\n  - " + "\n  - ".join(problems) + f"\n  report: {rw / 'report.lines'}"
