@@ -12,6 +12,7 @@ PREFIX=${MOTCUA_PREFIX:-/opt/motcua}
 ETC=/etc/motcua
 LOG=${MOTCUA_INSTALL_LOG:-/var/log/motcua-install.log}
 STEP=0
+CHANGED=no   # anything the running daemon reads: then its unit restarts
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 # the host's or the image's pip settings must not redirect the offline install
 export PIP_CONFIG_FILE=/dev/null
@@ -66,6 +67,7 @@ done
 step "device permissions (udev)"
 if ! cmp -s "$HERE/udev/60-motcua.rules" /etc/udev/rules.d/60-motcua.rules; then
     install -m 0644 "$HERE/udev/60-motcua.rules" /etc/udev/rules.d/60-motcua.rules
+    CHANGED=yes
     if booted; then udevadm control --reload >>"$LOG" 2>&1; udevadm trigger >>"$LOG" 2>&1; fi
 fi
 
@@ -92,7 +94,9 @@ if [ ! -x "$rel/venv/bin/motcua" ] || ! "$rel/venv/bin/python" -m pip show motcu
     run python3 -m venv "${venv_opts[@]}" "$rel/venv"
     "$rel/venv/bin/python" -m pip install --no-index --find-links "$rel/wheels" -c "$rel/constraints.txt" \
         "motcua[$BOX_EXTRA]==$BOX_RELEASE" >>"$LOG" 2>&1 || { rm -rf "$rel/venv"; fail "pip could not install motcua[$BOX_EXTRA]==$BOX_RELEASE from $rel/wheels"; }
+    CHANGED=yes
 fi
+[ "$(readlink "$PREFIX/.venv" 2>/dev/null)" = "releases/$BOX_RELEASE/venv" ] || CHANGED=yes
 # switch atomically: /opt/motcua/.venv is what the units start
 ln -sfn "releases/$BOX_RELEASE/venv" "$PREFIX/.venv.new" && mv -T "$PREFIX/.venv.new" "$PREFIX/.venv" \
     || fail "could not point $PREFIX/.venv at $rel/venv"
@@ -105,9 +109,14 @@ install -m 0640 -g motcua "$HERE/box.toml" "$ETC/box.toml"
 if [ -f "$ETC/$BOX_SETTINGS_FILE" ] && ! cmp -s "$HERE/settings/$BOX_SETTINGS_FILE" "$ETC/$BOX_SETTINGS_FILE"; then
     cp -p "$ETC/$BOX_SETTINGS_FILE" "$ETC/$SETTINGS_FILE.before-install"   # a technician's edits are kept aside
 fi
-install -m 0640 -g motcua "$HERE/settings/$BOX_SETTINGS_FILE" "$ETC/$BOX_SETTINGS_FILE"
-[ -f "$HERE/secrets/mqtt.password" ] && install -m 0640 -g motcua "$HERE/secrets/mqtt.password" "$ETC/mqtt.password"
-[ -f "$HERE/secrets/ca.crt" ] && install -m 0644 "$HERE/secrets/ca.crt" "$ETC/ca.crt"
+put() {  # put FILE MODE TARGET: install it when it differs, and remember that something changed
+    cmp -s "$1" "$3" && return 0
+    install -m "$2" -g motcua "$1" "$3" || fail "could not write $3"
+    CHANGED=yes
+}
+put "$HERE/settings/$BOX_SETTINGS_FILE" 0640 "$ETC/$BOX_SETTINGS_FILE"
+[ -f "$HERE/secrets/mqtt.password" ] && put "$HERE/secrets/mqtt.password" 0640 "$ETC/mqtt.password"
+[ -f "$HERE/secrets/ca.crt" ] && put "$HERE/secrets/ca.crt" 0644 "$ETC/ca.crt"
 
 step "role setup"
 HOSTNAME_NOW=$(hostname)
@@ -134,16 +143,17 @@ if [ -n "$TIME_SERVER" ]; then
 fi
 
 step "systemd units: $BOX_UNITS"
-changed=no
 for u in $BOX_UNITS; do
-    cmp -s "$HERE/units/$u" "/etc/systemd/system/$u" || { install -m 0644 "$HERE/units/$u" /etc/systemd/system/; changed=yes; }
+    cmp -s "$HERE/units/$u" "/etc/systemd/system/$u" || { install -m 0644 "$HERE/units/$u" /etc/systemd/system/; CHANGED=yes; }
 done
 if booted; then
     run systemctl daemon-reload
     [ "$BOX_ROLE" = hub ] && systemctl disable --now mosquitto.service >>"$LOG" 2>&1   # motcua-broker runs instead
-    for u in $BOX_UNITS; do run systemctl enable "$u"; run systemctl restart "$u"; done
+    # restart only when something it reads changed; otherwise make sure it runs
+    action=start; [ "$CHANGED" = yes ] && action=restart
+    for u in $BOX_UNITS; do run systemctl enable "$u"; run systemctl "$action" "$u"; done
     for u in $BOX_UNITS; do
-        for _ in $(seq 1 90); do systemctl is-active --quiet "$u" && break; sleep 1; done
+        for _ in $(seq 1 "${MOTCUA_START_WAIT:-120}"); do systemctl is-active --quiet "$u" && break; sleep 1; done
         systemctl is-active --quiet "$u" || fail "$u is not active: journalctl -u $u -b"
     done
 else

@@ -25,8 +25,8 @@ fi
 units=$(python3 -c 'import tomllib; print(" ".join(tomllib.load(open("/etc/motcua/box.toml","rb"))["units"]))')
 sleep "$SETTLE"
 for u in $units; do
-    eval "$(systemctl show "$u" -p ActiveState -p SubState -p NRestarts -p MainPID --value \
-        | paste -sd' ' | awk '{printf "A=%s S=%s R=%s P=%s", $1, $2, $3, $4}')"
+    A=$(systemctl show "$u" -p ActiveState --value); S=$(systemctl show "$u" -p SubState --value)
+    R=$(systemctl show "$u" -p NRestarts --value); P=$(systemctl show "$u" -p MainPID --value)
     report unit "$u" active="$A" sub="$S" restarts="$R" pid="$P"
     report unit_status "$u" "$(systemctl show "$u" -p StatusText --value)"
     if [ "$P" != 0 ] && [ -r "/proc/$P/status" ]; then

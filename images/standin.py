@@ -200,7 +200,8 @@ def release_of(hub: Hub, wheel: Path, times: dict, key: str = "release_s") -> Pa
     return rel
 
 
-def disk_for(role: str, base: Path, bundle: Path, work: Path, extra: str | None, env: dict[str, str]) -> Path:
+def disk_for(role: str, base: Path, bundle: Path, work: Path, extra: str | None, env: dict[str, str],
+             units: list[str]) -> Path:
     root = work / "root"
     if root.exists():
         subprocess.run(["rm", "-rf", str(root)], check=True)
@@ -229,6 +230,14 @@ def disk_for(role: str, base: Path, bundle: Path, work: Path, extra: str | None,
     sbin.mkdir(parents=True, exist_ok=True)
     shutil.copy(HERE / "guest-check.sh", sbin / "motcua-standin")
     (sbin / "motcua-standin").chmod(0o755)
+    # Under TCG on a shared 2-core host a Python daemon takes minutes, not seconds, to start: give the
+    # role's units the time (start timeout, watchdog) with a drop-in; every hardening line stays as shipped.
+    for unit in units:
+        dropin = root / "etc" / "systemd" / "system" / f"{unit}.d"
+        dropin.mkdir(parents=True, exist_ok=True)
+        (dropin / "stand-in-tcg.conf").write_text(
+            "# images/build: emulated arm64 is 10-50x slower than a Pi\n[Service]\nTimeoutStartSec=900\n"
+            + ("WatchdogSec=600\n" if unit != "motcua-broker.service" else ""))
     for helper in (HERE / "checks").glob("*.py"):
         shutil.copy(helper, sbin / helper.name)
     if extra:
@@ -405,7 +414,9 @@ def boot_check(role: str, base: Path, work: Path, hub: Hub, release: Path, times
             make_release(wheel, releases=hub.releases, ca_key=hub.registry.certs_dir / "ca.key", pythons=("3.11",),
                          cache=CACHE / "pip-cache", latest=False)
         times["update_releases_s"] = round(time.monotonic() - t1, 1)
-    image = disk_for(role, base, bundle, rw, extra_script(role), env)
+    env["MOTCUA_START_WAIT"] = "900"
+    units = [u.name for u in load_roles()[role].units()]
+    image = disk_for(role, base, bundle, rw, extra_script(role), env, units)
     times[f"{role}_disk_s"] = round(time.monotonic() - t0, 1)
     log(f"{role}: booting {image} under qemu-system-aarch64 (TCG)")
     lines, elapsed = boot(base, image, rw, role, timeout)
@@ -453,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work) if args.work else CACHE / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    hub = Hub(work / "hub")
+    hub = Hub(work / "central")  # the central box played by this host (not the "hub" role's own VM folder)
     ok = True
     try:
         hub.start()
