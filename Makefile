@@ -21,6 +21,7 @@ bench: install
 	$(PY) bench/announce.py
 	$(PY) bench/kiosk_ticket.py
 	$(PY) bench/press_to_frame.py
+	$(PY) bench/report.py
 
 # Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
 docs: install

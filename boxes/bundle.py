@@ -29,7 +29,7 @@ import tomlkit
 
 from motcua.broker.site import DEFAULT_DIR, RegistryError, SiteBroker, write_file
 
-from .roles import EXAMPLES, UNITS, Role, get_role
+from .roles import EXAMPLES, UNITS, Role, get_role, started
 
 INSTALL_SH = files(__package__) / "install.sh"
 
@@ -181,6 +181,7 @@ def make_bundle(req: BundleRequest) -> Path:
     box["extra"] = role.extra
     box["settings_file"] = role.settings.file
     box["units"] = [u.name for u in role.units()]
+    box["start"] = [u.name for u in role.units() if started(u.read_text())]  # the rest run from a timer
     box["debian"] = role.debian
     box["groups"] = role.groups
     box["config_txt"] = role.config_txt

@@ -334,7 +334,8 @@ def main_args(args) -> int:
         print(f"motcua commission: unknown check(s) {', '.join(unknown)}; checks: {', '.join(CHECKS)}",
               file=sys.stderr)
         return 2
-    units = list(box["units"]) if os.geteuid() == 0 and not args.keep_running else []
+    units = [u for u in box.get("start", box["units"]) if u.endswith(".service")] \
+        if os.geteuid() == 0 and not args.keep_running else []
     daemon_units = [u for u in units if u != "motcua-broker.service"]
     print(f"commissioning {box['device_id']} ({box['role']}): {', '.join(names) or 'no hardware checks'}")
     if daemon_units:

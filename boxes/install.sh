@@ -34,7 +34,7 @@ b = tomllib.load(open(sys.argv[1], "rb"))
 def out(k, v):
     print(f"{k}={shlex.quote(' '.join(v) if isinstance(v, list) else str(v))}")
 for key in ("role", "site", "device_id", "release", "extra", "settings_file", "units", "debian", "groups",
-            "system_site_packages", "persistent_journal"):
+            "system_site_packages", "persistent_journal", "start"):
     out("BOX_" + key.upper(), b[key])
 print("CONFIG_TXT=(" + " ".join(shlex.quote(l) for l in b["config_txt"]) + ")")
 print("AFTER=(" + " ".join(shlex.quote(c) for c in b["after_install"]) + ")")
@@ -151,14 +151,14 @@ if booted; then
     [ "$BOX_ROLE" = hub ] && systemctl disable --now mosquitto.service >>"$LOG" 2>&1   # motcua-broker runs instead
     # restart only when something it reads changed; otherwise make sure it runs
     action=start; [ "$CHANGED" = yes ] && action=restart
-    for u in $BOX_UNITS; do run systemctl enable "$u"; run systemctl "$action" "$u"; done
-    for u in $BOX_UNITS; do
+    for u in $BOX_START; do run systemctl enable "$u"; run systemctl "$action" "$u"; done
+    for u in $BOX_START; do
         for _ in $(seq 1 "${MOTCUA_START_WAIT:-120}"); do systemctl is-active --quiet "$u" && break; sleep 1; done
         systemctl is-active --quiet "$u" || fail "$u is not active: journalctl -u $u -b"
     done
 else
     [ "$BOX_ROLE" = hub ] && systemctl disable mosquitto.service >>"$LOG" 2>&1
-    for u in $BOX_UNITS; do run systemctl enable "$u"; done
+    for u in $BOX_START; do run systemctl enable "$u"; done
 fi
 
 msg="OK: $BOX_DEVICE_ID ($BOX_ROLE) runs motcua $BOX_RELEASE"

@@ -76,6 +76,11 @@ def unit_roles(unit_text: str) -> list[str]:
     return " ".join(found).split()
 
 
+def started(unit_text: str) -> bool:
+    """Units with an [Install] section are enabled and started; the others (a timer's service) only installed."""
+    return re.search(r"^WantedBy=", unit_text, flags=re.M) is not None
+
+
 def unit_files() -> list[Traversable]:
     kinds = (".service", ".timer", ".socket", ".path")
     return sorted((u for u in UNITS.iterdir() if u.name.endswith(kinds)), key=lambda u: u.name)

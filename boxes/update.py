@@ -186,7 +186,7 @@ def run(args) -> int:
         raise UpdateError(f"no update server: set [update] url in {args.box} or pass --url")
     version = args.version or fetch(url.rstrip("/") + "/latest").decode().strip()
     now = current_release()
-    units = list(box["units"])
+    units = [u for u in box.get("start", box["units"]) if u.endswith(".service")]  # the daemons
     if version == now and not args.force:
         say(f"already on {version}")
         return 0

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import AreaCode, CategoryCode, CounterNumber, OfficerId
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
+from reports.settings import ReportSettings
 
 
 class AreaConfig(StrictModel):
@@ -162,3 +163,4 @@ class DispatcherSettings(DeviceSettings):
     device_id: str = Field("dispatcher", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     database: Path = Path("/var/lib/motcua/dispatcher.db")
     hall: HallSettings
+    reports: ReportSettings = ReportSettings()

@@ -362,6 +362,7 @@ class Hall:
         day = ticket["day"]
         pos = {"front": lambda: self._front_pos(day), "back": self.store.next_queue_pos,
                "original": lambda: ticket["queue_pos"]}[self.rules.transfer_position]()
+        self.store.record_transfer(cmd.command_id, ticket, now, cfg.number, row["officer"], area, target)
         self.store.db.execute(
             "UPDATE tickets SET status = 'waiting', area = ?, target_counter = ?, queue_pos = ? WHERE ticket_id = ?",
             (area, target, pos, ticket["ticket_id"]))

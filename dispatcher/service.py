@@ -25,6 +25,7 @@ from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
 
 from .config import DispatcherSettings
 from .hall import Hall, Outcome
+from .report_figures import ReportFigures
 from .store import Store
 
 log = logging.getLogger("dispatcher")
@@ -61,6 +62,9 @@ class DispatcherService:
         rt.on_command(t.all_ratings, lambda _: Rating, self._on_rating)
         rt.on(t.dossier_status, DossierStatusUpdate, self._on_dossier_status)
         rt.on_connected.append(self.republish_all)
+        self.report_figures = ReportFigures(settings, lambda kind, summary: self.runtime.publish(
+            self.topics.hall_report(kind), summary, retain=True))
+        rt.on_connected.append(self.report_figures.wake)
         rt.on_published.append(self._on_published)
 
     # ------------------------------------------------------------------ lifecycle
@@ -68,11 +72,13 @@ class DispatcherService:
     def start(self) -> None:
         self.runtime.start()
         self.runtime.every(TICK_S, self._tick, "tick")
+        self.report_figures.start()
         cfg = self.settings.hall
         self.runtime.ready(f"dispatcher for {cfg.name}: {len(cfg.areas)} areas, {len(cfg.counters)} counters, "
                            f"database {self.settings.database}")
 
     def stop(self) -> None:
+        self.report_figures.stop()
         self.runtime.stop()
         with self._lock:
             self._forget_delivered()

@@ -94,6 +94,20 @@ CREATE TABLE IF NOT EXISTS ratings (
     pad_id      TEXT NOT NULL,
     received_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS ratings_received ON ratings (received_at);
+-- every transfer, for the reports: the ticket row keeps only where it ended
+CREATE TABLE IF NOT EXISTS transfers (
+    command_id  TEXT PRIMARY KEY,
+    ticket_id   TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    counter     INTEGER NOT NULL,         -- the counter that sent it on
+    officer     TEXT,
+    from_area   TEXT NOT NULL,
+    to_area     TEXT NOT NULL,
+    to_counter  INTEGER,
+    called_at   TEXT                      -- when that counter had called it
+);
+CREATE INDEX IF NOT EXISTS transfers_at ON transfers (at);
 CREATE TABLE IF NOT EXISTS dossiers (
     code        TEXT PRIMARY KEY,
     record      TEXT NOT NULL,
@@ -182,6 +196,14 @@ class Store:
             called_at=parse_dt(row["called_at"]), finished_at=parse_dt(row["finished_at"]),
             counter=row["counter"], target_counter=row["target_counter"], dossier_code=row["dossier_code"],
         )
+
+    def record_transfer(self, command_id: str, ticket: sqlite3.Row, at: datetime, counter: int,
+                        officer: str | None, to_area: str, to_counter: int | None) -> None:
+        self.db.execute(
+            "INSERT INTO transfers(command_id, ticket_id, at, counter, officer, from_area, to_area, to_counter, "
+            "called_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (command_id, ticket["ticket_id"], iso(at), counter, officer, ticket["area"], to_area, to_counter,
+             ticket["called_at"]))
 
     # ------------------------------------------------------------------ outbox
 

@@ -22,7 +22,8 @@ if [ -n "${CHECK_IDEMPOTENT:-}" ]; then
     report install_again_done "$(uptime_s)"
 fi
 
-units=$(python3 -c 'import tomllib; print(" ".join(tomllib.load(open("/etc/motcua/box.toml","rb"))["units"]))')
+# the daemons this box runs (a timer's service runs now and then: not checked here)
+units=$(python3 -c 'import tomllib; print(" ".join(u for u in tomllib.load(open("/etc/motcua/box.toml","rb"))["start"] if u.endswith(".service")))')
 sleep "$SETTLE"
 for u in $units; do
     A=$(systemctl show "$u" -p ActiveState --value); S=$(systemctl show "$u" -p SubState --value)

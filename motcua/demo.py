@@ -22,7 +22,6 @@ from .client import HallClient
 from .localbroker import REPO, LocalBroker, spawn_dispatcher
 from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from announcer.demo import has_audio_output, start_for_demo
-from dispatcher.reports import satisfaction
 from satisfaction_pad.config import PadSettings
 from satisfaction_pad.service import PadService
 from counter_display.demo import DemoBoard, press, start_boxes
@@ -188,7 +187,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         for p in pads.values():  # every rating reaches the dispatcher before the day's figures
             p.wait_for_view(lambda v: p.outbox.size() == 0, 10)
             p.stop()
-        _satisfaction(out / "dispatcher.db", config)
+        _day_report(out / "dispatcher.db", out / "reports")
         return 0
     finally:
         done.set()
@@ -320,19 +319,41 @@ def _start_pad(broker: LocalBroker, counter: int, out: Path) -> PadService:
     return pad
 
 
-def _satisfaction(database: Path, config: HallConfig, target: float = 75.0) -> None:
-    names = {a.code: a.name for a in config.areas}
-    tables = {by: satisfaction(database, by=by) for by in ("counter", "area")}
-    labels = {by: [f"counter {r.key}" if by == "counter" else f"{r.key}  {names.get(r.key, '')}" for r in rows]
-              for by, rows in tables.items()}
-    width = max((len(x) for ls in labels.values() for x in ls), default=10)
+def _satisfaction(report) -> None:
+    """The day's satisfaction per counter and area, from the leadership report's own figures."""
+    target = report.targets.satisfaction_pct
+    lines = [(f"counter {f.key}", f) for f in report.groups["counter"] if f.rated or f.not_rated]
+    lines += [(f"{f.key}  {f.name}", f) for f in report.groups["area"] if f.rated or f.not_rated]
+    width = max((len(label) for label, _ in lines), default=10)
     print(f"\nSatisfaction (target: at least {target:.0f}% satisfied; ! marks those below)")
-    for by, rows in tables.items():
-        for label, row in zip(labels[by], rows):
-            rate = "    -" if row.rate is None else f"{row.rate:5.1f}%"
-            flag = "!" if row.rate is not None and row.rate < target else " "
-            print(f"  {label:<{width}} {rate} {flag} ({row.very_satisfied} very satisfied, {row.satisfied} satisfied, "
-                  f"{row.unsatisfied} not satisfied, {row.not_rated} did not rate)")
+    for label, f in lines:
+        rate = "    -" if f.satisfied_pct is None else f"{f.satisfied_pct:5.1f}%"
+        flag = "!" if f.below_satisfaction_target else " "
+        print(f"  {label:<{width}} {rate} {flag} ({f.very_satisfied} very satisfied, {f.satisfied} satisfied, "
+              f"{f.unsatisfied} not satisfied, {f.not_rated} did not rate)")
+
+
+def _day_report(database: Path, folder: Path) -> None:
+    """The day's leadership report, as the timer would write it: XLSX, PDF, CSV and charts."""
+    from datetime import datetime, timezone
+
+    import reports
+    from dispatcher.config import DispatcherSettings
+    from reports.cli import hall_info
+
+    from .settings import load_settings
+
+    settings = load_settings(DispatcherSettings, "dispatcher", SAMPLE_HALL, database=database)
+    now = datetime.now(timezone.utc)
+    period = reports.current("day", now, settings.hall.timezone)
+    report = reports.build(reports.load_sqlite(database, period), period, hall_info(settings),
+                           settings.reports.targets, generated_at=now)
+    _satisfaction(report)
+    paths = reports.write_all(report, folder)
+    print(f"\nThe day's report (XLSX, PDF, CSV, charts) in {paths[0].parent}:")
+    for p in paths[:2]:
+        print(f"  {p}")
+    print(f"  (a week's: .venv/bin/motcua report week --config {SAMPLE_HALL} --database {database} --out {folder})")
 
 
 def _summary(config: HallConfig, tally: Tally) -> None:

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_demo_runs_a_small_day(tmp_path):
@@ -37,3 +38,14 @@ def test_demo_runs_a_small_day(tmp_path):
     assert len(re.findall(r"kiosk +ticket [A-Z]\d+.*\(printed\)", out)) == 12
     tickets = sorted((tmp_path / "out" / "tickets").glob("*.png"))
     assert len(tickets) == 12 and all(p.stat().st_size > 2000 for p in tickets)
+    # the day's leadership report, and `motcua report week` on the demo's database
+    day = next((tmp_path / "out" / "reports").iterdir())
+    assert "The day's report (XLSX, PDF, CSV, charts) in" in out
+    assert len(list(day.glob("bao-cao-ngay-*.xlsx"))) == 1 and len(list(day.glob("bao-cao-ngay-*.pdf"))) == 1
+    r = subprocess.run([sys.executable, "-m", "motcua.cli", "report", "week", "--config", str(Path(__file__).resolve().parent.parent / "examples" / "hall.toml"),
+                        "--database", str(tmp_path / "out" / "dispatcher.db"), "--out", str(tmp_path / "week")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Trung tâm Phục vụ hành chính công huyện Long Hồ" in r.stdout and "Tỷ lệ hài lòng:" in r.stdout
+    assert re.search(r"Số phiếu đã cấp: +12\b", r.stdout), r.stdout
+    assert list((tmp_path / "week").glob("*/bao-cao-tuan-*.pdf"))

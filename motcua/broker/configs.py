@@ -28,7 +28,7 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # knows and the hall needs. Disjoint by construction (checked by a test), and
 # no ``cmd`` or ``request`` topic goes up: a command can never echo back.
 UP = ("event/#", "counter/+/state", "counter/+/rating", "area/+/summary", "hall/config", "hall/figures",
-      "device/+/availability", "device/+/health")
+      "hall/report/+", "device/+/availability", "device/+/health")
 DOWN = ("dossier/status", "hall/notice", "central/#")
 
 

@@ -34,6 +34,7 @@ PARAMETERS: dict[str, tuple[str, list[str]]] = {
     "counter": ("A counter number, 1 to 999, without leading zeros.", ["3"]),
     "area": ("A service area code from the hall configuration.", ["TP"]),
     "action": ("What a counter command does; selects the payload model.", list(m.COUNTER_ACTIONS)),
+    "period": ("Which report period: day, week, reporting-week, month, quarter, half or year.", ["day", "week"]),
 }
 
 ERROR_MEANINGS: dict[str, str] = {
@@ -215,6 +216,21 @@ def examples() -> dict[str, list[Example]]:
         "hall figures": [Example("The hall at a quarter past eight", _topic(spec["hall figures"]), m.HallFigures(
             day=DAY, issued_today=112, served_today=87, waiting=19, average_wait_min=12.4, ratings_today=64,
             satisfied_pct=92.2, updated_at=_at(8, 15)))],
+        "report summary": [Example("Today so far, against yesterday until the same hour", _topic(
+            spec["report summary"], period="day"), m.ReportSummary(
+            period="day", period_id="2026-03-02", satisfaction_target_pct=75.0, wait_target_min=25.0,
+            current=m.PeriodFigures(
+                start=_at(0, 0), end=_at(10, 0), label="Ngày 02/03/2026 — số liệu đến 10:00 ngày 02/03/2026",
+                issued=140, called=118, served=109, no_shows=6, cancelled=1, transferred=4, not_served=0,
+                wait_median_min=9.5, wait_p90_min=27.0, wait_max_min=41.2, service_median_min=6.1,
+                very_satisfied=51, satisfied=24, unsatisfied=9, not_rated=12, satisfied_pct=89.3,
+                above_wait_target=True),
+            previous=m.PeriodFigures(
+                start=_at(0, 0) - timedelta(days=1), end=_at(10, 0) - timedelta(days=1),
+                label="Ngày 01/03/2026 — số liệu đến 10:00 ngày 01/03/2026", issued=0, called=0, served=0,
+                no_shows=0, cancelled=0, transferred=0, not_served=0, very_satisfied=0, satisfied=0,
+                unsatisfied=0, not_rated=0),
+            generated_at=_at(10, 0)))],
         "hall notice": [Example("A notice for the hall board", _topic(spec["hall notice"]), m.HallNotice(
             text="Từ ngày 01/03, hồ sơ đất đai nộp tại quầy 4 và quầy 5. Xin cảm ơn!",
             expires_at=_at(17, 0), updated_at=_at(7, 0)))],

@@ -406,6 +406,47 @@ class HallFigures(Message):
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
+class PeriodFigures(BaseModel):
+    """The hall's figures over one period (see reports/core.py for how each is counted)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: AwareDatetime
+    end: AwareDatetime = Field(description="Excluded. Before the period's natural end when it is counted to date.")
+    label: str = Field(max_length=300, description="The period as a Vietnamese heading says it.")
+    issued: int = Field(ge=0)
+    called: int = Field(ge=0)
+    served: int = Field(ge=0)
+    no_shows: int = Field(ge=0)
+    cancelled: int = Field(ge=0)
+    transferred: int = Field(ge=0)
+    not_served: int = Field(ge=0, description="Issued, still waiting when the day was reset.")
+    wait_median_min: float | None = None
+    wait_p90_min: float | None = Field(default=None, description="90% of citizens were called within this.")
+    wait_max_min: float | None = None
+    service_median_min: float | None = None
+    very_satisfied: int = Field(ge=0)
+    satisfied: int = Field(ge=0)
+    unsatisfied: int = Field(ge=0)
+    not_rated: int = Field(ge=0)
+    satisfied_pct: float | None = Field(default=None, description="Of those who rated ('not rated' excluded).")
+    below_satisfaction_target: bool = False
+    above_wait_target: bool = False
+
+
+class ReportSummary(Message):
+    """Retained by the dispatcher on ``hall/report/{period}``: the period running now, counted to date,
+    and the same stretch of the period before, with the hall's targets. The reports' own numbers."""
+
+    period: Literal["day", "week", "reporting-week", "month", "quarter", "half", "year"]
+    period_id: str = Field(max_length=40, description="e.g. 2026-12-01, 2026-W48, 2026-W48-bc, 2026-11, 2026-Q4.")
+    satisfaction_target_pct: float = Field(ge=0, le=100)
+    wait_target_min: float | None = Field(default=None, description="Target for the 90th percentile of waiting.")
+    current: PeriodFigures
+    previous: PeriodFigures
+    generated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
 class HallNotice(Message):
     """Retained, from the central system: the notice line the hall board scrolls. An empty retained
     message clears it."""

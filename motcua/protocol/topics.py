@@ -67,6 +67,9 @@ class Topics:
     def hall_figures(self) -> str:
         return f"{self.root}/hall/figures"
 
+    def hall_report(self, period: str) -> str:
+        return f"{self.root}/hall/report/{_level(period, 'period')}"
+
     @property
     def hall_notice(self) -> str:
         return f"{self.root}/hall/notice"
@@ -108,6 +111,10 @@ class Topics:
     @property
     def all_ratings(self) -> str:
         return f"{self.root}/counter/+/rating"
+
+    @property
+    def all_reports(self) -> str:
+        return f"{self.root}/hall/report/+"
 
     @property
     def everything(self) -> str:
@@ -178,6 +185,13 @@ TOPIC_SPECS: list[TopicSpec] = [
         "hall figures", "hall/figures", "dispatcher", "hall board, central system", True, 1, m.HallFigures,
         "Today's figures for the whole hall: tickets issued and served, waiting, average wait, ratings and the "
         "share of satisfied citizens. Republished whenever they change.",
+    ),
+    TopicSpec(
+        "report summary", "hall/report/{period}", "dispatcher", "hall board, central system, web console", True, 1,
+        m.ReportSummary,
+        "The leadership reports' summary for each period (`day`, `week`, `reporting-week`, `month`, `quarter`, "
+        "`half`, `year`): the period running now, counted to date, against the same stretch of the one before, "
+        "and the hall's targets. Refreshed every few minutes (day and week) or every hour (longer periods).",
     ),
     TopicSpec(
         "hall notice", "hall/notice", "central system (through the bridge)", "hall board", True, 1, m.HallNotice,

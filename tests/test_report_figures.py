@@ -1,0 +1,61 @@
+"""The dispatcher publishes the reports' summary figures, retained, per period: the same numbers
+as the report itself, computed over its database in a child process."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import reports
+from motcua.client import HallClient
+from motcua.localbroker import REPO, spawn_dispatcher
+from motcua.protocol import ReportSummary
+
+try:
+    from hallfactory import Clock, HallDriver, make_settings
+except ImportError:  # tests/ collected as a package
+    from tests.hallfactory import Clock, HallDriver, make_settings
+
+
+def test_the_dispatcher_publishes_each_period_summary_retained(broker, tmp_path):
+    db = tmp_path / "dispatcher.db"
+    now = datetime.now(timezone.utc)
+    d = HallDriver(db, make_settings(), Clock(now - timedelta(seconds=90)))
+    d.open(1)
+    for _ in range(3):
+        d.ticket("TP")
+    d.clock.advance(seconds=30)
+    d.called(1)
+    d.clock.advance(seconds=30)
+    out = d.cmd(1, "finish")
+    d.rate(1, out.reply.counter.rating_window.ticket_id, level="very_satisfied")
+    d.close()
+
+    site = "reportfig"
+    proc = spawn_dispatcher(broker, REPO / "examples" / "hall.toml", db, site=site,
+                            env={"MOTCUA_REPORTS__PUBLISH_DELAY_S": "0"})
+    got: dict[str, ReportSummary] = {}
+    seen = threading.Event()
+    watcher = HallClient(site, mqtt=broker.mqtt("report-reader", "operator")).start()
+    try:
+        def keep(msg) -> None:
+            got[msg.topic.rsplit("/", 1)[-1]] = ReportSummary.model_validate_json(msg.payload)
+            if {"day", "week", "month", "year"} <= set(got):
+                seen.set()
+
+        watcher.runtime.on_raw(watcher.topics.all_reports, keep)
+        assert seen.wait(90), f"report summaries seen: {sorted(got)}"
+    finally:
+        watcher.close()
+        proc.terminate()
+        proc.wait(10)
+    day = got["day"]
+    assert day.current.issued == 3 and day.current.served == 1 and day.current.satisfied_pct == 100.0
+    assert day.satisfaction_target_pct == 75.0
+    # the very numbers of the report
+    period = reports.current("day", day.generated_at, "Asia/Ho_Chi_Minh")
+    report = reports.build(reports.load_sqlite(db, period), period, reports.HallInfo(name=""))
+    assert (day.current.issued, day.current.called, day.current.served, day.current.wait_median_min,
+            day.current.very_satisfied) == (report.total.issued, report.total.called, report.total.served,
+                                            report.total.wait.median, report.total.very_satisfied)
+    assert got["year"].period_id.isdigit() and got["year"].current.issued >= 3
