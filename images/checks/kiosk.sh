@@ -30,7 +30,7 @@ r usb_endpoints "$eps"
 # the endpoints a technician reads with lsusb -v must be the ones the bundle set (printer.transport)
 want=$(python3 -c 'import tomllib; t = tomllib.load(open("/etc/motcua/kiosk.toml", "rb"))["printer"]["transport"]; print(f"{t.get(\"in_ep\", 0x82):02x} {t.get(\"out_ep\", 1):02x}")')
 for e in $want; do echo " $eps " | grep -q " $e " || r check "FAIL endpoint $e of kiosk.toml is not on the device ($eps)"; done
-python3 /usr/local/sbin/usb_printer_gadget.py /dev/g_printer0 /tmp/gadget.bin 240 >/tmp/gadget.out 2>&1 &
+python3 /usr/local/sbin/usb_printer_gadget.py /dev/g_printer0 /tmp/gadget.bin 1800 >/tmp/gadget.out 2>&1 &
 gadget=$!
 sleep 1
 t0=$(cut -d' ' -f1 /proc/uptime)

@@ -7,6 +7,7 @@ paper present); everything else is the print job, appended to OUT. Exits after I
 seconds without data once a job has arrived (or after LIMIT seconds in all).
 """
 
+import errno
 import os
 import select
 import sys
@@ -27,6 +28,11 @@ with open(OUT, "wb") as out:
         try:
             chunk = os.read(fd, 65536)
         except BlockingIOError:
+            continue
+        except OSError as exc:  # ENODEV until the host side has configured the printer: wait for it
+            if exc.errno != errno.ENODEV:
+                raise
+            time.sleep(0.2)
             continue
         if not chunk:
             continue
