@@ -100,9 +100,10 @@ def base_rootfs(times: dict) -> Path:
 
 def wheel_of_checkout(work: Path, version: str | None = None, sabotage: str | None = None) -> Path:
     """A wheel of this checkout; ``version`` and ``sabotage`` make the update test's releases."""
-    src = REPO
-    if version or sabotage:
-        src = work / f"src-{version}"
+    # always from a copy: setuptools writes build/ and *.egg-info into the tree it builds, and two
+    # builds of one tree at once (parallel stand-ins) break each other
+    if True:
+        src = work / f"src-{version or 'checkout'}"
         shutil.rmtree(src, ignore_errors=True)
         ignore = shutil.ignore_patterns(".venv", ".git", "dist", "demo-output", "__pycache__", "*.egg-info", "build")
         shutil.copytree(REPO, src, ignore=ignore, symlinks=True)
@@ -114,8 +115,10 @@ def wheel_of_checkout(work: Path, version: str | None = None, sabotage: str | No
             (src / target).write_text(text)
     dist = work / f"dist-{version or 'checkout'}"
     shutil.rmtree(dist, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
-                   check=True, capture_output=True)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"building the wheel of {src} failed:\n{r.stderr[-2000:]}")
     return next(dist.glob("motcua-*.whl"))
 
 
