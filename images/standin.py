@@ -102,17 +102,16 @@ def wheel_of_checkout(work: Path, version: str | None = None, sabotage: str | No
     """A wheel of this checkout; ``version`` and ``sabotage`` make the update test's releases."""
     # always from a copy: setuptools writes build/ and *.egg-info into the tree it builds, and two
     # builds of one tree at once (parallel stand-ins) break each other
-    if True:
-        src = work / f"src-{version or 'checkout'}"
-        shutil.rmtree(src, ignore_errors=True)
-        ignore = shutil.ignore_patterns(".venv", ".git", "dist", "demo-output", "__pycache__", "*.egg-info", "build")
-        shutil.copytree(REPO, src, ignore=ignore, symlinks=True)
-        if version:
-            py = src / "pyproject.toml"
-            py.write_text(py.read_text().replace('version = "', f'version = "{version}"  # was "', 1))
-        if sabotage:
-            target, text = sabotage.split("::", 1)
-            (src / target).write_text(text)
+    src = work / f"src-{version or 'checkout'}"
+    shutil.rmtree(src, ignore_errors=True)
+    ignore = shutil.ignore_patterns(".venv", ".git", "dist", "demo-output", "__pycache__", "*.egg-info", "build")
+    shutil.copytree(REPO, src, ignore=ignore, symlinks=True)
+    if version:
+        py = src / "pyproject.toml"
+        py.write_text(py.read_text().replace('version = "', f'version = "{version}"  # was "', 1))
+    if sabotage:
+        target, text = sabotage.split("::", 1)
+        (src / target).write_text(text)
     dist = work / f"dist-{version or 'checkout'}"
     shutil.rmtree(dist, ignore_errors=True)
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
