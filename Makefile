@@ -22,6 +22,7 @@ bench: install
 	$(PY) bench/kiosk_ticket.py
 	$(PY) bench/press_to_frame.py
 	$(PY) bench/report.py
+	$(PY) bench/screens.py
 
 # Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
 docs: install

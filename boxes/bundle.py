@@ -32,6 +32,7 @@ from motcua.broker.site import DEFAULT_DIR, RegistryError, SiteBroker, write_fil
 from .roles import EXAMPLES, UNITS, Role, get_role, started
 
 INSTALL_SH = files(__package__) / "install.sh"
+ETC_FILES = (".nft",)  # files beside a unit that install.sh puts in /etc/motcua
 
 
 @dataclass
@@ -166,6 +167,10 @@ def make_bundle(req: BundleRequest) -> Path:
     (out / "udev" / "60-motcua.rules").write_text(render_udev(role, settings_text))
     for unit in role.units():
         (out / "units" / unit.name).write_text(unit.read_text())
+        # what a unit reads from /etc/motcua lies next to it in systemd/: motcua-broker.nft
+        for extra in UNITS.iterdir():
+            if extra.name.startswith(unit.name.rsplit(".", 1)[0] + ".") and extra.name.endswith(ETC_FILES):
+                (out / "units" / extra.name).write_text(extra.read_text())
     (out / "units" / "motcua.sysusers.conf").write_text((UNITS / "motcua.sysusers.conf").read_text())
     if not role.units():
         raise BundleError(f"no unit names role {role.name} (X-Motcua-Roles=) in the shipped units")

@@ -117,6 +117,7 @@ put() {  # put FILE MODE TARGET: install it when it differs, and remember that s
 put "$HERE/settings/$BOX_SETTINGS_FILE" 0640 "$ETC/$BOX_SETTINGS_FILE"
 [ -f "$HERE/secrets/mqtt.password" ] && put "$HERE/secrets/mqtt.password" 0640 "$ETC/mqtt.password"
 [ -f "$HERE/secrets/ca.crt" ] && put "$HERE/secrets/ca.crt" 0644 "$ETC/ca.crt"
+for f in "$HERE"/units/*.nft; do [ -f "$f" ] && put "$f" 0644 "$ETC/$(basename "$f")"; done  # firewall rules a unit loads
 
 step "role setup"
 HOSTNAME_NOW=$(hostname)

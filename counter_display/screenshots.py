@@ -82,7 +82,7 @@ def render_board(out: Path, settings: BoardSettings | None = None) -> list[Path]
     shots = []
 
     def shot(name: str, at: float) -> None:
-        service.view = lambda now=None, wall=None, at=at: BoardService.view(service, at, AT)  # frozen time
+        service.frozen = (at, AT)
         shots.append(screen.screenshot(out / f"board-{name}.png"))
 
     shot("calls", now + 0.1)  # the newest call lit (flashing)

@@ -176,9 +176,9 @@ class CounterBoxService:
 
     def _send(self, seq: int, token: str, command: Command) -> PressOutcome:
         s = self.settings
-        message = COUNTER_ACTIONS[command.action](command_id=new_id(), device_id=s.device_id, sent_at=utcnow(),
+        message = COUNTER_ACTIONS[command.action](command_id=new_id(), sent_at=utcnow(),
                                                   **command.fields)
-        topic = self.topics.counter_command(s.counter, command.action)
+        topic = self.topics.counter_command(s.counter, command.action, self.runtime.login)
         for attempt in range(1, s.attempts + 1):
             try:
                 reply = self.runtime.request(topic, message, CounterReply, timeout=s.reply_timeout_s,

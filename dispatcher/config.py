@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from motcua.protocol.messages import AreaCode, CategoryCode, CounterNumber, OfficerId
+from motcua.protocol.messages import AreaCode, CategoryCode, CounterNumber, DeviceId, OfficerId
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 from reports.settings import ReportSettings
+
+from .limits import RateLimits
 
 
 class AreaConfig(StrictModel):
@@ -96,6 +98,25 @@ class QueueRules(StrictModel):
     service_time_samples: int = Field(20, ge=1, le=1000)
 
 
+class Retention(StrictModel):
+    """How long the database keeps what. Tickets and ratings: long enough for the yearly report."""
+
+    tickets_days: int = Field(400, ge=31, le=3650, description="Whole service days of tickets kept.")
+    ratings_days: int = Field(400, ge=31, le=3650)
+    commands_days: int = Field(2, ge=1, le=365, description="Applied commands, kept for safe retries.")
+    refused_commands_s: int = Field(600, ge=30, le=86400, description="Refused commands: only a retry's time.")
+    dossiers_days: int = Field(90, ge=1, le=3650, description="Cached dossier statuses not refreshed since.")
+    events_days: int = Field(30, ge=1, le=365, description="Events the broker never took (a long outage).")
+    prune_every_s: int = Field(3600, ge=10, le=86400)
+
+
+class PublicView(StrictModel):
+    """What may appear in the retained counter states, which the hall's public TV reads."""
+
+    dossier_codes: bool = Field(False, description="Show the dossier code of the ticket being served.")
+    officer_ids: bool = Field(False, description="Show officer ids (names are shown either way).")
+
+
 class HallSettings(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
@@ -117,6 +138,20 @@ class HallSettings(StrictModel):
     procedures: list[ProcedureConfig] = Field(default_factory=list)
     rules: QueueRules = QueueRules()
     allow_general_ratings: bool = Field(False, description="Accept ratings not tied to a ticket.")
+    limits: RateLimits = RateLimits()
+    retention: Retention = Retention()
+    public: PublicView = PublicView()
+    supervisors: list[DeviceId] = Field(
+        default_factory=list, description="Logins that may cancel any waiting ticket (the web console).")
+    clock_skew_max_s: int = Field(
+        86400, ge=60, le=30 * 86400,
+        description="A command's sent_at further than this from the hall's clock is refused (1970, 2099).")
+    rating_delivery_max_s: int = Field(
+        7 * 86400, ge=60, le=30 * 86400,
+        description="A rating arriving later than this after its ticket's rating window closed is refused "
+                    "(a pad offline over a long weekend still delivers).")
+    rating_clock_tolerance_s: int = Field(
+        120, ge=0, le=3600, description="Clock difference allowed between a pad and the hall for rated_at.")
 
 
     @model_validator(mode="after")

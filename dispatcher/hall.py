@@ -9,6 +9,11 @@ the commit.
 
 Idempotency: every command and request is recorded with its reply under its
 id; the same id again returns the stored reply and changes nothing.
+
+Identity: every public method takes ``sender``, the login the broker bound to
+the request's topic. It is what a ticket records as its kiosk and a rating as
+its pad, what a cancel is checked against, and what the rate limits count;
+body fields naming a device are never consulted.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -51,6 +57,7 @@ from motcua.protocol import (
 from motcua.protocol import messages as m
 
 from .config import CounterConfig, HallSettings
+from .limits import TokenBuckets
 from .store import Store, iso, parse_dt
 
 log = logging.getLogger("dispatcher.hall")
@@ -78,8 +85,12 @@ def utc(dt: datetime) -> datetime:
 
 class Hall:
     def __init__(self, settings: HallSettings, store: Store, topics: Topics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 monotonic: Callable[[], float] = time.monotonic):
         self.cfg = settings
+        self.limits = TokenBuckets(settings.limits)
+        self.monotonic = monotonic
+        self._pruned_at: datetime | None = None
         self.rules = settings.rules
         self.store = store
         self.topics = topics
@@ -143,13 +154,66 @@ class Hall:
                 self._close_rating_window(row["number"], now)
                 if row["number"] in self.counters:  # no retained state for a counter the settings dropped
                     out.counters.add(row["number"])
+        if self._pruned_at is None or now - self._pruned_at >= timedelta(seconds=self.cfg.retention.prune_every_s):
+            self._pruned_at = now
+            self.prune(now)
         return out
+
+    def prune(self, now: datetime) -> dict[str, int]:
+        """Forget what no one needs any more, by age (settings ``hall.retention``).
+
+        Tickets and ratings stay long enough for the yearly report; a day is only ever pruned as a
+        whole and long after it ended, so the figures of every kept day stay exact. Commands are
+        kept as long as a retry could repeat them; refused ones, which changed nothing, even less.
+        """
+        r = self.cfg.retention
+        today = self.service_day(now)
+        oldest_day = (today - timedelta(days=r.tickets_days)).isoformat()
+        removed: dict[str, int] = {}
+        with self.store.transaction() as db:
+            def drop(name: str, sql: str, *args) -> None:
+                removed[name] = removed.get(name, 0) + db.execute(sql, args).rowcount
+
+            drop("commands", "DELETE FROM commands WHERE applied_at < ?", iso(now - timedelta(days=r.commands_days)))
+            drop("commands", "DELETE FROM commands WHERE ok = 0 AND applied_at < ?",
+                 iso(now - timedelta(seconds=r.refused_commands_s)))
+            drop("ratings", "DELETE FROM ratings WHERE received_at < ?", iso(now - timedelta(days=r.ratings_days)))
+            drop("tickets", "DELETE FROM tickets WHERE day < ? AND ticket_id NOT IN "
+                            "(SELECT rating_ticket FROM counters WHERE rating_ticket IS NOT NULL) AND ticket_id NOT IN "
+                            "(SELECT current FROM counters WHERE current IS NOT NULL)", oldest_day)
+            drop("sequences", "DELETE FROM sequences WHERE day < ?", oldest_day)
+            drop("interleave", "DELETE FROM interleave WHERE day < ?", oldest_day)
+            drop("dossiers", "DELETE FROM dossiers WHERE received_at < ?", iso(now - timedelta(days=r.dossiers_days)))
+            drop("events", "DELETE FROM outbox WHERE enqueued_at < ?", iso(now - timedelta(days=r.events_days)))
+        if any(removed.values()):
+            log.info("retention: removed %s", ", ".join(f"{n} {k}" for k, n in removed.items() if n))
+        return removed
 
     # ================================================================== idempotency
 
+    def _check_sent_at(self, message: Message, now: datetime) -> None:
+        sent_at = getattr(message, "sent_at", None)
+        skew = self.cfg.clock_skew_max_s
+        if sent_at is not None and abs((sent_at - now).total_seconds()) > skew:
+            raise Refusal("bad_payload", f"sent_at {sent_at.isoformat()} is more than {skew} s from the hall's "
+                                         f"clock ({iso(now)}): check the box's time")
+
+    def _limited(self, limit: str | None, sender: str, command_id: str, kind: str) -> Outcome | None:
+        if limit is None:
+            return None
+        wait = self.limits.take(limit, sender, self.monotonic())
+        if wait is None:
+            return None
+        log.warning("rate limit: %s from %s refused (%s), next allowed in %.0f s", kind, sender, limit, wait)
+        return Outcome(_reply_type(kind)(command_id=command_id, ok=False, error=ErrorInfo(
+            code="rate_limited", message=f"too many requests from {sender}: try again in {math.ceil(wait)} s")))
+
     def _apply(self, kind: str, message: Message, command_id: str,
-               action: Callable[[datetime, Outcome], Reply]) -> Outcome:
-        digest = hashlib.sha256(kind.encode() + b"\0" + message.model_dump_json(exclude={"sent_at"}).encode()).hexdigest()
+               action: Callable[[datetime, Outcome], Reply], *, sender: str, limit: str | None = None) -> Outcome:
+        """Apply once per command id. A rate-limited or early-refused request is answered without a row:
+        nothing of it is kept, and its retry is judged afresh."""
+        body = message.model_dump_json(exclude={"sent_at"}).encode()
+        digest = hashlib.sha256(kind.encode() + b"\0" + sender.encode() + b"\0" + body).hexdigest()
         with self.store.transaction():
             seen = self.store.one("SELECT kind, digest, reply FROM commands WHERE command_id = ?", command_id)
             if seen is not None:
@@ -158,7 +222,15 @@ class Hall:
                         code="id_reused", message="this command id was already used for a different command"))
                     return Outcome(reply)
                 return Outcome(reply=_reply_type(kind).model_validate_json(seen["reply"]), replayed=True)
+            limited = self._limited(limit, sender, command_id, kind)
+            if limited is not None:
+                return limited
             now = self.clock()
+            try:
+                self._check_sent_at(message, now)
+            except Refusal as r:
+                return Outcome(_reply_type(kind)(command_id=command_id, ok=False,
+                                                 error=ErrorInfo(code=r.code, message=str(r))))
             out = Outcome(Reply(command_id=command_id, ok=True))
             if self._roll_day(now):
                 out.counters |= set(self.counters)
@@ -169,13 +241,13 @@ class Hall:
                 out.reply = _reply_type(kind)(command_id=command_id, ok=False,
                                               error=ErrorInfo(code=r.code, message=str(r)))
             self.store.db.execute(
-                "INSERT INTO commands(command_id, kind, digest, reply, applied_at) VALUES(?, ?, ?, ?, ?)",
-                (command_id, kind, digest, out.reply.model_dump_json(), iso(now)))
+                "INSERT INTO commands(command_id, kind, digest, reply, applied_at, ok) VALUES(?, ?, ?, ?, ?, ?)",
+                (command_id, kind, digest, out.reply.model_dump_json(), iso(now), int(out.reply.ok)))
             return out
 
     # ================================================================== tickets
 
-    def issue_ticket(self, req: TicketRequest) -> Outcome:
+    def issue_ticket(self, req: TicketRequest, *, sender: str) -> Outcome:
         def action(now: datetime, out: Outcome) -> Reply:
             area = self.areas.get(req.area)
             if area is None:
@@ -199,27 +271,27 @@ class Hall:
                 "INSERT INTO tickets(ticket_id, day, issue_area, area, number, priority, status, queue_pos, "
                 "issued_at, kiosk) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?)",
                 (ticket_id, day, area.code, area.code, f"{area.prefix}{number}", req.priority,
-                 self.store.next_queue_pos(), iso(now), req.device_id))
+                 self.store.next_queue_pos(), iso(now), sender))
             ticket = self.store.to_ticket(self.store.ticket(ticket_id))
-            self._event("issued", ticket, now, detail=req.device_id)
+            self._event("issued", ticket, now, detail=sender)
             out.areas.add(area.code)
             return TicketReply(command_id=req.command_id, ok=True, ticket=ticket, waiting_ahead=ahead,
                                estimated_wait_min=self._estimate_wait(area.code, ahead))
 
-        return self._apply("ticket.issue", req, req.command_id, action)
+        return self._apply("ticket.issue", req, req.command_id, action, sender=sender, limit="ticket_issue")
 
-    def cancel_ticket(self, req: TicketCancel) -> Outcome:
+    def cancel_ticket(self, req: TicketCancel, *, sender: str) -> Outcome:
         def action(now: datetime, out: Outcome) -> Reply:
             row = self.store.ticket(req.ticket_id)
             if row is None:
                 raise Refusal("unknown_ticket", f"no ticket {req.ticket_id!r}")
             if row["status"] not in ("waiting", "cancelled"):
                 raise Refusal("bad_state", f"ticket {row['number']} is {row['status']}, it can no longer be cancelled")
-            if row["kiosk"] and row["kiosk"] != req.device_id:
-                # Only the kiosk that could not print it withdraws a ticket: another kiosk
-                # (or a compromised one guessing ticket ids) cannot empty the queue.
-                raise Refusal("not_allowed", f"ticket {row['number']} was issued by {row['kiosk']}, "
-                                             f"not {req.device_id}")
+            if row["kiosk"] != sender and sender not in self.cfg.supervisors:
+                # Only the kiosk that could not print it withdraws a ticket (or a supervisor's login):
+                # another kiosk, or a compromised one guessing ticket ids, cannot empty the queue.
+                log.warning("cancel of %s by %s refused: issued by %s", row["ticket_id"], sender, row["kiosk"])
+                raise Refusal("not_allowed", f"ticket {row['number']} was issued by {row['kiosk']}, not {sender}")
             if row["status"] == "waiting":
                 self.store.db.execute("UPDATE tickets SET status = 'cancelled', finished_at = ? WHERE ticket_id = ?",
                                       (iso(now), req.ticket_id))
@@ -229,11 +301,11 @@ class Hall:
             return TicketReply(command_id=req.command_id, ok=True,
                                ticket=self.store.to_ticket(self.store.ticket(req.ticket_id)))
 
-        return self._apply("ticket.cancel", req, req.command_id, action)
+        return self._apply("ticket.cancel", req, req.command_id, action, sender=sender, limit="ticket_cancel")
 
     # ================================================================== counters
 
-    def counter_command(self, counter: int, action_name: str, cmd: CounterCommand) -> Outcome:
+    def counter_command(self, counter: int, action_name: str, cmd: CounterCommand, *, sender: str) -> Outcome:
         handler = getattr(self, f"_cmd_{action_name}")
 
         def action(now: datetime, out: Outcome) -> Reply:
@@ -248,7 +320,8 @@ class Hall:
                                     counter=self.counter_state(counter))
             return CounterReply(command_id=cmd.command_id, ok=True, counter=self.counter_state(counter))
 
-        return self._apply(f"counter.{counter}.{action_name}", cmd, cmd.command_id, action)
+        return self._apply(f"counter.{counter}.{action_name}", cmd, cmd.command_id, action, sender=sender,
+                           limit="counter_command")
 
     def _counter_row(self, number: int):
         return self.store.one("SELECT * FROM counters WHERE number = ?", number)
@@ -470,8 +543,12 @@ class Hall:
 
     # ================================================================== ratings
 
-    def rate(self, counter: int, rating: Rating) -> Outcome:
-        """Store a rating once. A duplicate rating id is acknowledged again and not counted."""
+    def rate(self, counter: int, rating: Rating, *, sender: str) -> Outcome:
+        """Store a rating once. A duplicate rating id is acknowledged again and not counted.
+
+        A rating for a ticket counts only if it arrives within ``rating_delivery_max_s`` of the ticket's
+        rating window (a pad's outbox may deliver late, not weeks later), with ``rated_at`` inside that window (give or take ``rating_clock_tolerance_s`` of clock
+        difference): a pad cannot rate yesterday's tickets, nor an old one of its counter much later."""
         store = self.store
         now = self.clock()
 
@@ -482,6 +559,13 @@ class Hall:
         with store.transaction():
             if store.one("SELECT 1 FROM ratings WHERE rating_id = ?", rating.rating_id):
                 return ack(True, duplicate=True)
+            limited = self._limited("rating", sender, rating.rating_id, "rating")
+            if limited is not None:
+                return Outcome(RatingAck(command_id=rating.rating_id, ok=False, error=limited.reply.error))
+            tolerance = timedelta(seconds=self.cfg.rating_clock_tolerance_s)
+            if rating.rated_at > now + tolerance:
+                return ack(False, "bad_payload", f"rated_at {rating.rated_at.isoformat()} is in the future "
+                                                 f"(hall clock {iso(now)}): check the pad's time")
             if rating.counter != counter:
                 return ack(False, "not_allowed", f"a rating for counter {rating.counter} sent on counter {counter}'s topic")
             if counter not in self.counters:
@@ -490,6 +574,8 @@ class Hall:
             if rating.ticket_id is None:
                 if not self.cfg.allow_general_ratings:
                     return ack(False, "not_allowed", "this hall does not accept ratings without a ticket")
+                if self.service_day(rating.rated_at) != self.service_day(now):
+                    return ack(False, "not_allowed", "a rating without a ticket counts only on the day it is given")
             else:
                 ticket = store.ticket(rating.ticket_id)
                 if ticket is None:
@@ -498,6 +584,16 @@ class Hall:
                     return ack(False, "not_allowed", f"ticket {ticket['number']} was not served at counter {counter}")
                 if store.one("SELECT 1 FROM ratings WHERE ticket_id = ?", rating.ticket_id):
                     return ack(False, "not_allowed", f"ticket {ticket['number']} has already been rated")
+                finished = parse_dt(ticket["finished_at"])
+                window = timedelta(seconds=self.rules.rating_window_s)
+                late = timedelta(seconds=self.cfg.rating_delivery_max_s)
+                if finished is not None and now > finished + window + late:
+                    return ack(False, "not_allowed", f"ticket {ticket['number']} was served on {ticket['day']}: "
+                                                     "too long ago for its rating to count")
+                if finished is None or not (finished - tolerance <= rating.rated_at <= finished + window + tolerance):
+                    return ack(False, "not_allowed", f"rated_at {rating.rated_at.isoformat()} is outside ticket "
+                                                     f"{ticket['number']}'s rating window (from {iso(finished)}, "
+                                                     f"{self.rules.rating_window_s} s)")
                 # the dispatcher's own record is the authority on who served what
                 officer, area, dossier = ticket["officer"], ticket["area"], ticket["dossier_code"] or dossier
             store.db.execute(
@@ -505,7 +601,7 @@ class Hall:
                 "indicators, rated_at, pad_id, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rating.rating_id, rating.ticket_id, counter, officer, area, dossier, rating.level,
                  store.dumps(rating.reasons), store.dumps(rating.indicators) if rating.indicators else None,
-                 iso(rating.rated_at), rating.device_id, iso(now)))
+                 iso(rating.rated_at), sender, iso(now)))
             out = ack(True)
             if rating.ticket_id is not None:
                 row = self._counter_row(counter)
@@ -530,7 +626,11 @@ class Hall:
                 changed += cur.rowcount
         return changed
 
-    def lookup_dossier(self, req: DossierLookup) -> DossierReply:
+    def lookup_dossier(self, req: DossierLookup, *, sender: str) -> DossierReply:
+        wait = self.limits.take("dossier_lookup", sender, self.monotonic())
+        if wait is not None:
+            return DossierReply(command_id=req.command_id, ok=False, error=ErrorInfo(
+                code="rate_limited", message=f"too many lookups from {sender}: try again in {math.ceil(wait)} s"))
         row = self.store.one("SELECT record, received_at FROM dossiers WHERE code = ?", req.code)
         if row is None:
             return DossierReply(command_id=req.command_id, ok=True, found=False)
@@ -557,17 +657,24 @@ class Hall:
         row = self._counter_row(number)
         cfg = self.counters[number]
         current = self.store.ticket(row["current"])
+        # Counter states are retained where the public TV reads them: dossier codes and officer ids
+        # stay out unless the hall's settings say otherwise (officer names are on the counter's badge).
+        public = self.cfg.public
         window = None
         if row["rating_ticket"]:
             t = self.store.ticket(row["rating_ticket"])
-            window = RatingWindow(ticket_id=t["ticket_id"], number=t["number"], area=t["area"], officer=t["officer"],
-                                  dossier_code=t["dossier_code"], opened_at=parse_dt(row["rating_opened_at"]),
-                                  closes_at=parse_dt(row["rating_closes_at"]))
+            window = RatingWindow(ticket_id=t["ticket_id"], number=t["number"], area=t["area"],
+                                  officer=t["officer"] if public.officer_ids else None,
+                                  dossier_code=t["dossier_code"] if public.dossier_codes else None,
+                                  opened_at=parse_dt(row["rating_opened_at"]), closes_at=parse_dt(row["rating_closes_at"]))
+        shown = self.store.to_ticket(current) if current else None
+        if shown is not None and not public.dossier_codes:
+            shown = shown.model_copy(update={"dossier_code": None})
+        name = self.officers.get(row["officer"]) if row["officer"] else None
         return CounterState(
-            counter=number, name=cfg.display_name, status=row["status"], officer=row["officer"],
-            officer_name=self.officers.get(row["officer"]) if row["officer"] else None,
-            current=self.store.to_ticket(current) if current else None, rating_window=window,
-            updated_at=parse_dt(row["updated_at"]),
+            counter=number, name=cfg.display_name, status=row["status"],
+            officer=row["officer"] if public.officer_ids else None,
+            officer_name=name, current=shown, rating_window=window, updated_at=parse_dt(row["updated_at"]),
         )
 
     def area_summary(self, code: str) -> AreaSummary:

@@ -2,7 +2,9 @@
 
 Thin on purpose: every decision is in :mod:`dispatcher.hall`. Order of what
 leaves after a command: the reply first (the keypad is waiting for it), then
-the retained states that changed, then the events from the outbox.
+the retained states that changed, then the events from the outbox. Requests
+arrive on ``request/{login}/…``; the runtime hands over that login as
+``inbound.sender`` and answers only there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from motcua.protocol import (
     TicketCancel,
     TicketRequest,
 )
+from motcua.protocol.topics import is_counter_level
 from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
 
 from .config import DispatcherSettings
@@ -43,29 +46,26 @@ class DispatcherService:
         # Handlers run on paho's thread, the upkeep tick on its own: one lock keeps
         # the SQLite connection to one user at a time.
         self._lock = threading.RLock()
-        # Outbox rows go out once per connection: in flight (mid -> row id) until the
-        # broker acknowledges, then delivered until the next tick deletes them.
-        self._in_flight: dict[int, int] = {}
+        # Outbox rows go out once per connection: in flight (row ids) until the broker
+        # acknowledges, then delivered until the next tick deletes them.
+        self._in_flight: set[int] = set()
         self._delivered: list[int] = []
-        # paho calls on_published holding the mutex its publish() needs: the ack path must
+        # paho calls the ack callback holding the mutex its publish() needs: the ack path must
         # never wait for self._lock (held around publishing), so it has a lock of its own.
-        # Acks that overtake the bookkeeping of their publish wait in _early_acks.
         self._acks = threading.Lock()
-        self._early_acks: set[int] = set()
         self._totals_stale = False  # dispatcher state and hall figures, republished on the next tick
 
         t, rt = self.topics, self.runtime
-        rt.on_command(t.ticket_issue, lambda _: TicketRequest, self._on_ticket_request)
-        rt.on_command(t.ticket_cancel, lambda _: TicketCancel, self._on_ticket_cancel)
-        rt.on_command(t.dossier_lookup, lambda _: DossierLookup, self._on_dossier_lookup)
-        rt.on_command(t.all_counter_commands, self._counter_model, self._on_counter_command)
-        rt.on_command(t.all_ratings, lambda _: Rating, self._on_rating)
+        rt.on_command(t.all_requests("ticket", "issue"), lambda _: TicketRequest, self._on_ticket_request)
+        rt.on_command(t.all_requests("ticket", "cancel"), lambda _: TicketCancel, self._on_ticket_cancel)
+        rt.on_command(t.all_requests("dossier", "lookup"), lambda _: DossierLookup, self._on_dossier_lookup)
+        rt.on_command(t.all_requests("counter", "+", "+"), self._counter_model, self._on_counter_command)
+        rt.on_command(t.all_requests("rating", "+"), self._rating_model, self._on_rating)
         rt.on(t.dossier_status, DossierStatusUpdate, self._on_dossier_status)
         rt.on_connected.append(self.republish_all)
         self.report_figures = ReportFigures(settings, lambda kind, summary: self.runtime.publish(
             self.topics.hall_report(kind), summary, retain=True))
         rt.on_connected.append(self.report_figures.wake)
-        rt.on_published.append(self._on_published)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,29 +87,34 @@ class DispatcherService:
     # ------------------------------------------------------------------ handlers
 
     def _on_ticket_request(self, req: TicketRequest, inbound: Inbound):
-        return self._run(lambda: self.hall.issue_ticket(req))
+        return self._run(lambda: self.hall.issue_ticket(req, sender=inbound.sender))
 
     def _on_ticket_cancel(self, req: TicketCancel, inbound: Inbound):
-        return self._run(lambda: self.hall.cancel_ticket(req))
+        return self._run(lambda: self.hall.cancel_ticket(req, sender=inbound.sender))
 
     def _on_dossier_lookup(self, req: DossierLookup, inbound: Inbound) -> Reply:
         with self._lock:
-            return self.hall.lookup_dossier(req)
+            return self.hall.lookup_dossier(req, sender=inbound.sender)
 
     @staticmethod
     def _counter_model(inbound: Inbound) -> type[Message] | None:
-        levels = inbound.levels  # counter/{n}/cmd/{action}
-        if len(levels) != 4 or not levels[1].isdigit():
+        what = inbound.what  # counter/{n}/{action}
+        if len(what) != 3 or not is_counter_level(what[1]):
             return None
-        return COUNTER_ACTIONS.get(levels[3])
+        return COUNTER_ACTIONS.get(what[2])
+
+    @staticmethod
+    def _rating_model(inbound: Inbound) -> type[Message] | None:
+        what = inbound.what  # rating/{n}
+        return Rating if len(what) == 2 and is_counter_level(what[1]) else None
 
     def _on_counter_command(self, cmd, inbound: Inbound):
-        counter, action = int(inbound.levels[1]), inbound.levels[3]
-        return self._run(lambda: self.hall.counter_command(counter, action, cmd))
+        counter, action = int(inbound.what[1]), inbound.what[2]
+        return self._run(lambda: self.hall.counter_command(counter, action, cmd, sender=inbound.sender))
 
     def _on_rating(self, rating: Rating, inbound: Inbound):
-        counter = int(inbound.levels[1]) if inbound.levels[1].isdigit() else -1
-        return self._run(lambda: self.hall.rate(counter, rating))
+        counter = int(inbound.what[1])
+        return self._run(lambda: self.hall.rate(counter, rating, sender=inbound.sender))
 
     def _on_dossier_status(self, update: DossierStatusUpdate, inbound: Inbound) -> None:
         with self._lock:
@@ -167,31 +172,26 @@ class DispatcherService:
         if not self.runtime.connected:
             return
         with self._acks:
-            sent = set(self._in_flight.values()) | set(self._delivered)
+            sent = self._in_flight | set(self._delivered)
         for row in self.store.outbox():
-            if row["id"] in sent:
+            row_id = row["id"]
+            if row_id in sent:
                 continue
-            info = self.runtime.publish(row["topic"], bytes(row["payload"]))
             with self._acks:
-                if info.mid in self._early_acks:
-                    self._early_acks.discard(info.mid)
-                    self._delivered.append(row["id"])
-                else:
-                    self._in_flight[info.mid] = row["id"]
+                self._in_flight.add(row_id)
+            self.runtime.publish(row["topic"], bytes(row["payload"]), on_ack=lambda _mid, r=row_id: self._acked(r))
 
-    def _on_published(self, mid: int) -> None:
+    def _acked(self, row_id: int) -> None:
+        """On paho's thread (or ours, when the ack came first): never takes self._lock."""
         with self._acks:
-            row_id = self._in_flight.pop(mid, None)
-            if row_id is not None:
+            if row_id in self._in_flight:
+                self._in_flight.discard(row_id)
                 self._delivered.append(row_id)
-            else:  # a state's ack, or an outbox row's that came before its bookkeeping
-                self._early_acks.add(mid)
 
     def _forget_delivered(self) -> None:
         """Under self._lock, so no flush is between its publish and its bookkeeping."""
         with self._acks:
             delivered, self._delivered = self._delivered, []
-            self._early_acks.clear()  # what is left belongs to publishes that are not outbox rows
         if delivered:
             with self.store.transaction():
                 self.store.delivered(delivered)

@@ -19,6 +19,11 @@ from typing import Any
 
 from motcua.protocol import Ticket
 
+# The database's own version (PRAGMA user_version). SCHEMA below is version 1 as it first
+# shipped; every later change is a forward migration in MIGRATIONS, applied in order on open,
+# each in its own transaction. Readers of this file (reports) may check the version.
+SCHEMA_VERSION = 2
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -124,6 +129,23 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
+MIGRATIONS: dict[int, str] = {
+    # 2: refused commands are told apart (and pruned sooner); events carry when they were
+    # written (undelivered ones are pruned by age); indexes for pruning by age.
+    2: """
+    ALTER TABLE commands ADD COLUMN ok INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE outbox ADD COLUMN enqueued_at TEXT;
+    CREATE INDEX IF NOT EXISTS commands_applied ON commands (applied_at);
+    CREATE INDEX IF NOT EXISTS ratings_received ON ratings (received_at);
+    CREATE INDEX IF NOT EXISTS tickets_day ON tickets (day);
+    """,
+}
+
+
+class SchemaError(RuntimeError):
+    """The database was written by a newer motcua: refuse rather than guess."""
+
+
 def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).isoformat() if dt else None
 
@@ -142,7 +164,31 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
+        self.migrate()
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Bring the database to SCHEMA_VERSION: version 1's tables, then each migration after it."""
+        found = self.version
+        if found > SCHEMA_VERSION:
+            raise SchemaError(f"{self.path} has schema version {found}; this dispatcher knows up to "
+                              f"{SCHEMA_VERSION}: install the newer motcua or restore a backup")
+        if found == 0:
+            self.db.executescript(SCHEMA)  # a new file, or version 1 as first shipped (it had no version)
+            found = 1
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, MIGRATIONS[version].split(";")):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version}")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -208,7 +254,8 @@ class Store:
     # ------------------------------------------------------------------ outbox
 
     def enqueue(self, topic: str, payload: bytes) -> None:
-        self.db.execute("INSERT INTO outbox(topic, payload) VALUES(?, ?)", (topic, payload))
+        self.db.execute("INSERT INTO outbox(topic, payload, enqueued_at) VALUES(?, ?, ?)",
+                        (topic, payload, iso(datetime.now(timezone.utc))))
 
     def outbox(self) -> list[sqlite3.Row]:
         return self.all("SELECT id, topic, payload FROM outbox ORDER BY id")

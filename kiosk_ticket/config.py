@@ -12,12 +12,9 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator
 
 from motcua.protocol.messages import ProcedureInfo
+from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
-
-Colour = tuple[int, int, int]
 
 
 class Texts(StrictModel):
@@ -59,6 +56,7 @@ class Texts(StrictModel):
     refused: str = "Chưa cấp được số. Vui lòng liên hệ quầy hướng dẫn."
     refused_closed_hours: str = "Ngoài giờ làm việc, chưa cấp số. Xin mời Ông/Bà quay lại trong giờ hành chính."
     refused_exhausted: str = "Lĩnh vực này đã hết số trong ngày. Vui lòng liên hệ quầy hướng dẫn."
+    refused_rate_limited: str = "Máy đang bận, xin Ông/Bà chờ giây lát rồi bấm lại."
     no_areas: str = "Chưa nhận được danh sách lĩnh vực. Xin chờ trong giây lát."
     dossier_title: str = "Tra cứu hồ sơ"
     dossier_hint_scan: str = "Đưa mã vạch hoặc mã QR trên giấy biên nhận vào máy quét, hoặc nhập mã hồ sơ:"
@@ -120,17 +118,13 @@ class Colours(StrictModel):
     key: Colour = (255, 255, 255)
 
 
-class Screen(StrictModel):
-    width: int = Field(1080, ge=320, le=7680)
-    height: int = Field(1920, ge=240, le=7680)
-    fullscreen: bool = True
-    font: Path = DEJAVU
-    bold_font: Path = DEJAVU_BOLD
-    colours: Colours = Colours()
+class Screen(ScreenSettings):
+    """The shared screen settings; a kiosk is usually a 32" portrait panel."""
 
-    @property
-    def portrait(self) -> bool:
-        return self.height >= self.width
+    width: int = Field(1080, ge=320, le=7680, description="Window width of a windowed run (not used full screen).")
+    height: int = Field(1920, ge=240, le=7680, description="Window height of a windowed run (not used full screen).")
+    diagonal_in: float = Field(32.0, ge=3, le=120, description="The panel's diagonal in inches.")
+    colours: Colours = Colours()
 
 
 class Timeouts(StrictModel):

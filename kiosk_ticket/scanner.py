@@ -128,13 +128,19 @@ class BarcodeScanner:
     def _run(self) -> None:
         import serial
 
+        said_missing = False  # a missing scanner is logged once, not at every retry
         while not self._stop.is_set():
             try:
                 self._port = serial.Serial(self.s.device, self.s.baudrate, timeout=0.5)
             except (serial.SerialException, OSError) as exc:
                 self.status = f"degraded: scanner {self.s.device} unavailable ({exc.__class__.__name__})"
+                if not said_missing:
+                    log.warning("scanner %s cannot be opened: %s; retrying every %.0f s", self.s.device, exc,
+                                self.s.reopen_s)
+                    said_missing = True
                 self._stop.wait(self.s.reopen_s)
                 continue
+            said_missing = False
             log.info("scanner open on %s", self.s.device)
             self.status = f"ok ({self.s.device})"
             self._opened.set()

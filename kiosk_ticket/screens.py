@@ -9,12 +9,11 @@ Layout is proportional: the same code draws portrait 1080x1920 and landscape.
 from __future__ import annotations
 
 import pygame
-import pygame.freetype
+
+from motcua.touchscreen import CachedFont, Fonts, Targets
 
 from .config import KioskSettings
 from .model import KEYPAD, View
-
-Targets = dict[str, pygame.Rect]
 
 
 class Painter:
@@ -22,22 +21,17 @@ class Painter:
         self.s = settings
         self.c = settings.screen.colours
         self.t = settings.texts
-        pygame.freetype.init()
-        self._fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+        self.fonts = Fonts(settings.screen)
         self.scroll_limit = 0
         self.u = 1.0
 
     # ------------------------------------------------------------------ text helpers
 
-    def font(self, size: float, bold: bool = False) -> pygame.freetype.Font:
-        key = (bold, max(10, int(size)))
-        if key not in self._fonts:
-            path = self.s.screen.bold_font if bold else self.s.screen.font
-            self._fonts[key] = pygame.freetype.Font(str(path), key[1])
-        return self._fonts[key]
+    def font(self, size: float, bold: bool = False) -> CachedFont:
+        return self.fonts(max(10, size), bold)
 
     @staticmethod
-    def wrap(text: str, font: pygame.freetype.Font, width: int) -> list[str]:
+    def wrap(text: str, font: CachedFont, width: int) -> list[str]:
         lines: list[str] = []
         for paragraph in text.splitlines() or [""]:
             line = ""
@@ -51,7 +45,7 @@ class Painter:
             lines.append(line)
         return lines
 
-    def text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, center: tuple[int, int],
+    def text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, center: tuple[int, int],
              width: int | None = None, line_gap: float = 1.3) -> int:
         """Draw ``text`` centred on ``center`` (wrapped to ``width``); returns the height used."""
         lines = self.wrap(text, font, width) if width else [text]
@@ -63,7 +57,7 @@ class Painter:
             font.render_to(surface, r, line, colour)
         return step * len(lines)
 
-    def left_text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, x: int, y: int,
+    def left_text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, x: int, y: int,
                   width: int, line_gap: float = 1.3) -> int:
         """Draw ``text`` from its top-left corner, wrapped; returns the height used."""
         step = int(font.size * line_gap)
@@ -120,15 +114,16 @@ class Painter:
     def _header(self, surface: pygame.Surface, view: View, title: str) -> int:
         w, _ = surface.get_size()
         u = self.u
-        bar = pygame.Rect(0, 0, w, int(230 * u))
+        k = 1.0 if self.portrait else 0.8  # a landscape screen is short: thinner bars leave room for the content
+        bar = pygame.Rect(0, 0, w, int(230 * u * k))
         pygame.draw.rect(surface, self.c.header, bar)
-        self.text(surface, view.hall_name, self.font(34 * u, True), self.c.header_text, (w // 2, int(60 * u)),
+        self.text(surface, view.hall_name, self.font(34 * u, True), self.c.header_text, (w // 2, int(60 * u * k)),
                   w - int(60 * u))
-        self.text(surface, title, self.font(54 * u, True), self.c.header_text, (w // 2, int(160 * u)), w - int(60 * u))
+        self.text(surface, title, self.font(54 * u, True), self.c.header_text, (w // 2, int(160 * u * k)), w - int(60 * u))
         return bar.bottom
 
     def _footer_top(self, surface: pygame.Surface) -> int:
-        return surface.get_height() - int(200 * self.u)
+        return surface.get_height() - int(200 * self.u * (1.0 if self.portrait else 0.8))
 
     def _nav(self, surface: pygame.Surface, view: View) -> Targets:
         w, h = surface.get_size()
@@ -150,10 +145,11 @@ class Painter:
         m = int(40 * self.u)
         return pygame.Rect(m, top + m, w - 2 * m, self._footer_top(surface) - top - 2 * m)
 
-    def _grid(self, area: pygame.Rect, n: int, max_h: int, cols: int | None = None) -> list[pygame.Rect]:
+    def _grid(self, area: pygame.Rect, n: int, max_h: int, cols: int | None = None,
+              gap: int | None = None) -> list[pygame.Rect]:
         cols = cols or (1 if self.portrait else 2)
         rows = max(1, -(-n // cols))
-        gap = int(24 * self.u)
+        gap = int(24 * self.u) if gap is None else gap
         rh = min(max_h, (area.height - (rows - 1) * gap) // rows)
         cw = (area.width - (cols - 1) * gap) // cols
         return [pygame.Rect(area.left + (i % cols) * (cw + gap), area.top + (i // cols) * (rh + gap), cw, rh)
@@ -207,27 +203,37 @@ class Painter:
         u = self.u
         top = self._header(surface, view, self.t.confirm_title)
         area = self._content(surface, top)
-        w = surface.get_width()
-        y = area.top + int(30 * u)
+        gap = int(40 * u)
+        if self.portrait:  # what was chosen above, the buttons below
+            info = area
+        else:  # side by side: what was chosen on the left, the buttons on the right
+            info = pygame.Rect(area.left, area.top, (area.width - gap) // 2, area.height)
+        y = info.top + int(30 * u)
         big = self.font(50 * u, True)
         if view.area:
-            y += self.left_text(surface, self.t.area_label, self.font(40 * u), self.c.muted, area.left, y, area.width)
-            y += self.left_text(surface, view.area.name, big, self.c.text, area.left, y, area.width) + int(20 * u)
+            y += self.left_text(surface, self.t.area_label, self.font(40 * u), self.c.muted, info.left, y, info.width)
+            y += self.left_text(surface, view.area.name, big, self.c.text, info.left, y, info.width) + int(20 * u)
             if view.area.waiting is not None:
                 y += self.left_text(surface, self.t.waiting.format(n=view.area.waiting), self.font(44 * u),
-                                    self.c.text, area.left, y, area.width) + int(20 * u)
+                                    self.c.text, info.left, y, info.width) + int(20 * u)
         if view.priority:
             y += self.left_text(surface, f"{self.t.priority_label}: {view.priority[1]}", big, self.c.priority,
-                                area.left, y, area.width) + int(20 * u)
-        targets: Targets = {}
-        confirm = pygame.Rect(area.left, max(y + int(40 * u), area.bottom - int(620 * u)), area.width, int(300 * u))
+                                info.left, y, info.width) + int(20 * u)
+        if self.portrait:
+            room = pygame.Rect(area.left, max(y + gap, area.bottom - int(620 * u)), area.width, 0)
+            room.height = area.bottom - room.top
+        else:
+            room = pygame.Rect(info.right + gap, area.top, area.width - info.width - gap, area.height)
+        # the confirm button gets 300 (and the priority path 180) design pixels, less when the room is short
+        want = int(300 * u) + (int(50 * u) + int(180 * u) if view.categories else 0)
+        scale = min(1.0, room.height / want) if want else 1.0
+        confirm = pygame.Rect(room.left, room.top, room.width, int(300 * u * scale))
         self.button(surface, confirm, self.t.confirm, self.c.ok, size=72)
-        targets["confirm"] = confirm
+        targets: Targets = {"confirm": confirm}
         if view.categories:
-            pr = pygame.Rect(area.left, confirm.bottom + int(50 * u), area.width, int(180 * u))
+            pr = pygame.Rect(room.left, confirm.bottom + int(50 * u * scale), room.width, int(180 * u * scale))
             self.button(surface, pr, self.t.priority_path, self.c.priority, size=50)
             targets["priority"] = pr
-        del w
         return targets
 
     def _priority(self, surface: pygame.Surface, view: View) -> Targets:
@@ -263,26 +269,36 @@ class Painter:
         card = area.inflate(0, -int(40 * u))
         pygame.draw.rect(surface, (255, 255, 255), card, border_radius=int(30 * u))
         pygame.draw.rect(surface, self.c.header, card, width=max(3, int(8 * u)), border_radius=int(30 * u))
-        y = card.top + int(60 * u)
-        size = 330 * u
-        while size > 40 and self.font(size, True).get_rect(t.number).width > card.width - int(80 * u):
-            size -= 10
-        number_font = self.font(size, True)
-        r = number_font.get_rect(t.number)
-        r.midtop = (w // 2, y)
-        number_font.render_to(surface, r, t.number, self.c.header)
-        y = r.bottom + int(70 * u)
         inner = card.width - int(80 * u)
-        y += self.text(surface, t.area_name, self.font(52 * u, True), self.c.text, (w // 2, y + int(40 * u)), inner)
+        lines = [(t.area_name, self.font(52 * u, True), self.c.text)]
         if t.priority_name:
-            y += self.text(surface, f"{self.t.priority_label}: {t.priority_name}", self.font(46 * u, True),
-                           self.c.priority, (w // 2, y + int(40 * u)), inner)
-        y += int(30 * u)
-        for line in ([self.t.ahead.format(n=t.waiting_ahead)] if t.waiting_ahead is not None else []) + \
-                ([self.t.estimated_wait.format(n=t.estimated_wait_min)] if t.estimated_wait_min is not None else []):
-            y += self.text(surface, line, self.font(46 * u), self.c.text, (w // 2, y + int(35 * u)), inner)
-        self.text(surface, self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary,
-                  (w // 2, card.bottom - int(90 * u)), inner)
+            lines.append((f"{self.t.priority_label}: {t.priority_name}", self.font(46 * u, True), self.c.priority))
+        if t.waiting_ahead is not None:
+            lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text))
+        if t.estimated_wait_min is not None:
+            lines.append((self.t.estimated_wait.format(n=t.estimated_wait_min), self.font(46 * u), self.c.text))
+        lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary))
+
+        def height(text: str, font: CachedFont) -> int:
+            return len(self.wrap(text, font, inner)) * int(font.size * 1.3)
+
+        words_h = sum(height(text, font) for text, font, _ in lines) + int(20 * u) * len(lines)
+        # the number takes what the words leave, up to its design size, and never wider than the card
+        pad = int(30 * u)
+        size = min(330 * u, (card.height - words_h - 3 * pad) / 0.8)
+        while size > 30 and self.font(size, True).get_rect(t.number).width > card.width - int(80 * u):
+            size -= 10
+        number_font = self.font(max(30, size), True)
+        r = number_font.get_rect(t.number)
+        r.midtop = (w // 2, card.top + pad)
+        number_font.render_to(surface, r, t.number, self.c.header)
+        y = r.bottom + pad
+        spare = max(0, card.bottom - pad - y - words_h) // (len(lines) + 1)
+        for text, font, colour in lines:
+            y += spare
+            hgt = height(text, font)
+            self.text(surface, text, font, colour, (w // 2, y + hgt // 2), inner)
+            y += hgt + int(20 * u)
         return {}
 
     def _error(self, surface: pygame.Surface, view: View) -> Targets:
@@ -319,20 +335,25 @@ class Painter:
         r.midleft = (field.left + int(24 * u), field.centery)
         font.render_to(surface, r, shown, self.c.text)
         y = field.bottom + int(30 * u)
-        cols = 8 if self.portrait else 13
         keys = list(KEYPAD)
-        action_h = int(170 * u)
-        grid = pygame.Rect(area.left, y, area.width, area.bottom - y - action_h - int(30 * u))
+        gap = int(24 * u)
+        if self.portrait:  # the keys, then Xóa and Tra cứu across the bottom
+            cols, action_h = 8, int(170 * u)
+            grid = pygame.Rect(area.left, y, area.width, area.bottom - y - action_h - int(30 * u))
+            bw = (area.width - gap) // 3
+            delete = pygame.Rect(area.left, area.bottom - action_h, bw, action_h)
+            lookup = pygame.Rect(delete.right + gap, area.bottom - action_h, area.width - bw - gap, action_h)
+        else:  # a short screen: the keys use the whole height, Tra cứu and Xóa stacked on their right
+            cols, aw = 13, int(area.width * 0.24)
+            grid = pygame.Rect(area.left, y, area.width - aw - gap, area.bottom - y)
+            lookup = pygame.Rect(grid.right + gap, y, aw, (grid.height - gap) * 3 // 5)
+            delete = pygame.Rect(grid.right + gap, lookup.bottom + gap, aw, grid.bottom - lookup.bottom - gap)
         targets: Targets = {}
-        for rect, key in zip(self._grid(grid, len(keys), int(150 * u), cols=cols), keys):
+        for rect, key in zip(self._grid(grid, len(keys), int(150 * u), cols=cols, gap=max(4, int(12 * u))), keys):
             pygame.draw.rect(surface, self.c.key, rect, border_radius=int(14 * u))
             pygame.draw.rect(surface, self.c.nav, rect, width=max(2, int(3 * u)), border_radius=int(14 * u))
             self.text(surface, key, self.font(min(56 * u, rect.height * 0.5), True), self.c.text, rect.center)
             targets[f"key:{key}"] = rect
-        gap = int(24 * u)
-        bw = (area.width - gap) // 3
-        delete = pygame.Rect(area.left, area.bottom - action_h, bw, action_h)
-        lookup = pygame.Rect(delete.right + gap, area.bottom - action_h, area.width - bw - gap, action_h)
         self.button(surface, delete, f"⌫ {self.t.delete}", self.c.nav, size=48)
         self.button(surface, lookup, self.t.lookup, self.c.secondary if view.typed else self.c.muted, size=60)
         targets["key:del"] = delete
@@ -428,7 +449,7 @@ class Painter:
         if p is None:
             return {}
         label, body, title = self.font(40 * u, True), self.font(42 * u), self.font(52 * u, True)
-        blocks: list[tuple[str, pygame.freetype.Font, tuple[int, int, int], int]] = [
+        blocks: list[tuple[str, CachedFont, tuple[int, int, int], int]] = [
             (p.name, title, self.c.text, 0)]
         if p.documents:
             blocks.append((self.t.documents, label, self.c.tertiary, 0))
@@ -438,7 +459,7 @@ class Painter:
                 blocks.append((name, label, self.c.tertiary, 0))
                 blocks.append((value, body, self.c.text, int(30 * u)))
 
-        def height(text: str, font: pygame.freetype.Font, indent: int) -> int:
+        def height(text: str, font: CachedFont, indent: int) -> int:
             return len(self.wrap(text, font, area.width - indent)) * int(font.size * 1.3) + int(18 * u)
 
         total = sum(height(*b[:2], b[3]) for b in blocks)

@@ -37,9 +37,10 @@ from motcua.protocol import (
     new_id,
 )
 from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
+from motcua.screen_service import ScreenService
 
 from .config import KioskSettings
-from .model import Effect, IssueTicket, KioskModel, LookupDossier, View
+from .model import Effect, IssueTicket, KioskModel, LookupDossier
 from .printer import PrinterError, PrinterStatus, TicketPrinter
 from .scanner import BarcodeScanner
 from .ticket_render import TicketContent, TicketRenderer, ticket_lines
@@ -48,7 +49,8 @@ log = logging.getLogger("kiosk_ticket")
 
 ISSUE_EXPIRY_S = 10  # the contract's expiry for request/ticket/issue
 SETTLE_GIVE_UP_S = 3600.0
-REFUSAL_TEXTS = {"closed_hours": "refused_closed_hours", "exhausted": "refused_exhausted"}
+REFUSAL_TEXTS = {"closed_hours": "refused_closed_hours", "exhausted": "refused_exhausted",
+                 "rate_limited": "refused_rate_limited"}
 
 
 @dataclass
@@ -70,7 +72,7 @@ class _Obligation:
     attempts: int = 0
 
 
-class KioskService:
+class KioskService(ScreenService):
     def __init__(self, settings: KioskSettings, notifier: SystemdNotifier | None = None):
         self.settings = settings
         # Printer and scanner faults are published as faults, but restarting the kiosk refills no
@@ -82,13 +84,9 @@ class KioskService:
         self.renderer = TicketRenderer(self.printer.width, settings.screen.font, settings.screen.bold_font,
                                        settings.texts, settings.printer.logo)
         self.zone = ZoneInfo(settings.timezone)
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
         self.model = KioskModel(settings)
-        self.on_view_change: Callable[[View], None] = lambda view: None
+        self._init_screen()  # the lock, on_view_change, the screen's health
         self.on_printed: Callable[[Printed], None] = lambda printed: None
-        self.screen_status = "ok"
-        self.screen_beat: float | None = None
         self.printer_status: PrinterStatus | None = None
         self.printer_error: str | None = None
         self.printed = 0
@@ -134,16 +132,6 @@ class KioskService:
 
     # ------------------------------------------------------------------ what the screen calls
 
-    @property
-    def view(self) -> View:
-        return self.model.view
-
-    def tap(self, target: str, now: float | None = None) -> View:
-        with self._lock:
-            changed, effect = self.model.tap(target, time.monotonic() if now is None else now)
-            self._after(changed, effect)
-            return self.model.view
-
     def scroll(self, dy: int) -> None:
         with self._lock:
             self._after(self.model.scroll(dy, time.monotonic()), None)
@@ -151,25 +139,6 @@ class KioskService:
     def set_scroll_limit(self, limit: int) -> None:
         with self._lock:
             self._after(self.model.set_scroll_limit(limit), None)
-
-    def tick(self, now: float | None = None) -> View:
-        with self._lock:
-            self._after(self.model.tick(time.monotonic() if now is None else now), None)
-            return self.model.view
-
-    def next_deadline(self) -> float | None:
-        with self._lock:
-            return self.model.next_deadline()
-
-    def wait_for_view(self, predicate: Callable[[View], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self.model.view):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.5))
-            return True
 
     def wait_settled(self, timeout: float) -> bool:
         """Block until every cancel or unanswered request has been settled with the dispatcher."""
@@ -213,12 +182,8 @@ class KioskService:
         with self._lock:
             self._after(self.model.set_connected(self.runtime.connected), None)
 
-    def _after(self, changed: bool, effect: Effect | None) -> None:
-        if effect is not None:
-            self._work.put((effect, time.monotonic()))
-        if changed:
-            self.on_view_change(self.model.view)
-            self._changed.notify_all()
+    def _effect(self, effect: Effect) -> None:
+        self._work.put((effect, time.monotonic()))
 
     # ------------------------------------------------------------------ the work
 
@@ -252,10 +217,9 @@ class KioskService:
             log.warning("no ticket issued: %s", status.refusal.replace("_", " "))
             self._fail(status.refusal)
             return
-        req = TicketRequest(command_id=new_id(), device_id=self.settings.device_id, area=effect.area,
-                            priority=effect.priority)
+        req = TicketRequest(command_id=new_id(), area=effect.area, priority=effect.priority)
         try:
-            reply = self.runtime.request(self.topics.ticket_issue, req, TicketReply,
+            reply = self.runtime.request(self.topics.ticket_issue(self.runtime.login), req, TicketReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)
         except Offline as exc:
             log.warning("no ticket issued: %s", exc)
@@ -294,7 +258,7 @@ class KioskService:
                 log.warning("printing %s failed (attempt %d): %s", t.number, attempt, exc)
         else:
             log.error("ticket %s could not be printed: asking the dispatcher to cancel it", t.number)
-            self._owe(TicketCancel(command_id=new_id(), device_id=self.settings.device_id, ticket_id=t.ticket_id,
+            self._owe(TicketCancel(command_id=new_id(), ticket_id=t.ticket_id,
                                    reason="kiosk printer failed; ticket not printed"))
             self._fail("print_failed")
             return
@@ -324,9 +288,9 @@ class KioskService:
             priority_name=cats.get(t.priority) if t.priority else None)
 
     def _lookup(self, effect: LookupDossier) -> None:
-        req = DossierLookup(command_id=new_id(), device_id=self.settings.device_id, code=effect.code)
+        req = DossierLookup(command_id=new_id(), code=effect.code)
         try:
-            reply = self.runtime.request(self.topics.dossier_lookup, req, DossierReply,
+            reply = self.runtime.request(self.topics.dossier_lookup(self.runtime.login), req, DossierReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)
         except (Offline, RequestTimeout) as exc:
             log.warning("dossier lookup failed: %s", exc)
@@ -410,7 +374,8 @@ class KioskService:
     def _settle_one(self, ob: _Obligation) -> bool:
         msg = ob.message
         ob.attempts += 1
-        topic = self.topics.ticket_issue if isinstance(msg, TicketRequest) else self.topics.ticket_cancel
+        login = self.runtime.login
+        topic = self.topics.ticket_issue(login) if isinstance(msg, TicketRequest) else self.topics.ticket_cancel(login)
         try:
             reply = self.runtime.request(topic, msg, TicketReply, timeout=5,
                                          expiry_s=ISSUE_EXPIRY_S if isinstance(msg, TicketRequest) else None)
@@ -419,7 +384,7 @@ class KioskService:
         if isinstance(msg, TicketRequest):
             if reply.ok and reply.ticket is not None:  # it exists but was never printed: cancel it
                 log.warning("ticket %s was issued after the kiosk gave up waiting: cancelling it", reply.ticket.number)
-                self._owe(TicketCancel(command_id=new_id(), device_id=msg.device_id, ticket_id=reply.ticket.ticket_id,
+                self._owe(TicketCancel(command_id=new_id(), ticket_id=reply.ticket.ticket_id,
                                        reason="kiosk gave up waiting for the dispatcher; ticket not printed"))
             return True
         if reply.ok:
@@ -455,8 +420,5 @@ class KioskService:
                   else f"degraded: {len(self._settle)} tickets to settle with the dispatcher"}
         if self.scanner is not None:
             checks["scanner"] = self.scanner.status
-        screen = self.screen_status
-        if self.screen_beat is not None and time.monotonic() - self.screen_beat > 10:
-            screen = f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
-        checks["screen"] = screen
+        checks["screen"] = self.screen_check()
         return checks

@@ -131,7 +131,8 @@ def cmd_counter(args: argparse.Namespace) -> int:
 
 
 def describe_counter(s) -> str:
-    who = f" {s.officer_name or s.officer}" if s.officer else ""
+    who = s.officer_name or s.officer  # ids only where the hall publishes them (hall.public)
+    who = f" {who}" if who else ""
     line = f"counter {s.counter} ({s.name}): {s.status}{who}"
     if s.current:
         line += f", serving {s.current.number} ({s.current.area})"
@@ -221,6 +222,9 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
             line += f" {h.get('role', '')} {h.get('version', '?')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
         if checks:
             line += f"  [{checks}]"
+        if h.get("takeovers"):  # two processes share this login: say it where a technician looks first
+            line += (f"\n  {'':<22} LOGIN USED TWICE: another connection took this login over "
+                     f"{h['takeovers']} times (instance {h.get('instance') or '?'} reports it)")
         com = d.get("commissioning")
         if isinstance(com, dict):  # `motcua commission` on that box
             line += (f"\n  {'':<22} commissioned {str(com.get('at', ''))[:16]}"

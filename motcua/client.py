@@ -1,7 +1,13 @@
-"""A typed client of the dispatcher: what the CLI, the demo and the devices use to ask it things.
+"""A typed client of the dispatcher: what the CLI, the demo, the web console and the devices use to ask it things.
 
-Every call sends one command with a fresh id (or the one you pass, to retry)
-and waits for the matching reply.
+Every call sends one request with a fresh id (or the one you pass, to retry)
+on ``request/{login}/…`` and waits for the matching reply on
+``device/{login}/reply``; the login is the client's MQTT username. The broker
+lets a login write only the request topics its role names, and the dispatcher
+takes the sender from the topic, so nothing in a body says who is asking.
+Refusals come back as replies with ``ok: false`` and an ``error.code``
+(docs/protocol.md lists them); a request the broker itself refuses raises
+:class:`~motcua.runtime.NotAuthorized`.
 """
 
 from __future__ import annotations
@@ -9,15 +15,17 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 from .protocol import (
     COUNTER_ACTIONS,
     CounterReply,
     DossierLookup,
     DossierReply,
+    Message,
     Rating,
     RatingAck,
+    Reply,
     TicketCancel,
     TicketReply,
     TicketRequest,
@@ -27,6 +35,7 @@ from .protocol.topics import TOPIC_SPECS
 from .runtime import DeviceRuntime
 from .settings import DeviceSettings, MqttSettings
 
+R = TypeVar("R", bound=Reply)
 _EXPIRY = {spec.pattern: spec.expiry_s for spec in TOPIC_SPECS}
 
 
@@ -45,6 +54,7 @@ class HallClient:
         self.runtime = DeviceRuntime(settings, "client", announce=announce, persistent=persistent)
         self.topics = self.runtime.topics
         self.device_id = settings.device_id
+        self.login = self.runtime.login
         self.timeout = timeout
 
     def start(self, wait: float | None = 10.0) -> HallClient:
@@ -69,31 +79,34 @@ class HallClient:
 
     # ------------------------------------------------------------------ requests
 
+    def request(self, topic: str, message: Message, reply_model: type[R], *, timeout: float | None = None,
+                expiry_s: int | None = None) -> R:
+        """Any request: ``topic`` from ``self.topics`` with ``self.login`` as sender."""
+        return self.runtime.request(topic, message, reply_model, timeout=timeout or self.timeout, expiry_s=expiry_s)
+
     def ticket(self, area: str, priority: str | None = None, *, command_id: str | None = None,
                timeout: float | None = None) -> TicketReply:
-        req = TicketRequest(command_id=command_id or new_id(), device_id=self.device_id, area=area, priority=priority)
-        return self.runtime.request(self.topics.ticket_issue, req, TicketReply, timeout=timeout or self.timeout,
-                                    expiry_s=_EXPIRY["request/ticket/issue"])
+        req = TicketRequest(command_id=command_id or new_id(), area=area, priority=priority)
+        return self.request(self.topics.ticket_issue(self.login), req, TicketReply, timeout=timeout,
+                            expiry_s=_EXPIRY["request/{login}/ticket/issue"])
 
     def cancel(self, ticket_id: str, reason: str, *, command_id: str | None = None) -> TicketReply:
-        req = TicketCancel(command_id=command_id or new_id(), device_id=self.device_id, ticket_id=ticket_id,
-                           reason=reason)
-        return self.runtime.request(self.topics.ticket_cancel, req, TicketReply, timeout=self.timeout)
+        req = TicketCancel(command_id=command_id or new_id(), ticket_id=ticket_id, reason=reason)
+        return self.request(self.topics.ticket_cancel(self.login), req, TicketReply)
 
     def counter(self, counter: int, action: str, /, *, command_id: str | None = None, timeout: float | None = None,
                 **fields: Any) -> CounterReply:
         model = COUNTER_ACTIONS.get(action)
         if model is None:
             raise ValueError(f"unknown counter action {action!r}; one of {', '.join(COUNTER_ACTIONS)}")
-        cmd = model(command_id=command_id or new_id(), device_id=self.device_id, **fields)
-        return self.runtime.request(self.topics.counter_command(counter, action), cmd, CounterReply,
-                                    timeout=timeout or self.timeout, expiry_s=_EXPIRY["counter/{counter}/cmd/{action}"])
+        cmd = model(command_id=command_id or new_id(), **fields)
+        return self.request(self.topics.counter_command(counter, action, self.login), cmd, CounterReply,
+                            timeout=timeout, expiry_s=_EXPIRY["request/{login}/counter/{counter}/{action}"])
 
     def rate(self, rating: Rating, *, timeout: float | None = None) -> RatingAck:
-        return self.runtime.request(self.topics.counter_rating(rating.counter), rating, RatingAck,
-                                    timeout=timeout or self.timeout)
+        return self.request(self.topics.counter_rating(rating.counter, self.login), rating, RatingAck, timeout=timeout)
 
     def lookup(self, code: str) -> DossierReply:
-        req = DossierLookup(command_id=new_id(), device_id=self.device_id, code=code)
-        return self.runtime.request(self.topics.dossier_lookup, req, DossierReply, timeout=self.timeout,
-                                    expiry_s=_EXPIRY["request/dossier/lookup"])
+        req = DossierLookup(command_id=new_id(), code=code)
+        return self.request(self.topics.dossier_lookup(self.login), req, DossierReply,
+                            expiry_s=_EXPIRY["request/{login}/dossier/lookup"])

@@ -4,6 +4,16 @@ Precedence, highest first: keyword arguments (tests), environment
 (``MOTCUA_MQTT__HOST=…``, ``__`` descends into tables), the TOML file
 (default ``/etc/motcua/<role>.toml``, or ``--config``), then the defaults.
 
+From the environment alone a technician can override any setting of a file:
+
+* a value: ``MOTCUA_MQTT__HOST=10.0.0.2``; a list or table as JSON:
+  ``MOTCUA_RETRY_S='[1, 5]'``;
+* clear an optional one (back to none): set it empty, ``MOTCUA_MQTT__CA_FILE=``;
+* switch a choice: a table with a ``kind`` set from the environment to
+  another kind replaces the file's table whole, so the old kind's keys do not
+  linger: ``MOTCUA_PRINTER__TRANSPORT__KIND=network
+  MOTCUA_PRINTER__TRANSPORT__HOST=10.0.0.9``.
+
 Every model forbids unknown keys, at every level: a technician's typo in
 ``[mqtt] hots = …`` is an error naming ``mqtt.hots``, never a silently
 ignored line that leaves the box talking to the wrong broker.
@@ -102,6 +112,7 @@ class DeviceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True,
+        env_parse_none_str="",  # MOTCUA_X= clears an optional setting
     )
 
     site: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="The hall's id in topics.")
@@ -130,8 +141,31 @@ class DeviceSettings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _toml_path.get()
         if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(_TomlUnderEnv(settings_cls, path, env_settings))
         return tuple(sources)
+
+
+class _TomlUnderEnv(TomlConfigSettingsSource):
+    """The TOML file, less the tables the environment switches to another ``kind`` (see the module's docstring)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path, env: PydanticBaseSettingsSource):
+        super().__init__(settings_cls, toml_file=path)
+        self._env = env
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        _drop_switched_choices(data, self._env())
+        return data
+
+
+def _drop_switched_choices(file: dict[str, Any], env: dict[str, Any]) -> None:
+    for key, value in env.items():
+        table = file.get(key)
+        if isinstance(value, dict) and isinstance(table, dict):
+            if "kind" in value and value["kind"] != table.get("kind"):
+                del file[key]
+            else:
+                _drop_switched_choices(table, value)
 
 
 S = TypeVar("S", bound=DeviceSettings)

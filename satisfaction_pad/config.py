@@ -11,12 +11,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from motcua.protocol.messages import CounterNumber
+from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
-
-Colour = tuple[int, int, int]
 
 
 class Choice(StrictModel):
@@ -36,6 +33,7 @@ class Texts(StrictModel):
     reasons_title: str = "Ông/Bà chưa hài lòng vì điều gì? (có thể chọn nhiều ý)"
     indicators_title: str = "Xin Ông/Bà chấm điểm từng nội dung (0 – 2 điểm)"
     send: str = "Gửi đánh giá"
+    back: str = "Quay lại"
     thanks: str = "Cảm ơn Ông/Bà đã đánh giá!"
     thanks_hint: str = "Ý kiến của Ông/Bà giúp chúng tôi phục vụ tốt hơn"
     general: str = "Đánh giá chung"
@@ -54,12 +52,10 @@ class Colours(StrictModel):
     selected: Colour = (255, 196, 0)
 
 
-class Screen(StrictModel):
-    width: int = Field(1280, ge=320, le=7680)
-    height: int = Field(800, ge=240, le=4320)
-    fullscreen: bool = True
-    font: Path = DEJAVU
-    bold_font: Path = DEJAVU_BOLD
+class Screen(ScreenSettings):
+    """The shared screen settings; a pad is usually a 10" landscape tablet panel."""
+
+    diagonal_in: float = Field(10.1, ge=3, le=120, description="The panel's diagonal in inches.")
     colours: Colours = Colours()
 
 
@@ -90,7 +86,11 @@ class PadSettings(DeviceSettings):
     device_id: str = Field("pad-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     counter: CounterNumber = Field(1, description="The counter this pad stands at.")
     outbox: Path = Field(Path("/var/lib/motcua/pad-outbox.db"), description="Ratings not yet acknowledged.")
-    rating_timeout_s: float = Field(30.0, ge=5, le=600, description="Unanswered rating screen -> 'not rated'.")
+    rating_timeout_s: float = Field(
+        30.0, ge=5, le=600, description="Untouched this long after the last touch, a rating ends: what was chosen is "
+        "sent and thanked for; nothing chosen is 'not rated'.")
+    late_tap_s: float = Field(3.0, ge=0, le=30, description="A face tapped this soon after the rating screen timed "
+                              "out still rates that ticket (the tap was meant for it).")
     thanks_s: float = Field(5.0, ge=1, le=60)
     debounce_ms: int = Field(400, ge=0, le=5000, description="Taps closer together than this count once.")
     allow_general: bool = Field(False, description="Offer a rating without a ticket from the idle screen.")

@@ -7,8 +7,13 @@ screen appears, so a rating the citizen saw thanked for is never lost.
 
 Screens: ``idle`` → ``rating`` (three levels) → [``reasons`` when not
 satisfied] → [``indicators`` when the nine-indicator form is on] →
-``thanks`` → ``idle``. An unanswered rating screen times out and the ticket
-is recorded as ``not_rated`` (kept, but not counted as a rating).
+``thanks`` → ``idle``; "back" on the reasons returns to the three faces.
+
+The citizen is never cut off: the clock restarts at every touch; when it
+runs out on the reasons or the indicators, what was chosen is recorded and
+thanked for. An untouched rating screen times out to the idle screen, but a
+face tapped within ``late_tap_s`` after that still rates the same ticket;
+only then is the ticket recorded as ``not_rated`` (kept, not counted).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ class _Session:
     """The rating being taken: for a ticket, or a general one (window None)."""
 
     window: RatingWindow | None
-    started: float
+    touched: float  # the last touch (or the start): the clock runs from here
     level: str | None = None
     reasons: set[str] = field(default_factory=set)
     scores: dict[str, int] = field(default_factory=dict)
@@ -64,6 +69,7 @@ class PadModel:
         self.on_recorded = on_recorded
         self.view = View(screen="idle", counter=settings.counter, counter_name=f"Quầy {settings.counter}")
         self._session: _Session | None = None
+        self._expired: tuple[_Session, float] | None = None  # timed out untouched; a late tap still counts until then
         self._thanks_until: float | None = None
         self._last_tap = float("-inf")
 
@@ -78,10 +84,12 @@ class PadModel:
         w = state.rating_window
         if w is not None and not self.outbox.decided(w.ticket_id):
             current = self._session.window.ticket_id if self._session and self._session.window else None
-            if current != w.ticket_id:
+            expired = self._expired[0].window.ticket_id if self._expired and self._expired[0].window else None
+            if w.ticket_id not in (current, expired):
+                self._close_expired()
                 if self._session is not None:  # the next citizen is already here: close the old one
                     self._record_unfinished()
-                self._session = _Session(window=w, started=now)
+                self._session = _Session(window=w, touched=now)
                 self._thanks_until = None
         self._refresh()
         return self.view != before
@@ -93,9 +101,16 @@ class PadModel:
         self._last_tap = now
         before = self.view
         screen = self.view.screen
+        if screen == "idle" and self._expired and now < self._expired[1] and target.startswith("level:"):
+            self._session, self._expired = self._expired[0], None  # a late tap on a face: the same ticket
+            self._session.touched = now
+            screen = "rating"
         session = self._session
+        if session is not None:
+            session.touched = now  # every touch restarts the clock
         if screen == "idle" and target == "general" and self.s.allow_general:
-            self._session = _Session(window=None, started=now)
+            self._close_expired()
+            self._session = _Session(window=None, touched=now)
         elif screen == "rating" and session and target.startswith("level:"):
             level = target.split(":", 1)[1]
             if level in LEVELS:
@@ -106,6 +121,9 @@ class PadModel:
             code = target.split(":", 1)[1]
             if code in {r.code for r in self.s.reasons}:
                 session.reasons ^= {code}
+        elif screen == "reasons" and session and target == "back":
+            session.level = None  # back to the three faces
+            session.reasons.clear()
         elif screen == "reasons" and session and target == "send":
             session.reasons_done = True
             if not self.s.indicators_enabled:
@@ -122,10 +140,18 @@ class PadModel:
     def tick(self, now: float) -> bool:
         """Time passes: rating screens time out, the thank-you screen ends."""
         before = self.view
-        if self._session is not None and now - self._session.started >= self.s.rating_timeout_s:
-            self._record_unfinished()
         if self._thanks_until is not None and now >= self._thanks_until:
             self._thanks_until = None
+        if self._expired is not None and now >= self._expired[1]:
+            self._close_expired()
+        s = self._session
+        if s is not None and now - s.touched >= self.s.rating_timeout_s:
+            if s.level is None and s.window is not None and self.s.late_tap_s > 0:
+                self._session, self._expired = None, (s, now + self.s.late_tap_s)
+            elif s.level is not None:  # the citizen chose something: it is sent, and thanked for
+                self._finish(now)
+            else:
+                self._record_unfinished()
         self._refresh()
         return self.view != before
 
@@ -137,7 +163,8 @@ class PadModel:
     def next_deadline(self) -> float | None:
         """When tick() next has something to do (for a loop that sleeps until then)."""
         times = [t for t in (self._thanks_until,
-                             self._session.started + self.s.rating_timeout_s if self._session else None)
+                             self._session.touched + self.s.rating_timeout_s if self._session else None,
+                             self._expired[1] if self._expired else None)
                  if t is not None]
         return min(times) if times else None
 
@@ -148,6 +175,12 @@ class PadModel:
         assert s is not None and s.level is not None
         self._record(s, s.level)
         self._thanks_until = now + self.s.thanks_s
+
+    def _close_expired(self) -> None:
+        """The late-tap grace is over (or another rating begins): the untouched ticket is 'not rated'."""
+        if self._expired is not None:
+            expired, self._expired = self._expired[0], None
+            self._record(expired, "not_rated")
 
     def _record_unfinished(self) -> None:
         """Timed out or interrupted: what the citizen chose counts; nothing chosen is 'not rated'."""
@@ -163,7 +196,7 @@ class PadModel:
         w = s.window
         complete = self._indicators_complete()
         rating = Rating(
-            rating_id=new_id(), device_id=self.s.device_id, counter=self.s.counter,
+            rating_id=new_id(), counter=self.s.counter,
             ticket_id=w.ticket_id if w else None, officer=w.officer if w else None, area=w.area if w else None,
             dossier_code=w.dossier_code if w else None, level=level,
             reasons=sorted(s.reasons) if level == "unsatisfied" else [],

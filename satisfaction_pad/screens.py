@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 
 import pygame
-import pygame.freetype
+
+from motcua.touchscreen import CachedFont, Fonts, Targets, antialiased
 
 from .config import PadSettings
 from .model import View
-
-Targets = dict[str, pygame.Rect]
 
 
 class Painter:
@@ -23,17 +22,13 @@ class Painter:
         self.s = settings
         self.c = settings.screen.colours
         self.t = settings.texts
-        pygame.freetype.init()
-        self._fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+        self.fonts = Fonts(settings.screen)
+        self._pictures: dict[tuple, pygame.Surface] = {}  # faces and ticks, drawn once per size
 
-    def font(self, size: int, bold: bool = False) -> pygame.freetype.Font:
-        key = (bold, size)
-        if key not in self._fonts:
-            path = self.s.screen.bold_font if bold else self.s.screen.font
-            self._fonts[key] = pygame.freetype.Font(str(path), size)
-        return self._fonts[key]
+    def font(self, size: int, bold: bool = False) -> CachedFont:
+        return self.fonts(size, bold)
 
-    def fit(self, texts: list[str], size: int, width: int, bold: bool = False) -> pygame.freetype.Font:
+    def fit(self, texts: list[str], size: int, width: int, bold: bool = False) -> CachedFont:
         """The largest font up to ``size`` in which every one of ``texts`` fits on one line of ``width``."""
         while size > 12 and any(self.font(size, bold).get_rect(t).width > width for t in texts):
             size -= 2
@@ -44,7 +39,10 @@ class Painter:
     def draw(self, surface: pygame.Surface, view: View) -> Targets:
         surface.fill(self.c.background)
         w, h = surface.get_size()
-        self.unit = min(w / 1280, h / 800)
+        self.portrait = h > w
+        # designed at 1280x800 landscape (800x1280 in portrait); the design block is centred vertically
+        self.unit = min(w / 800, h / 1280) if self.portrait else min(w / 1280, h / 800)
+        self.oy = max(0, (h - int(800 * self.unit)) // 2)
         draw = getattr(self, f"_{view.screen}")
         targets = draw(surface, view)
         if not view.connected:  # a quiet marker for the technician; ratings are kept meanwhile
@@ -71,17 +69,16 @@ class Painter:
         w, h = surface.get_size()
         u = self.unit
         pygame.draw.rect(surface, self.c.header, pygame.Rect(0, 0, w, int(40 * u)))
-        self.text(surface, view.counter_name.upper(), self.font(int(120 * u), True), self.c.header, (w // 2, int(210 * u)))
+        lines = [(view.counter_name.upper(), self.font(int(120 * u), True), self.c.header, int(40 * u))]
         if view.officer_name:
-            self.text(surface, f"{self.t.officer}: {view.officer_name}", self.font(int(46 * u)), self.c.text,
-                      (w // 2, int(330 * u)))
-        self.text(surface, self.t.idle_title, self.font(int(40 * u), True), self.c.text, (w // 2, int(470 * u)),
-                  width=w - 120)
-        self.text(surface, self.t.idle_hint, self.font(int(30 * u)), self.c.muted, (w // 2, int(540 * u)), width=w - 120)
+            lines.append((f"{self.t.officer}: {view.officer_name}", self.font(int(46 * u)), self.c.text, int(80 * u)))
+        lines += [(self.t.idle_title, self.font(int(40 * u), True), self.c.text, int(20 * u)),
+                  (self.t.idle_hint, self.font(int(30 * u)), self.c.muted, 0)]
+        bottom = self.stack(surface, lines, None, below=int(150 * u) if self.s.allow_general else 0)
         targets: Targets = {}
         if self.s.allow_general:
             r = pygame.Rect(0, 0, int(420 * u), int(100 * u))
-            r.center = (w // 2, int(680 * u))
+            r.midtop = (w // 2, max(bottom + int(50 * u), self.oy + int(630 * u)))
             self.button(surface, r, self.t.general, self.c.satisfied)
             targets["general"] = r
         return targets
@@ -91,21 +88,32 @@ class Painter:
         u = self.unit
         top = self._header(surface, view, self.t.question)
         gap = int(30 * u)
-        bw = (w - 4 * gap) // 3
-        bh = h - top - 2 * gap
+        if self.portrait:  # three wide rows, the face on the left, the words beside it
+            bw, bh = w - 2 * gap, (h - top - 4 * gap) // 3
+            label_w = bw - int(bh * 0.9) - int(30 * u)
+        else:  # three tall columns, the face above the words
+            bw, bh = (w - 4 * gap) // 3, h - top - 2 * gap
+            label_w = bw - int(30 * u)
         targets: Targets = {}
         labels = [self.t.very_satisfied, self.t.satisfied, self.t.unsatisfied]
-        label_font = self.fit(labels, int(46 * u), bw - int(30 * u), True)  # one size for all three
+        label_font = self.fit(labels, int(46 * u), label_w, True)  # one size for all three
         for i, (level, label, colour, mood) in enumerate((
             ("very_satisfied", self.t.very_satisfied, self.c.very_satisfied, 1.0),
             ("satisfied", self.t.satisfied, self.c.satisfied, 0.45),
             ("unsatisfied", self.t.unsatisfied, self.c.unsatisfied, -0.8),
         )):
-            r = pygame.Rect(gap + i * (bw + gap), top + gap, bw, bh)
+            if self.portrait:
+                r = pygame.Rect(gap, top + gap + i * (bh + gap), bw, bh)
+                face_r = int(bh * 0.32)
+                face_at, label_at = (r.left + int(bh * 0.45), r.centery), (r.left + int(bh * 0.9), r.centery)
+            else:
+                r = pygame.Rect(gap + i * (bw + gap), top + gap, bw, bh)
+                face_r = int(min(bw, bh) * 0.28)
+                face_at, label_at = (r.centerx, r.top + int(bh * 0.40)), (r.centerx, r.top + int(bh * 0.83))
             pygame.draw.rect(surface, colour, r, border_radius=int(28 * u))
-            face_r = int(min(bw, bh) * 0.28)
-            self.face(surface, (r.centerx, r.top + int(bh * 0.40)), face_r, mood)
-            self.text(surface, label, label_font, self.c.button_text, (r.centerx, r.top + int(bh * 0.83)))
+            self.face(surface, face_at, face_r, mood)
+            self.text(surface, label, label_font, self.c.button_text, label_at,
+                      align="left" if self.portrait else "center")
             targets[f"level:{level}"] = r
         return targets
 
@@ -114,7 +122,7 @@ class Painter:
         u = self.unit
         top = self._header(surface, view, self.t.reasons_title)
         targets: Targets = {}
-        cols, gap = 2, int(24 * u)
+        cols, gap = (1 if self.portrait else 2), int(24 * u)
         rows = math.ceil(len(self.s.reasons) / cols)
         area_h = h - top - int(170 * u)
         rh = min(int(110 * u), (area_h - (rows + 1) * gap) // max(rows, 1))
@@ -132,10 +140,14 @@ class Painter:
             self.text(surface, reason.label, self.font(int(32 * u)), self.c.text,
                       (box.right + int(20 * u), r.centery), align="left", width=r.width - box.width - int(60 * u))
             targets[f"reason:{reason.code}"] = r
-        send = pygame.Rect(0, 0, int(420 * u), int(110 * u))
+        send = pygame.Rect(0, 0, (w - 3 * gap) // 2 if self.portrait else int(420 * u), int(110 * u))
         send.bottomright = (w - gap, h - gap)
         self.button(surface, send, self.t.send, self.c.very_satisfied)
         targets["send"] = send
+        back = pygame.Rect(0, 0, send.width if self.portrait else int(340 * u), int(110 * u))
+        back.bottomleft = (gap, h - gap)
+        self.button(surface, back, f"◀ {self.t.back}", self.c.muted)
+        targets["back"] = back
         return targets
 
     def _indicators(self, surface: pygame.Surface, view: View) -> Targets:
@@ -170,16 +182,34 @@ class Painter:
         u = self.unit
         pygame.draw.rect(surface, self.c.very_satisfied, pygame.Rect(0, 0, w, int(40 * u)))
         r = int(110 * u)
-        pygame.draw.circle(surface, self.c.very_satisfied, (w // 2, int(260 * u)), r)
-        self.tick_mark(surface, pygame.Rect(w // 2 - r // 2, int(260 * u) - r // 2, r, r), (255, 255, 255), 14)
-        self.text(surface, self.t.thanks, self.font(int(60 * u), True), self.c.text, (w // 2, int(480 * u)), width=w - 100)
-        self.text(surface, self.t.thanks_hint, self.font(int(34 * u)), self.c.muted, (w // 2, int(570 * u)),
-                  width=w - 100)
+        cy = self.oy + int(260 * u)
+        pygame.draw.circle(surface, self.c.very_satisfied, (w // 2, cy), r)
+        self.tick_mark(surface, pygame.Rect(w // 2 - r // 2, cy - r // 2, r, r), (255, 255, 255), 14)
+        self.stack(surface, [(self.t.thanks, self.font(int(60 * u), True), self.c.text, int(30 * u)),
+                             (self.t.thanks_hint, self.font(int(34 * u)), self.c.muted, 0)], cy + r + int(60 * u))
         return {}
+
+    def stack(self, surface: pygame.Surface, lines: list[tuple[str, CachedFont, tuple, int]], top: int | None,
+              below: int = 0) -> int:
+        """Centred paragraphs one under the other from ``top`` (each wrapped, then its space after), or centred
+        on the screen with room for ``below`` under them when ``top`` is None; returns the bottom. Wrapped lines
+        push the next paragraph down instead of running into it."""
+        w, h = surface.get_size()
+        width = w - int(100 * self.unit)
+        if top is None:
+            total = sum(font.get_sized_height() * (len(self.wrap(text, font, width)) or 1) + after
+                        for text, font, colour, after in lines)
+            top = max(int(60 * self.unit), (h - total - below) // 2)
+        for text, font, colour, after in lines:
+            n = len(self.wrap(text, font, width)) or 1
+            height = font.get_sized_height() * n
+            self.text(surface, text, font, colour, (w // 2, top + height // 2), width=width)
+            top += height + after
+        return top
 
     # ------------------------------------------------------------------ pieces
 
-    def text(self, surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, at: tuple[int, int],
+    def text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, at: tuple[int, int],
              align: str = "center", width: int | None = None) -> None:
         """Draw text centred (or left-aligned) on ``at``, wrapped onto lines to fit ``width``."""
         lines = self.wrap(text, font, width) if width else [text]
@@ -192,7 +222,7 @@ class Painter:
             y += line_h
 
     @staticmethod
-    def wrap(text: str, font: pygame.freetype.Font, width: int) -> list[str]:
+    def wrap(text: str, font: CachedFont, width: int) -> list[str]:
         lines, current = [], ""
         for word in text.split():
             trial = f"{current} {word}".strip()
@@ -209,27 +239,56 @@ class Painter:
                   width=rect.width - 20)
 
     def face(self, surface: pygame.Surface, centre: tuple[int, int], radius: int, mood: float) -> None:
-        """A face: mood 1 beams, 0 is flat, -1 frowns."""
-        x, y = centre
-        pygame.draw.circle(surface, (255, 255, 255), centre, radius)
-        ink = (40, 40, 40)
-        eye = max(3, radius // 9)
-        pygame.draw.circle(surface, ink, (x - radius // 3, y - radius // 4), eye)
-        pygame.draw.circle(surface, ink, (x + radius // 3, y - radius // 4), eye)
-        width = max(3, radius // 12)
-        mouth_w, depth = radius, int(radius * 0.45 * abs(mood))
-        if depth < 4:
-            pygame.draw.line(surface, ink, (x - mouth_w // 2, y + radius // 3), (x + mouth_w // 2, y + radius // 3), width)
-            return
-        if mood > 0:  # the lower half of an ellipse: a smile
-            box = pygame.Rect(x - mouth_w // 2, y + radius // 3 - depth, mouth_w, 2 * depth)
-            pygame.draw.arc(surface, ink, box, math.pi, 2 * math.pi, width)
-        else:  # the upper half: a frown
-            box = pygame.Rect(x - mouth_w // 2, y + radius // 2, mouth_w, 2 * depth)
-            pygame.draw.arc(surface, ink, box, 0, math.pi, width)
+        """A face: mood 1 beams, 0 is flat, -1 frowns. Drawn once per size and mood, antialiased."""
+        key = ("face", radius, mood)
+        img = self._pictures.get(key)
+        if img is None:
+            img = self._pictures[key] = antialiased((2 * radius + 2, 2 * radius + 2),
+                                                    lambda big, k: _draw_face(big, radius * k, k, mood))
+        surface.blit(img, (centre[0] - radius - 1, centre[1] - radius - 1))
 
     def tick_mark(self, surface: pygame.Surface, box: pygame.Rect, colour, width: int = 6) -> None:
-        pts = [(box.left + box.width * 0.18, box.top + box.height * 0.52),
-               (box.left + box.width * 0.42, box.top + box.height * 0.78),
-               (box.left + box.width * 0.84, box.top + box.height * 0.22)]
-        pygame.draw.lines(surface, colour, False, pts, max(3, int(width * self.unit)))
+        """A tick that stays inside ``box``, antialiased."""
+        stroke = max(3, int(width * self.unit))
+        key = ("tick", box.size, tuple(colour), stroke)
+        img = self._pictures.get(key)
+        if img is None:
+            img = self._pictures[key] = antialiased(box.size, lambda big, k: _draw_tick(big, colour, stroke * k))
+        surface.blit(img, box.topleft)
+
+
+INK = (40, 40, 40)
+
+
+def _thick_polyline(surface: pygame.Surface, colour, points: list[tuple[float, float]], width: float) -> None:
+    """A stroke of ``width`` through ``points`` with round joints and ends: no gaps, whatever the curve."""
+    half = width / 2
+    for (x1, y1), (x2, y2) in zip(points, points[1:]):
+        dx, dy = x2 - x1, y2 - y1
+        length = math.hypot(dx, dy) or 1.0
+        nx, ny = -dy / length * half, dx / length * half
+        pygame.draw.polygon(surface, colour, [(x1 + nx, y1 + ny), (x2 + nx, y2 + ny), (x2 - nx, y2 - ny),
+                                              (x1 - nx, y1 - ny)])
+    for x, y in points:
+        pygame.draw.circle(surface, colour, (x, y), half)
+
+
+def _draw_face(big: pygame.Surface, radius: float, k: int, mood: float) -> None:
+    c = big.get_width() / 2
+    pygame.draw.circle(big, (255, 255, 255), (c, c), radius)
+    eye = max(3 * k, radius / 9)
+    for dx in (-radius / 3, radius / 3):
+        pygame.draw.circle(big, INK, (c + dx, c - radius / 4), eye)
+    width = max(3 * k, radius / 11)
+    half_w = radius * 0.42
+    depth = radius * 0.28 * mood  # the middle of the mouth below (smile) or above (frown) its corners
+    base = c + radius * (0.22 if mood >= 0 else 0.52)
+    points = [(c + t * half_w, base + depth * (1 - t * t)) for t in (i / 16 - 1 for i in range(33))]
+    _thick_polyline(big, INK, points, width)
+
+
+def _draw_tick(big: pygame.Surface, colour, stroke: float) -> None:
+    w, h = big.get_size()
+    inset = stroke / 2 + max(w, h) * 0.08
+    pts = [(0.18, 0.52), (0.42, 0.76), (0.84, 0.24)]
+    _thick_polyline(big, colour, [(inset + (w - 2 * inset) * x, inset + (h - 2 * inset) * y) for x, y in pts], stroke)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from motcua.protocol import CounterState, Rating, RatingAck
 from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
+from motcua.screen_service import ScreenService
 
 from .config import PadSettings
 from .model import PadModel, View
@@ -26,20 +26,16 @@ from .outbox import Outbox
 log = logging.getLogger("satisfaction_pad")
 
 
-class PadService:
+class PadService(ScreenService):
     def __init__(self, settings: PadSettings, notifier: SystemdNotifier | None = None):
         self.settings = settings
         self.outbox = Outbox(settings.outbox)
         self.runtime = DeviceRuntime(settings, "satisfaction_pad", checks=self._checks, notifier=notifier)
         self.topics = self.runtime.topics
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)  # notified on every view change and delivery
+        self._init_screen()  # the lock, on_view_change, the screen's health
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.model = PadModel(settings, self.outbox, on_recorded=lambda r: self._wake.set())
-        self.on_view_change: Callable[[View], None] = lambda view: None
-        self.screen_status = "ok"
-        self.screen_beat: float | None = None  # set by the screen loop; None until it runs (or headless)
         self.delivered = 0
         self._sender = threading.Thread(target=self._deliver_forever, name="pad-delivery", daemon=True)
         self.runtime.on(self.topics.counter_state(settings.counter), CounterState, self._on_counter_state)
@@ -63,37 +59,6 @@ class PadService:
 
     # ------------------------------------------------------------------ what the screen calls
 
-    @property
-    def view(self) -> View:
-        return self.model.view
-
-    def tap(self, target: str, now: float | None = None) -> View:
-        with self._lock:
-            if self.model.tap(target, time.monotonic() if now is None else now):
-                self._notify()
-            return self.model.view
-
-    def tick(self, now: float | None = None) -> View:
-        with self._lock:
-            if self.model.tick(time.monotonic() if now is None else now):
-                self._notify()
-            return self.model.view
-
-    def wait_for_view(self, predicate: Callable[[View], bool], timeout: float) -> bool:
-        """Block until ``predicate(view)`` holds (checked on each change and each delivery), or time out."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self.model.view):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.5))
-            return True
-
-    def next_deadline(self) -> float | None:
-        with self._lock:
-            return self.model.next_deadline()
-
     # ------------------------------------------------------------------ MQTT side
 
     def counter_state(self, state: CounterState) -> View:
@@ -105,10 +70,6 @@ class PadService:
 
     def _on_counter_state(self, state: CounterState, inbound: Inbound) -> None:
         self.counter_state(state)
-
-    def _notify(self) -> None:
-        self.on_view_change(self.model.view)
-        self._changed.notify_all()
 
     def _on_connected(self) -> None:
         self._wake.set()  # whatever waited in the outbox goes now
@@ -141,7 +102,7 @@ class PadService:
             if self._stopping.is_set():
                 return False
             try:
-                ack = self.runtime.request(self.topics.counter_rating(rating.counter), rating, RatingAck, timeout=5)
+                ack = self.runtime.request(self.topics.counter_rating(rating.counter, self.runtime.login), rating, RatingAck, timeout=5)
             except (Offline, RequestTimeout) as exc:
                 self.outbox.attempted(rating.rating_id)
                 log.info("rating %s waits in the outbox: %s", rating.rating_id, exc)
@@ -174,7 +135,4 @@ class PadService:
             outbox = f"degraded: {pending} ratings undelivered, oldest {age:.0f} s"
         else:
             outbox = f"ok ({pending} pending, oldest {age or 0:.0f} s)"
-        screen = self.screen_status
-        if self.screen_beat is not None and time.monotonic() - self.screen_beat > 10:
-            screen = f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
-        return {"outbox": outbox, "screen": screen}
+        return {"outbox": outbox, "screen": self.screen_check()}

@@ -16,14 +16,23 @@ VENV=.venv
 #   systemd              systemd-analyze, to check the shipped units (present on any real box)
 #   espeak-ng            Vietnamese voice the announcer's default voice pack is generated from
 #   libglib2.0-0         libgthread, which pygame's audio mixer needs
+#   nftables, iproute2   the broker's per-source connection limits (systemd/motcua-broker.nft), and the
+#                        network namespaces tests/test_flood.py tries them in
 #   poppler-utils        pdftoppm/pdffonts/pdftotext: the tests look at the reports' PDF pages
+#   xvfb, imagemagick    a real X server for the screen tests and bench/screens.py, and `import` to see its picture
+#   xdotool              the screen tests resize a window from outside, as a mode change does
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the tests verify our units with it
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v import >/dev/null 2>&1 || need+=(imagemagick)
+command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
 # pygame's mixer (the announcer) loads libgthread-2.0 at run time; minimal systems lack it
 have_gthread=no
 for lib in /usr/lib/*/libgthread-2.0.so.0 /usr/lib/libgthread-2.0.so.0; do [ -e "$lib" ] && have_gthread=yes; done

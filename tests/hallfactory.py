@@ -114,8 +114,9 @@ class HallDriver:
                       device_id: str = "kiosk-1") -> TicketRequest:
         return TicketRequest(command_id=command_id or new_id(), device_id=device_id, area=area, priority=priority)
 
-    def issue(self, area: str = "TP", priority: str | None = None, command_id: str | None = None) -> Outcome:
-        return self.hall.issue_ticket(self.issue_request(area, priority, command_id))
+    def issue(self, area: str = "TP", priority: str | None = None, command_id: str | None = None,
+              sender: str = "kiosk-1") -> Outcome:
+        return self.hall.issue_ticket(self.issue_request(area, priority, command_id, sender), sender=sender)
 
     def ticket(self, area: str = "TP", priority: str | None = None):
         """Issue and return the ticket, insisting that it was issued."""
@@ -126,12 +127,12 @@ class HallDriver:
     def cancel(self, ticket_id: str, reason: str = "printer jam", command_id: str | None = None,
                device_id: str = "kiosk-1") -> Outcome:
         return self.hall.cancel_ticket(TicketCancel(command_id=command_id or new_id(), device_id=device_id,
-                                                    ticket_id=ticket_id, reason=reason))
+                                                    ticket_id=ticket_id, reason=reason), sender=device_id)
 
     def cmd(self, counter: int, action: str, command_id: str | None = None, **fields: Any) -> Outcome:
         model = COUNTER_ACTIONS[action]
         message = model(command_id=command_id or new_id(), device_id=f"keypad-{counter}", **fields)
-        return self.hall.counter_command(counter, action, message)
+        return self.hall.counter_command(counter, action, message, sender=f"keypad-{counter}")
 
     def open(self, counter: int, officer: str | None = None) -> Outcome:
         officer = officer or {1: "lan", 2: "minh", 3: "hoa"}.get(counter, "lan")
@@ -158,10 +159,12 @@ class HallDriver:
 
     def rate(self, counter: int, ticket_id: str | None, **kw: Any) -> Outcome:
         body_counter = kw.pop("body_counter", None)
-        return self.hall.rate(counter, self.rating(counter, ticket_id, body_counter=body_counter, **kw))
+        return self.hall.rate(counter, self.rating(counter, ticket_id, body_counter=body_counter, **kw),
+                              sender=f"pad-{counter}")
 
     def lookup(self, code: str) -> Any:
-        return self.hall.lookup_dossier(DossierLookup(command_id=new_id(), device_id="kiosk-1", code=code))
+        return self.hall.lookup_dossier(DossierLookup(command_id=new_id(), device_id="kiosk-1", code=code),
+                                        sender="kiosk-1")
 
     # ------------------------------------------------------------------ observation
 

@@ -126,8 +126,7 @@ def test_board_png_shows_the_flashing_newest_call_queues_and_notice(tmp_path):
     screen = BoardScreen(service)
     feed_board(service, 1000.0)
     c = settings.screen.colours
-    at = {"t": 1000.1}
-    service.view = lambda now=None, wall=None: BoardService.view(service, at["t"], WALL)
+    service.frozen = (1000.1, WALL)
     lit = pygame.image.load(str(screen.screenshot(tmp_path / "lit.png")))
     assert lit.get_size() == (1280, 720)  # designed at 1920x1080, scaled
     u = 1280 / 1920
@@ -141,7 +140,7 @@ def test_board_png_shows_the_flashing_newest_call_queues_and_notice(tmp_path):
     right = pygame.Rect(int(1300 * u), int(260 * u), int(560 * u), int(600 * u))
     assert pixel_share(lit, right, c.number) > 0.003  # the waiting counts, in the number colour
 
-    at["t"] = 1000.6  # half a period later: the flash is off, the row is a plain panel
+    service.frozen = (1000.6, WALL)  # half a period later: the flash is off, the row is a plain panel
     dark = pygame.image.load(str(screen.screenshot(tmp_path / "dark.png")))
     # the row is a plain panel; only the number itself is still in yellow
     assert pixel_share(dark, newest, c.panel) > 0.5 and pixel_share(dark, newest, c.highlight_text) == 0
@@ -159,27 +158,27 @@ def test_board_follows_the_hall_through_the_dispatcher(broker, site, dispatcher,
     service = BoardService(settings).start()
     screen = BoardScreen(service)
     try:
-        assert service.wait_for(lambda v: v.hall_name and len(v.areas) == 8 and v.online, 10)
+        assert service.wait_for_view(lambda v: v.hall_name and len(v.areas) == 8 and v.online, 10)
         client.ticket("DD"), client.ticket("DD")
         client.counter(4, "open", officer="lan.nguyen")
         client.counter(4, "next")
-        assert service.wait_for(lambda v: v.calls and v.calls[0].number == "B2001" and v.flash is not None, 10)
-        assert service.wait_for(lambda v: next(a.waiting for a in v.areas if a.code == "DD") == 1, 10)
-        assert service.wait_for(lambda v: "figures" in service.model.pages(), 10)  # from the dispatcher's hall/figures
+        assert service.wait_for_view(lambda v: v.calls and v.calls[0].number == "B2001" and v.flash is not None, 10)
+        assert service.wait_for_view(lambda v: next(a.waiting for a in v.areas if a.code == "DD") == 1, 10)
+        assert service.wait_for_view(lambda v: "figures" in service.model.pages(), 10)  # from the dispatcher's hall/figures
         # the dispatcher republishes its whole-day totals on its next tick (at most a second)
-        assert service.wait_for(lambda v: service.model.figures.issued_today == 2, 10)
+        assert service.wait_for_view(lambda v: service.model.figures.issued_today == 2, 10)
         topic = f"motcua/v1/{site}"
         for payload in (b"{", b'{"number": "A1"}', b"\x00" * 10):  # hostile: refused, logged, board carries on
             publisher.publish(f"{topic}/event/call", payload, qos=1).wait_for_publish(5)
         publisher.publish(f"{topic}/hall/notice", HallNotice(text="Hôm nay làm việc đến 17 giờ").to_json(), qos=1,
                           retain=True).wait_for_publish(5)
-        assert service.wait_for(lambda v: v.notice == "Hôm nay làm việc đến 17 giờ", 10)
+        assert service.wait_for_view(lambda v: v.notice == "Hôm nay làm việc đến 17 giờ", 10)
         assert "refused" in (service.runtime.last_error or "")
         client.counter(4, "recall")
         png = pygame.image.load(str(screen.screenshot(tmp_path / "board.png")))
         assert png.get_size() == (960, 540)
         publisher.publish(f"{topic}/hall/notice", b"", qos=1, retain=True).wait_for_publish(5)
-        assert service.wait_for(lambda v: v.notice == settings.notice, 10)
+        assert service.wait_for_view(lambda v: v.notice == settings.notice, 10)
     finally:
         service.stop()
 

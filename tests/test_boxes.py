@@ -263,3 +263,9 @@ def test_commission_fails_plainly_when_a_key_is_never_pressed(tmp_path, monkeypa
     finally:
         Device.pin_factory = None
     assert not result.ok and result.detail == "not pressed: next (GPIO 17)"
+
+
+def test_hub_bundle_carries_the_broker_firewall_rules(hub, tmp_path):
+    out = bundle(hub, tmp_path, "hub", "dispatcher", None, site="hcm-q1")
+    assert (out / "units" / "motcua-broker.nft").read_text() == (REPO / "systemd" / "motcua-broker.nft").read_text()
+    assert "/etc/motcua/" in (REPO / "systemd" / "motcua-broker.service").read_text()

@@ -25,7 +25,7 @@ def test_init_add_remove_and_the_files_that_follow(tmp_path, capsys):
 
     sb = SiteBroker(d)
     acl = sb.acl_path.read_text()
-    assert "user counter-3\ntopic write motcua/v1/hcm-q1/counter/3/cmd/+" in acl
+    assert "user counter-3\ntopic write motcua/v1/hcm-q1/request/counter-3/counter/3/+" in acl
     assert "pattern write motcua/v1/hcm-q1/device/%u/state" in acl
     entries = dict(line.split(":", 1) for line in sb.passwd_path.read_text().splitlines())
     assert set(entries) == {"dispatcher", "counter-3", "kiosk-1"}
@@ -90,7 +90,7 @@ def test_the_config_init_writes_starts_and_locks_the_door(tmp_path):
     try:
         sb = SiteBroker(d)
         pad = connect(local, "pad-1", sb.password_of("pad-1"))
-        assert pad.publish("motcua/v1/s1/counter/2/rating") == NOT_AUTHORIZED
+        assert pad.publish("motcua/v1/s1/request/pad-1/rating/2") == NOT_AUTHORIZED
         pad.close()
         tls_pad = connect(tls, "pad-1", sb.password_of("pad-1"), tls={"ca": d / "certs" / "ca.crt"})
         tls_pad.close()
@@ -141,8 +141,9 @@ def test_the_development_broker_for_trying_a_hall_by_hand(tmp_path):
         assert next(line for line in lines if "logins, as environment variables" in line)
         tech = dict(line.strip().split("=", 1) for line in (d / "tech.env").read_text().splitlines())
         peer = connect(port, tech["MOTCUA_MQTT__USERNAME"], tech["MOTCUA_MQTT__PASSWORD"])
-        assert peer.publish("motcua/v1/demo/request/ticket/issue") in (0, 0x10)
-        assert peer.publish("motcua/v1/demo/counter/1/rating") == NOT_AUTHORIZED
+        me = tech["MOTCUA_MQTT__USERNAME"]
+        assert peer.publish(f"motcua/v1/demo/request/{me}/ticket/issue") in (0, 0x10)
+        assert peer.publish(f"motcua/v1/demo/request/{me}/rating/1") == NOT_AUTHORIZED
         peer.close()
         assert motcua(["broker", "add-device", "pad", "pad-1", "--counter", "1", "--dir", str(d / "etc")]) == 0
         assert next(line for line in lines if "broker reloaded" in line)
@@ -155,7 +156,7 @@ def test_the_development_broker_for_trying_a_hall_by_hand(tmp_path):
             except Refused:
                 assert time.monotonic() < deadline, "the dev broker never took the new device"
                 time.sleep(0.05)
-        assert pad.publish("motcua/v1/demo/counter/1/rating") in (0, 0x10)
+        assert pad.publish("motcua/v1/demo/request/pad-1/rating/1") in (0, 0x10)
         pad.close()
     finally:
         proc.terminate()

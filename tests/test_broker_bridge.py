@@ -47,7 +47,7 @@ def overlaps(a: str, b: str) -> bool:
 
 def test_nothing_flows_both_ways_and_no_command_goes_up():
     assert not [(u, d) for u in UP for d in DOWN if overlaps(u, d)]
-    assert not [u for u in UP if overlaps(u, "counter/1/cmd/next") or overlaps(u, "request/ticket/issue")]
+    assert not [u for u in UP if overlaps(u, "request/counter-1/counter/1/next") or overlaps(u, "request/kiosk-1/ticket/issue")]
     assert overlaps("hall/#", "hall/notice") and not overlaps("hall/config", "hall/notice")  # the checker checks
 
 
@@ -109,7 +109,7 @@ def test_events_go_up_statuses_come_down_and_nothing_loops(bridged):
         central.subscribe(f"motcua/v1/{SITE}/#")
         dispatcher.subscribe(hall.topic("dossier/status"))
         dispatcher.subscribe(hall.topic("hall/notice"))
-        dispatcher.subscribe(hall.topic("counter/+/cmd/#"))
+        dispatcher.subscribe(hall.topic("request/+/counter/#"))
 
         # up: a call in the hall reaches the province, MQTT v5 properties intact
         dispatcher.publish(hall.topic("event/call"), json.dumps({"n": next(seq)}).encode())
@@ -125,7 +125,7 @@ def test_events_go_up_statuses_come_down_and_nothing_loops(bridged):
         assert [m.topic for m in got] == [hall.topic("dossier/status"), hall.topic("hall/notice")]
 
         # a command published at the province never reaches the hall's counters
-        assert central.publish(hall.topic("counter/3/cmd/next"), b"{}") == NOT_AUTHORIZED
+        assert central.publish(hall.topic("request/counter-3/counter/3/next"), b"{}") == NOT_AUTHORIZED
 
         # nothing loops: the province sees its own two messages once each, then the next call from the hall
         dispatcher.publish(hall.topic("event/call"), json.dumps({"n": next(seq)}).encode())
@@ -137,8 +137,8 @@ def test_events_go_up_statuses_come_down_and_nothing_loops(bridged):
 
         # a pad's rating goes up too (the province archives them), but not the pad's own replies
         pad = hall.login("pad-3")
-        pad.publish(hall.topic("counter/3/rating"), b"{}")
-        assert central.next_message(timeout=10).topic == hall.topic("counter/3/rating")
+        pad.publish(hall.topic("request/pad-3/rating/3"), b"{}")
+        assert central.next_message(timeout=10).topic == hall.topic("request/pad-3/rating/3")
         pad.close()
     finally:
         central.close()

@@ -42,17 +42,21 @@ EVERYONE_DENIED = ["device/{me}/reply", "device/dispatcher/state", "hall/config"
 
 # (device, allowed publishes, forbidden publishes), topics below motcua/v1/hcm-q1/
 POLICY = [
-    ("counter-3", [*OWN, "counter/3/cmd/next", "counter/3/cmd/transfer"],
-     [*EVERYONE_DENIED, "counter/4/cmd/next", "counter/3/rating", "request/ticket/issue", "device/pad-3/state"]),
-    ("display-3", OWN, [*EVERYONE_DENIED, "counter/3/cmd/next", "counter/3/rating"]),
-    ("pad-3", [*OWN, "counter/3/rating"],
-     [*EVERYONE_DENIED, "counter/4/rating", "counter/3/cmd/finish", "device/pad-4/state", "request/ticket/issue"]),
-    ("kiosk-1", [*OWN, "request/ticket/issue", "request/ticket/cancel", "request/dossier/lookup"],
-     [*EVERYONE_DENIED, "counter/1/cmd/next", "counter/1/rating", "event/ticket", "area/TP/summary"]),
-    ("board-1", OWN, [*EVERYONE_DENIED, "request/ticket/issue", "counter/1/cmd/next"]),
-    ("announcer", OWN, [*EVERYONE_DENIED, "counter/1/cmd/next", "request/ticket/issue"]),
-    ("tech-1", [*OWN, "counter/5/cmd/next", "request/ticket/issue", "request/dossier/lookup"],
-     [*EVERYONE_DENIED, "counter/5/rating", "area/TP/summary"]),
+    ("counter-3", [*OWN, "request/{me}/counter/3/next", "request/{me}/counter/3/transfer"],
+     [*EVERYONE_DENIED, "request/{me}/counter/4/next", "request/{me}/rating/3", "request/{me}/ticket/issue",
+      "device/pad-3/state", "request/counter-4/counter/3/next", "request/pad-3/counter/3/next"]),
+    ("display-3", OWN, [*EVERYONE_DENIED, "request/{me}/counter/3/next", "request/{me}/rating/3"]),
+    ("pad-3", [*OWN, "request/{me}/rating/3"],
+     [*EVERYONE_DENIED, "request/{me}/rating/4", "request/pad-4/rating/4", "request/{me}/counter/3/finish",
+      "device/pad-4/state", "request/{me}/ticket/issue"]),
+    ("kiosk-1", [*OWN, "request/{me}/ticket/issue", "request/{me}/ticket/cancel", "request/{me}/dossier/lookup"],
+     [*EVERYONE_DENIED, "request/kiosk-2/ticket/cancel", "request/kiosk-2/ticket/issue",
+      "request/{me}/counter/1/next", "request/{me}/rating/1", "event/ticket", "area/TP/summary"]),
+    ("board-1", OWN, [*EVERYONE_DENIED, "request/{me}/ticket/issue", "request/{me}/counter/1/next"]),
+    ("announcer", OWN, [*EVERYONE_DENIED, "request/{me}/counter/1/next", "request/{me}/ticket/issue"]),
+    ("tech-1", [*OWN, "request/{me}/counter/5/next", "request/{me}/ticket/issue", "request/{me}/dossier/lookup"],
+     [*EVERYONE_DENIED, "request/{me}/rating/5", "request/kiosk-1/ticket/issue", "request/{me}/anything",
+      "area/TP/summary"]),
     ("dispatcher", [*OWN, "hall/config", "counter/3/state", "event/call", "area/TP/summary",
                     "device/pad-3/reply"], []),
 ]
@@ -82,9 +86,9 @@ def test_a_device_claiming_another_ones_client_id_gets_its_own(hall):
     try:
         assert impostor.assigned_client_id in (None, "pad-3")
         assert impostor.publish(hall.topic("device/pad-4/state")) == NOT_AUTHORIZED
-        assert impostor.publish(hall.topic("counter/4/rating")) == NOT_AUTHORIZED
+        assert impostor.publish(hall.topic("request/pad-4/rating/4")) == NOT_AUTHORIZED
         # the real pad-4 was not disconnected by the impostor's CONNECT: it still gets its PUBACKs
-        assert real.publish(hall.topic("counter/4/rating")) in (0x00, 0x10)
+        assert real.publish(hall.topic("request/pad-4/rating/4")) in (0x00, 0x10)
         assert not real.disconnected.is_set()
     finally:
         impostor.close()
@@ -118,18 +122,18 @@ def test_nobody_reads_another_devices_commands_or_replies(hall):
     sentinel = hall.topic("hall/sentinel")
     try:
         for peer in snoops.values():
-            peer.subscribe(hall.topic("counter/+/cmd/#"))
+            peer.subscribe(hall.topic("request/+/counter/#"))
             peer.subscribe(hall.topic("device/+/reply"))
             peer.subscribe(hall.topic("device/+/health"))
             peer.subscribe(hall.topic("request/#"))
             peer.subscribe(hall.topic("hall/sentinel"))
-        dispatcher.subscribe(hall.topic("counter/+/cmd/#"))
-        assert keypad.publish(hall.topic("counter/3/cmd/next"), b'{"secret": 1}') == 0x00
-        assert dispatcher.next_message().topic == hall.topic("counter/3/cmd/next")
+        dispatcher.subscribe(hall.topic("request/+/counter/#"))
+        assert keypad.publish(hall.topic("request/counter-3/counter/3/next"), b'{"secret": 1}') == 0x00
+        assert dispatcher.next_message().topic == hall.topic("request/counter-3/counter/3/next")
         dispatcher.publish(hall.topic("device/counter-3/reply"))
         dispatcher.publish(hall.topic("device/dispatcher/health"))
         kiosk = snoops["kiosk-1"]
-        kiosk.publish(hall.topic("request/ticket/issue"))
+        kiosk.publish(hall.topic("request/kiosk-1/ticket/issue"))
         dispatcher.publish(sentinel)
         for name, peer in snoops.items():
             assert _nothing_delivered_before(peer, sentinel) == [], f"{name} read what is not its own"
@@ -159,8 +163,8 @@ def test_each_device_reads_its_own_reply_and_the_hall(hall):
 def test_tls_listener_with_password(hall):
     peer = connect(hall.tls_port, "kiosk-1", hall.passwords["kiosk-1"], tls=hall.tls())
     try:
-        assert peer.publish(hall.topic("request/ticket/issue")) in (0x00, 0x10)
-        assert peer.publish(hall.topic("counter/1/cmd/next")) == NOT_AUTHORIZED
+        assert peer.publish(hall.topic("request/kiosk-1/ticket/issue")) in (0x00, 0x10)
+        assert peer.publish(hall.topic("request/kiosk-1/counter/1/next")) == NOT_AUTHORIZED
     finally:
         peer.close()
     with pytest.raises(Refused):  # TLS is not enough: the password is still required
@@ -176,8 +180,8 @@ def test_client_certificate_is_the_login(hall):
     issued = hall.ca.device("counter-3")
     peer = connect(hall.cert_port, None, None, tls=hall.tls(cert=issued.cert, key=issued.key))
     try:
-        assert peer.publish(hall.topic("counter/3/cmd/next")) in (0x00, 0x10)
-        assert peer.publish(hall.topic("counter/4/cmd/next")) == NOT_AUTHORIZED
+        assert peer.publish(hall.topic("request/counter-3/counter/3/next")) in (0x00, 0x10)
+        assert peer.publish(hall.topic("request/counter-3/counter/4/next")) == NOT_AUTHORIZED
     finally:
         peer.close()
     with pytest.raises(Refused):  # no certificate, no entry, password or not
@@ -213,7 +217,7 @@ def test_the_plain_listener_is_loopback_only(hall):
 def test_an_oversized_packet_is_refused(hall):
     peer = hall.login("kiosk-1")
     try:
-        peer.client.publish(hall.topic("request/ticket/issue"), b"x" * 300_000, qos=1)
+        peer.client.publish(hall.topic("request/kiosk-1/ticket/issue"), b"x" * 300_000, qos=1)
         assert peer.disconnected.wait(5), "the broker must drop a client sending a packet above max_packet_size"
     finally:
         peer.client.loop_stop()

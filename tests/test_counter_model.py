@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 from counter_display.config import CounterBoxSettings, SerialKeypadSettings
@@ -92,3 +93,19 @@ def test_serial_keypad_byte_framing_and_unknown_codes():
         assert seen == ["next", "5"] and keypad.status().startswith("ok")
     finally:
         keypad.close()
+
+
+def test_a_missing_serial_keypad_is_logged_once_and_shown_in_its_status(tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, "counter_display.keypad.serial")
+    keypad = SerialKeypad(SerialKeypadSettings(port=str(tmp_path / "ttyUSB7"), reopen_s=0.1, keys={"n": "next"}))
+    keypad.start()
+    try:
+        wait_until(lambda: bool(caplog.records), timeout=5, what="the missing keypad to be logged")
+        attempts = threading.Event()
+        attempts.wait(0.5)  # several more attempts to open it
+    finally:
+        keypad.close()
+    assert "ttyUSB7" in keypad.status() and keypad.status().startswith("degraded")
+    assert sum("cannot open" in r.getMessage() for r in caplog.records) == 1

@@ -87,7 +87,12 @@ def test_every_counter_command(dispatcher, client, watcher_factory, site):
     with pytest.raises(ValueError):  # 'dossier' is the CLI's word; the protocol's action is attach_dossier
         client.counter(1, "dossier", dossier_code="H12.22-240115-0001")
     r = client.counter(1, "attach_dossier", dossier_code="H12.22-240115-0001")
-    assert r.ok and r.counter.current.dossier_code == "H12.22-240115-0001"
+    assert r.ok and r.counter.current.dossier_code is None  # kept off the public TV (hall.public)
+    import sqlite3
+
+    db = sqlite3.connect(dispatcher.database)
+    assert db.execute("SELECT dossier_code FROM tickets WHERE ticket_id = ?",
+                      (r.counter.current.ticket_id,)).fetchone() == ("H12.22-240115-0001",)
     r = client.counter(1, "finish")
     assert r.ok and r.counter.current is None and r.counter.rating_window.number == "A1001"
     assert client.counter(1, "transfer", to_area="DD").error.code == "bad_state"  # nothing to transfer
@@ -175,12 +180,12 @@ class RawDevice:
 def test_malformed_payloads_are_refused_and_the_dispatcher_keeps_serving(broker, dispatcher, client, site):
     raw = RawDevice(broker, site)
     try:
-        r = raw.send("request/ticket/issue", b"\xff\xfenot json")
+        r = raw.send("request/raw-tester/ticket/issue", b"\xff\xfenot json")
         assert r["body"]["ok"] is False and r["body"]["error"]["code"] == "bad_payload"
         assert r["correlation"] == b"corr"
 
         body = {"command_id": "abcdef123456", "device_id": "raw-tester", "area": "TP", "colour": "red"}
-        r = raw.send("request/ticket/issue", json.dumps(body).encode())
+        r = raw.send("request/raw-tester/ticket/issue", json.dumps(body).encode())
         assert r["body"]["command_id"] == "abcdef123456" and r["body"]["error"]["code"] == "bad_payload"
         assert "colour" in r["body"]["error"]["message"]
 
@@ -188,23 +193,23 @@ def test_malformed_payloads_are_refused_and_the_dispatcher_keeps_serving(broker,
         # (larger ones never reach it: tests/test_broker_security.py)
         big = json.dumps({"command_id": "bigbigbig1234", "device_id": "raw-tester", "area": "TP",
                           "pad": "x" * 100_000}).encode()
-        r = raw.send("request/ticket/issue", big)
+        r = raw.send("request/raw-tester/ticket/issue", big)
         assert r["body"]["error"]["code"] == "too_large"
 
         cmd = {"command_id": "counter99cmd", "device_id": "raw-tester"}
-        r = raw.send("counter/99/cmd/next", json.dumps(cmd).encode())
+        r = raw.send("request/raw-tester/counter/99/next", json.dumps(cmd).encode())
         assert r["body"]["error"]["code"] == "unknown_counter"
-        r = raw.send("counter/1/cmd/explode", json.dumps({**cmd, "command_id": "explode12345"}).encode())
-        assert r["body"]["error"]["code"] == "bad_payload" and "no such command" in r["body"]["error"]["message"]
+        r = raw.send("request/raw-tester/counter/1/explode", json.dumps({**cmd, "command_id": "explode12345"}).encode())
+        assert r["body"]["error"]["code"] == "bad_payload" and "no such request" in r["body"]["error"]["message"]
         req = {"command_id": "unknownarea1", "device_id": "raw-tester", "area": "ZZ"}
-        r = raw.send("request/ticket/issue", json.dumps(req).encode())
+        r = raw.send("request/raw-tester/ticket/issue", json.dumps(req).encode())
         assert r["body"]["error"]["code"] == "unknown_area"
         # a response topic outside device/+/reply is not honoured: the answer goes to the sender's own
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = f"motcua/v1/{site}/counter/1/state"
         with raw.cond:
             n = len(raw.replies)
-            raw.c.publish(f"motcua/v1/{site}/request/ticket/issue",
+            raw.c.publish(f"motcua/v1/{site}/request/raw-tester/ticket/issue",
                           json.dumps({**req, "command_id": "spoofedreply1"}).encode(), qos=1, properties=props)
             assert raw.cond.wait_for(lambda: len(raw.replies) > n, 10)
     finally:
@@ -259,7 +264,8 @@ def test_dossier_cache_answers_with_its_age(dispatcher, client, site, publisher)
 
 
 def test_commands_answer_with_body_id_when_v5_properties_are_lost(broker, dispatcher, site):
-    """An MQTT 3.1.1 hop drops the response topic: the body's device_id and command_id still route the reply."""
+    """An MQTT 3.1.1 hop drops the response topic: the login in the topic routes the reply, the body's command_id
+    matches it."""
     got = threading.Event()
     replies = []
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="old-kiosk", protocol=mqtt.MQTTv311)
@@ -273,7 +279,7 @@ def test_commands_answer_with_body_id_when_v5_properties_are_lost(broker, dispat
     try:
         assert subscribed.wait(10)
         body = {"command_id": "v311request01", "device_id": "old-kiosk", "area": "DD"}
-        c.publish(f"motcua/v1/{site}/request/ticket/issue", json.dumps(body), qos=1)
+        c.publish(f"motcua/v1/{site}/request/old-kiosk/ticket/issue", json.dumps(body), qos=1)
         assert got.wait(10)
         assert replies[0]["command_id"] == "v311request01" and replies[0]["ticket"]["number"] == "B2001"
     finally:

@@ -349,8 +349,8 @@ def test_retry_with_a_new_sent_at_is_still_the_same_command(h):
     cmd1 = OpenCounter(command_id="keypad1-0000002", device_id="keypad-1", officer="lan",
                        sent_at=datetime(2024, 5, 15, 2, 0, 0).astimezone())
     cmd2 = cmd1.model_copy(update={"sent_at": datetime(2024, 5, 15, 2, 0, 5).astimezone()})
-    first = h.hall.counter_command(1, "open", cmd1)
-    again = h.hall.counter_command(1, "open", cmd2)
+    first = h.hall.counter_command(1, "open", cmd1, sender="keypad-1")
+    again = h.hall.counter_command(1, "open", cmd2, sender="keypad-1")
     assert again.replayed and again.reply == first.reply
 
 
@@ -365,7 +365,7 @@ def test_open_refuses_an_officer_not_on_the_list(h):
     out = h.cmd(1, "open", officer="lan")
     assert out.reply.ok
     state = out.reply.counter
-    assert state.status == "open" and state.officer == "lan" and state.officer_name == "Nguyễn Thị Lan"
+    assert state.status == "open" and state.officer is None and state.officer_name == "Nguyễn Thị Lan"
     assert state.name == "Quầy 1"
     assert h.hall.counter_state(2).name == "Quầy hai"
 
@@ -373,7 +373,8 @@ def test_open_refuses_an_officer_not_on_the_list(h):
 def test_any_officer_may_open_when_the_hall_lists_none(make):
     h = make(officers=[])
     out = h.cmd(1, "open", officer="anyone")
-    assert out.reply.ok and out.reply.counter.officer == "anyone" and out.reply.counter.officer_name is None
+    assert out.reply.ok and out.reply.counter.officer_name is None
+    assert h.store.one("SELECT officer FROM counters WHERE number = 1")["officer"] == "anyone"
 
 
 def test_unknown_counter_is_refused(h):
@@ -447,7 +448,7 @@ def test_next_finishes_current_and_opens_rating_window(h):
     assert state.current.called_at == h.clock()
     assert state.rating_window.ticket_id == a.ticket_id
     assert state.rating_window.number == "A1001"
-    assert state.rating_window.officer == "lan"
+    assert state.rating_window.officer is None  # officer ids stay off the public TV
     assert state.rating_window.opened_at == h.clock()
     assert state.rating_window.closes_at == h.clock() + timedelta(seconds=30)
     done = h.store.to_ticket(h.store.ticket(a.ticket_id))
@@ -680,7 +681,7 @@ def test_finish_opens_a_rating_window_that_tick_closes(make):
     out = h.cmd(1, "finish")
     assert out.reply.ok
     w = out.reply.counter.rating_window
-    assert w.ticket_id == t.ticket_id and w.area == "TP" and w.officer == "lan"
+    assert w.ticket_id == t.ticket_id and w.area == "TP" and w.officer is None
     assert w.opened_at == finished_at
     assert w.closes_at == finished_at + timedelta(seconds=45)
     assert out.reply.counter.current is None
@@ -707,13 +708,14 @@ def test_attach_dossier_to_current_then_to_just_finished_ticket(h):
     b = h.ticket("TP")
     h.called(1)
     out = h.cmd(1, "attach_dossier", dossier_code="HS-2024-0001")
-    assert out.reply.ok and out.reply.counter.current.dossier_code == "HS-2024-0001"
+    assert out.reply.ok and out.reply.counter.current.dossier_code is None  # not on the public TV
+    assert h.store.ticket(out.reply.counter.current.ticket_id)["dossier_code"] == "HS-2024-0001"
 
     h.called(1)                 # finishes a, calls b
     h.cmd(1, "finish")          # b in the rating window
     out = h.cmd(1, "attach_dossier", dossier_code="HS-2024-0002")
     assert out.reply.ok
-    assert out.reply.counter.rating_window.dossier_code == "HS-2024-0002"
+    assert h.store.ticket(out.reply.counter.rating_window.ticket_id)["dossier_code"] == "HS-2024-0002"
     assert h.store.ticket(a.ticket_id)["dossier_code"] == "HS-2024-0001"
     assert h.store.ticket(b.ticket_id)["dossier_code"] == "HS-2024-0002"
     ev = h.events("dossier_attached")
@@ -844,7 +846,7 @@ def test_rating_of_a_ticket_finished_at_that_counter(h):
 def test_rating_records_the_dispatchers_view_not_the_pads(h):
     t = _served(h)
     rating = h.rating(1, t.ticket_id).model_copy(update={"officer": "hoa", "area": "DD"})
-    assert h.hall.rate(1, rating).reply.ok
+    assert h.hall.rate(1, rating, sender="pad-1").reply.ok
     row = h.store.one("SELECT officer, area FROM ratings")
     assert (row["officer"], row["area"]) == ("lan", "TP")
 
@@ -1208,7 +1210,7 @@ def test_counter_state_reflects_commands(h):
     h.clock.advance(minutes=1)
     h.called(2)
     s = h.hall.counter_state(2)
-    assert s.status == "open" and s.officer == "minh" and s.officer_name == "Trần Văn Minh"
+    assert s.status == "open" and s.officer is None and s.officer_name == "Trần Văn Minh"
     assert s.current.ticket_id == t.ticket_id and s.current.counter == 2
     assert s.updated_at == h.clock()
     h.cmd(2, "pause")

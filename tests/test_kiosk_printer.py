@@ -9,7 +9,8 @@ import pygame.freetype
 import pytest
 from PIL import Image, ImageChops
 
-from kiosk_ticket.config import DEJAVU, DEJAVU_BOLD, KioskSettings, PrinterSettings, Texts
+from kiosk_ticket.config import KioskSettings, PrinterSettings, Texts
+from motcua.screen_settings import DEJAVU, DEJAVU_BOLD
 from kiosk_ticket.printer import PrinterError, PrinterStatus, TicketPrinter, to_cp1258
 from kiosk_ticket.ticket_render import TicketContent, TicketRenderer, ticket_lines, wrap
 from tests.kioskkit import FakeNetworkPrinter, PtyPrinter, decode_raster

@@ -88,3 +88,19 @@ def test_unplugged_scanner_is_reported_and_reopened(scanner):
     wait_until(lambda: s.status.startswith("ok"), 5, "the scanner to be reopened")
     pty.send(b"H57-0002\n")
     assert codes.get(timeout=5) == "H57-0002"
+
+
+def test_a_missing_scanner_is_logged_once_and_shown_in_its_status(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, "kiosk_ticket.scanner")
+    s = BarcodeScanner(ScannerSettings(device=str(tmp_path / "ttyACM9"), reopen_s=0.1), lambda c: None,
+                       lambda r: None).start()
+    try:
+        wait_until(lambda: s.status.startswith("degraded"), 5, "the missing scanner to be noticed")
+        wait_until(lambda: bool(caplog.records), 5, "a log line")
+        for _ in range(5):  # several retries
+            s._stop.wait(0.1)
+    finally:
+        s.stop()
+    assert "ttyACM9" in s.status and "unavailable" in s.status
+    assert [r.message for r in caplog.records if "cannot be opened" in r.message] and \
+        sum("cannot be opened" in r.message for r in caplog.records) == 1

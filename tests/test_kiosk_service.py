@@ -153,3 +153,17 @@ def test_dossier_lookup_by_scan(dispatcher, broker, site, tmp_path, kiosk_factor
     kiosk.scanned("H57-9999")
     assert kiosk.wait_for_view(lambda v: v.screen == "dossier_result", 10)
     assert kiosk.view.dossier is None and "Không tìm thấy hồ sơ có mã H57-9999" in kiosk.view.message
+
+
+def test_a_rate_limited_kiosk_says_so_plainly(broker, site, tmp_path, fake_printer, kiosk_factory):
+    from tests.conftest import DispatcherProcess
+
+    d = DispatcherProcess(broker, site, tmp_path, MOTCUA_HALL__LIMITS__TICKET_ISSUE__BURST="1",
+                          MOTCUA_HALL__LIMITS__TICKET_ISSUE__PER_MINUTE="0.5").start()
+    try:
+        kiosk = kiosk_factory(settings(broker, site, tmp_path, printer=net(fake_printer)))
+        assert take(kiosk, "TP") == "ticket"
+        assert take(kiosk, "TP") == "error"
+        assert kiosk.view.message == "Máy đang bận, xin Ông/Bà chờ giây lát rồi bấm lại."
+    finally:
+        d.stop()

@@ -68,7 +68,7 @@ def test_ratings_made_offline_survive_a_pad_restart_and_count_once(own_broker, s
         assert rows[1][3] == '["long_wait"]' and rows[0][4] == "lan.nguyen"
 
         def send(pad_service, rating):  # through the pad's own connection: only it may rate its counter
-            topic = pad_service.topics.counter_rating(rating.counter)
+            topic = pad_service.topics.counter_rating(rating.counter, pad_service.runtime.login)
             return pad_service.runtime.request(topic, rating, RatingAck, timeout=5)
 
         again = send(pads[1], waiting[1][0])  # a duplicate sent on purpose

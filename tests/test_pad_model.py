@@ -49,7 +49,7 @@ def test_a_satisfied_citizen_is_recorded_before_being_thanked(make):
     assert (r.ticket_id, r.counter, r.officer, r.area, r.level) == ("20260302-TP-1023", 3, "lan.nguyen", "TP",
                                                                       "very_satisfied")
     assert r.dossier_code == "H12.22-240115-0001" and r.reasons == [] and r.indicators is None
-    assert r.rated_at == T0 and r.device_id == "pad-3"
+    assert r.rated_at == T0 and r.device_id is None  # the login says who sent it
     m.tick(1 + 4.9)
     assert m.view.screen == "thanks"
     m.tick(1 + 5.0)
@@ -78,9 +78,53 @@ def test_nobody_answers_then_not_rated_is_recorded(make):
     m.tick(29.9)
     assert m.view.screen == "rating" and m.outbox.size() == 0
     m.tick(30)
-    assert m.view.screen == "idle"
+    assert m.view.screen == "idle" and m.outbox.size() == 0  # a face tapped just now would still count
+    assert m.next_deadline() == 33
+    m.tick(33)
     [r] = m.outbox.pending()
     assert r.level == "not_rated"
+
+
+def test_a_face_tapped_just_after_the_timeout_still_rates_that_ticket_once(make):
+    m = make()
+    m.counter_state(state(w=window()), 0)
+    m.tick(30)
+    assert m.view.screen == "idle"
+    m.tap("level:satisfied", 31.5)  # the finger was on its way
+    assert m.view.screen == "thanks"
+    m.tick(40)
+    [r] = m.outbox.pending()
+    assert r.level == "satisfied" and r.ticket_id.endswith("-1023")
+
+
+def test_a_citizen_still_choosing_at_29_s_is_never_cut_off(make):
+    m = make()
+    m.counter_state(state(w=window()), 0)
+    m.tap("level:unsatisfied", 10)
+    m.tap("reason:long_wait", 38)  # 28 s after the face, 38 s after the officer finished
+    m.tick(60)
+    assert m.view.screen == "reasons" and m.outbox.size() == 0  # the clock restarted at the touch
+    m.tap("reason:attitude", 67)  # 29 s after the last touch
+    m.tick(96.9)
+    assert m.view.screen == "reasons" and m.outbox.size() == 0
+    m.tick(97)  # 30 s untouched: what was chosen is sent, and the citizen is thanked
+    assert m.view.screen == "thanks"
+    m.tap("send", 97.2)  # the "send" meant for the reasons lands on the thank-you: nothing more
+    m.tick(200)
+    [r] = m.outbox.pending()
+    assert r.level == "unsatisfied" and r.reasons == ["attitude", "long_wait"] and m.view.screen == "idle"
+
+
+def test_back_from_the_reasons_to_the_faces(make):
+    m = make()
+    m.counter_state(state(w=window()), 0)
+    m.tap("level:unsatisfied", 1)
+    m.tap("reason:long_wait", 2)
+    m.tap("back", 3)
+    assert m.view.screen == "rating" and m.view.reasons == frozenset()
+    m.tap("level:satisfied", 4)
+    [r] = m.outbox.pending()
+    assert r.level == "satisfied" and r.reasons == []
 
 
 def test_walking_away_from_the_reasons_keeps_the_level(make):
@@ -88,9 +132,9 @@ def test_walking_away_from_the_reasons_keeps_the_level(make):
     m.counter_state(state(w=window()), 0)
     m.tap("level:unsatisfied", 1)
     m.tap("reason:many_trips", 2)
-    m.tick(30)
+    m.tick(32)
     [r] = m.outbox.pending()
-    assert r.level == "unsatisfied" and r.reasons == ["many_trips"]
+    assert r.level == "unsatisfied" and r.reasons == ["many_trips"] and m.view.screen == "thanks"
 
 
 def test_bursts_of_taps_count_once(make):

@@ -119,3 +119,16 @@ def test_screenshots_for_the_docs(tmp_path):
     from motcua.localbroker import REPO
     for p in shots:
         assert (REPO / "docs" / "images" / p.name).is_file()
+
+
+def test_a_panel_mounted_sideways_turns_the_picture_and_the_touches(tmp_path):
+    from motcua.touchscreen import Display
+    from satisfaction_pad.config import PadSettings
+
+    settings = PadSettings(device_id="pad-3", counter=3, outbox=tmp_path / "o.db",
+                           screen={"fullscreen": False, "width": 800, "height": 1280, "rotation": 90})
+    display = Display(settings.screen, surface=pygame.Surface((800, 1280)))
+    assert display.size == (1280, 800)  # laid out landscape on a portrait panel
+    corner = pygame.Rect(0, 0, 100, 50)  # the canvas's top-left corner lands top-right on the panel
+    assert display.to_window(corner) == pygame.Rect(750, 0, 50, 100)
+    assert display.to_canvas((795, 5)) == (5, 5) and display.to_canvas((5, 1275)) == (1275, 795)

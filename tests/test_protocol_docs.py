@@ -50,7 +50,7 @@ def test_every_topic_is_documented_in_protocol_md():
     for code in m.ErrorInfo.model_fields["code"].annotation.__args__:
         assert f"| `{code}` |" in md
     for action in m.COUNTER_ACTIONS:
-        assert f"cmd/{action}`" in md
+        assert f"counter/3/{action}`" in md
 
 
 def test_every_topic_and_counter_action_has_an_example():

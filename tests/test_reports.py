@@ -56,7 +56,8 @@ def _finish_and_rate(d: HallDriver, counter: int, level: str, **fields):
 
 def _rating(d: HallDriver, counter: int, ticket_id: str, level: str, rated_at, **fields) -> None:
     out = d.hall.rate(counter, Rating(rating_id=new_id(), device_id=f"pad-{counter}", counter=counter,
-                                      ticket_id=ticket_id, level=level, rated_at=rated_at, **fields))
+                                      ticket_id=ticket_id, level=level, rated_at=rated_at, **fields),
+                      sender=f"pad-{counter}")
     assert out.reply.ok, out.reply.error
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from pydantic import Field
 
+from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
-
-Colour = tuple[int, int, int]
 
 
 class BoardTexts(StrictModel):
@@ -49,12 +45,12 @@ class BoardColours(StrictModel):
     warning: Colour = (255, 120, 60)
 
 
-class BoardScreen(StrictModel):
-    width: int = Field(1920, ge=320, le=7680)
-    height: int = Field(1080, ge=240, le=4320)
-    fullscreen: bool = Field(True, description="Full screen at the display's own size; the layout scales.")
-    font: Path = DEJAVU
-    bold_font: Path = DEJAVU_BOLD
+class BoardScreen(ScreenSettings):
+    """The shared screen settings; a board is usually a 43" landscape TV."""
+
+    width: int = Field(1920, ge=320, le=7680, description="Window width of a windowed run (not used full screen).")
+    height: int = Field(1080, ge=240, le=7680, description="Window height of a windowed run (not used full screen).")
+    diagonal_in: float = Field(43.0, ge=3, le=120, description="The panel's diagonal in inches.")
     colours: BoardColours = BoardColours()
 
 
@@ -72,6 +68,6 @@ class BoardSettings(DeviceSettings):
                         "chờ đến lượt.", max_length=500,
                         description="The notice line until the central system sends one (hall/notice).")
     notice_speed_px_s: float = Field(120.0, ge=10, le=2000, description="Scrolling speed at 1920 pixels wide.")
-    notice_fps: int = Field(30, ge=1, le=60, description="Frame rate of the scrolling notice strip (only that strip).")
+    notice_fps: int = Field(20, ge=1, le=60, description="Frame rate of the scrolling notice strip (only that strip); at most screen.max_fps.")
     screen: BoardScreen = BoardScreen()
     texts: BoardTexts = BoardTexts()

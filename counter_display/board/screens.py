@@ -9,7 +9,8 @@ own so that scrolling it repaints only that strip.
 from __future__ import annotations
 
 import pygame
-import pygame.freetype
+
+from motcua.touchscreen import CachedFont, Fonts
 
 from .config import BoardSettings
 from .model import BoardView
@@ -20,18 +21,13 @@ class BoardPainter:
         self.s = settings
         self.c = settings.screen.colours
         self.t = settings.texts
-        pygame.freetype.init()
-        self._fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+        self.fonts = Fonts(settings.screen)
         self.unit = 1.0
 
-    def font(self, size: int, bold: bool = False) -> pygame.freetype.Font:
-        key = (bold, max(8, size))
-        if key not in self._fonts:
-            path = self.s.screen.bold_font if bold else self.s.screen.font
-            self._fonts[key] = pygame.freetype.Font(str(path), key[1])
-        return self._fonts[key]
+    def font(self, size: int, bold: bool = False) -> CachedFont:
+        return self.fonts(size, bold)
 
-    def fit(self, text: str, size: int, width: int, bold: bool = False) -> pygame.freetype.Font:
+    def fit(self, text: str, size: int, width: int, bold: bool = False) -> CachedFont:
         """The largest font up to ``size`` in which ``text`` fits on one line of ``width``."""
         while size > 12 and self.font(size, bold).get_rect(text).width > width:
             size -= 2
@@ -41,7 +37,8 @@ class BoardPainter:
 
     def _u(self, surface: pygame.Surface) -> float:
         w, h = surface.get_size()
-        self.unit = min(w / 1920, h / 1080)
+        # designed at 1920x1080; on a TV standing upright the calls take the whole width (see _columns)
+        self.unit = min(w / 1250, h / 1920) if h > w else min(w / 1920, h / 1080)
         return self.unit
 
     def notice_rect(self, surface: pygame.Surface) -> pygame.Rect:
@@ -53,47 +50,50 @@ class BoardPainter:
 
     def draw(self, surface: pygame.Surface, view: BoardView) -> None:
         """Everything but the notice strip."""
-        u = self._u(surface)
-        w, h = surface.get_size()
+        self._u(surface)
         surface.fill(self.c.background)
-        top = self._header(surface, view)
-        body = pygame.Rect(int(30 * u), top + int(24 * u), w - int(60 * u),
-                           self.notice_rect(surface).top - top - int(48 * u))
+        self._header(surface, view)
+        body = self._body(surface)
         getattr(self, f"_{view.page}")(surface, view, body)
 
     def draw_notice(self, surface: pygame.Surface, text: str, offset: float) -> pygame.Rect:
         """The notice strip with the text shifted left by ``offset`` pixels (wrapping round)."""
         rect = self.notice_rect(surface)
-        u = self.unit
-        surface.fill(self.c.notice_background, rect)
-        rendered = self._notice_surface(text)
-        width = rendered.get_width()
-        y = rect.centery - rendered.get_height() // 2
-        margin = int(30 * u)
-        if width <= rect.width - 2 * margin:  # it fits: it stays still
-            surface.blit(rendered, (rect.centerx - width // 2, y))
+        strip, scrolls = self._notice_strip(text, rect)
+        if not scrolls:  # it fits: it stays still
+            surface.blit(strip, rect)
             return rect
-        cycle = width + int(200 * u)
-        x = rect.left + margin - int(offset) % cycle
+        cycle = strip.get_width()
+        x = rect.left + int(30 * self.unit) - int(offset) % cycle - cycle
         clip = surface.get_clip()
         surface.set_clip(rect)
-        while x < rect.right:
-            surface.blit(rendered, (x, y))
+        while x < rect.right:  # the strip is one cycle wide: two or three blits cover the line
+            surface.blit(strip, (x, rect.top))
             x += cycle
         surface.set_clip(clip)
         return rect
 
-    def _notice_surface(self, text: str) -> pygame.Surface:
-        """The notice rendered once per text and size: scrolling then only blits it."""
-        key = (text, int(44 * self.unit))
-        if getattr(self, "_notice_key", None) != key:
-            self._notice_img, _ = self.font(key[1]).render(text, self.c.notice, self.c.notice_background)
-            self._notice_key = key
-        return self._notice_img
+    def _notice_strip(self, text: str, rect: pygame.Rect) -> tuple[pygame.Surface, bool]:
+        """The notice rendered once per text and size on its background, one scrolling cycle wide (the text and
+        its gap) or the strip's width when it fits; scrolling then only blits it."""
+        key = (text, rect.size)
+        if getattr(self, "_strip_key", None) != key:
+            font = self.font(int(44 * self.unit))
+            words = font.image(text, self.c.notice, self.c.notice_background) if text else None
+            width = words.get_width() if words else 0
+            scrolls = width > rect.width - int(60 * self.unit)
+            strip = pygame.Surface((width + int(200 * self.unit) if scrolls else rect.width, rect.height))
+            if pygame.display.get_surface() is not None:
+                strip = strip.convert()
+            strip.fill(self.c.notice_background)
+            if words:
+                x = 0 if scrolls else (rect.width - width) // 2
+                strip.blit(words, (x, (rect.height - words.get_height()) // 2))
+            self._strip, self._strip_scrolls, self._strip_key = strip, scrolls, key
+        return self._strip, self._strip_scrolls
 
     def notice_scrolls(self, surface: pygame.Surface, text: str) -> bool:
-        rect = self.notice_rect(surface)
-        return self._notice_surface(text).get_width() > rect.width - int(60 * self.unit)
+        return self._notice_strip(text, self.notice_rect(surface))[1]
 
     # ------------------------------------------------------------------ pieces
 
@@ -119,8 +119,7 @@ class BoardPainter:
 
     def _calls(self, surface: pygame.Surface, view: BoardView, body: pygame.Rect) -> None:
         u = self.unit
-        left = pygame.Rect(body.left, body.top, int(body.width * 0.64), body.height)
-        right = pygame.Rect(left.right + int(30 * u), body.top, body.right - left.right - int(30 * u), body.height)
+        left, right = self._columns(body)
         # column titles
         head_font = self.font(int(34 * u), True)
         num_x, ctr_x = left.left + int(40 * u), left.left + int(left.width * 0.68)
@@ -129,25 +128,8 @@ class BoardPainter:
         top = left.top + int(60 * u)
         if not view.calls:
             self._text(surface, self.t.no_calls, self.font(int(44 * u)), self.c.muted, (num_x, top + int(40 * u)))
-        first_h = int(210 * u)
-        rest_h = (left.bottom - top - first_h - int(16 * u)) // max(1, self.s.recent_calls - 1)
-        y = top
-        for i, call in enumerate(view.calls):
-            h = first_h if i == 0 else rest_h
-            row = pygame.Rect(left.left, y, left.width, h - int(12 * u))
-            lit = i == 0 and view.flash is not False
-            pygame.draw.rect(surface, self.c.highlight if lit else self.c.panel, row, border_radius=int(18 * u))
-            ink = self.c.highlight_text if lit else (self.c.number if i == 0 else self.c.text)
-            size = int((150 if i == 0 else min(80, rest_h * 0.7 / u)) * u)
-            num_font = self.font(size, True)
-            ny = row.centery - num_font.get_sized_height() // 2 + int(size * 0.1)
-            num_font.render_to(surface, (num_x, ny), call.number, ink)
-            arrow_font = self.font(int(size * 0.6), True)
-            arrow_x = ctr_x - arrow_font.get_rect("→").width - int(50 * u)
-            arrow_font.render_to(surface, (arrow_x, row.centery - arrow_font.get_sized_height() // 2 + int(size * 0.05)),
-                                 "→", ink)
-            num_font.render_to(surface, (ctr_x, ny), str(call.counter), ink)
-            y += h
+        for i in range(len(view.calls)):
+            self.draw_call(surface, view, i, left)
         # waiting per area
         pygame.draw.rect(surface, self.c.panel, right, border_radius=int(18 * u))
         self._text(surface, self.t.waiting_title, self.font(int(40 * u), True), self.c.text,
@@ -168,13 +150,60 @@ class BoardPainter:
                                            y + (line_h - count_font.get_sized_height()) // 2), count, self.c.number)
             y += line_h
 
+    def _body(self, surface: pygame.Surface) -> pygame.Rect:
+        u = self._u(surface)
+        w, _ = surface.get_size()
+        header = int(130 * u)
+        return pygame.Rect(int(30 * u), header + int(24 * u), w - int(60 * u),
+                           self.notice_rect(surface).top - header - int(48 * u))
+
+    def _columns(self, body: pygame.Rect) -> tuple[pygame.Rect, pygame.Rect]:
+        """The calls and the waiting queues: side by side on a landscape TV, one above the other upright."""
+        gap = int(30 * self.unit)
+        if body.height > body.width:
+            calls_h = int(body.height * 0.62)
+            return (pygame.Rect(body.left, body.top, body.width, calls_h),
+                    pygame.Rect(body.left, body.top + calls_h + gap, body.width, body.height - calls_h - gap))
+        left = pygame.Rect(body.left, body.top, int(body.width * 0.64), body.height)
+        return left, pygame.Rect(left.right + gap, body.top, body.right - left.right - gap, body.height)
+
+    def calls_column(self, surface: pygame.Surface) -> pygame.Rect:
+        return self._columns(self._body(surface))[0]
+
+    def draw_call(self, surface: pygame.Surface, view: BoardView, i: int, left: pygame.Rect | None = None) -> pygame.Rect:
+        """Row ``i`` of the calls list (0: the newest, large, lit while it flashes); returns its rectangle."""
+        u = self.unit
+        left = left or self.calls_column(surface)
+        num_x, ctr_x = left.left + int(40 * u), left.left + int(left.width * 0.68)
+        top = left.top + int(60 * u)
+        first_h = int(210 * u)
+        rest_h = (left.bottom - top - first_h - int(16 * u)) // max(1, self.s.recent_calls - 1)
+        y = top if i == 0 else top + first_h + (i - 1) * rest_h
+        h = first_h if i == 0 else rest_h
+        call = view.calls[i]
+        row = pygame.Rect(left.left, y, left.width, h - int(12 * u))
+        surface.fill(self.c.background, row)
+        lit = i == 0 and view.flash is not False
+        pygame.draw.rect(surface, self.c.highlight if lit else self.c.panel, row, border_radius=int(18 * u))
+        ink = self.c.highlight_text if lit else (self.c.number if i == 0 else self.c.text)
+        size = int((150 if i == 0 else min(80, rest_h * 0.7 / u)) * u)
+        num_font = self.font(size, True)
+        ny = row.centery - num_font.get_sized_height() // 2 + int(size * 0.1)
+        num_font.render_to(surface, (num_x, ny), call.number, ink)
+        arrow_font = self.font(int(size * 0.6), True)
+        arrow_x = ctr_x - arrow_font.get_rect("→").width - int(50 * u)
+        arrow_font.render_to(surface, (arrow_x, row.centery - arrow_font.get_sized_height() // 2 + int(size * 0.05)),
+                             "→", ink)
+        num_font.render_to(surface, (ctr_x, ny), str(call.counter), ink)
+        return row
+
     def _ready(self, surface: pygame.Surface, view: BoardView, body: pygame.Rect) -> None:
         u = self.unit
         self._text(surface, self.t.ready_title, self.font(int(64 * u), True), self.c.number, (body.left, body.top))
         self._text(surface, self.t.ready_hint, self.font(int(32 * u)), self.c.muted,
                    (body.left, body.top + int(86 * u)))
         top = body.top + int(150 * u)
-        cols = 2
+        cols = 1 if body.height > body.width else 2  # an upright TV: one long code per line
         rows = max(1, (len(view.ready) + cols - 1) // cols)
         cell_w = (body.width - int(30 * u)) // cols
         cell_h = min(int(120 * u), (body.bottom - top) // rows)
@@ -217,11 +246,11 @@ class BoardPainter:
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
-    def _text(surface: pygame.Surface, text: str, font: pygame.freetype.Font, colour, at: tuple[int, int]) -> None:
+    def _text(surface: pygame.Surface, text: str, font: CachedFont, colour, at: tuple[int, int]) -> None:
         font.render_to(surface, at, text, colour)
 
     @staticmethod
-    def _ellipsis(text: str, font: pygame.freetype.Font, width: int) -> str:
+    def _ellipsis(text: str, font: CachedFont, width: int) -> str:
         if font.get_rect(text).width <= width:
             return text
         while text and font.get_rect(text + "…").width > width:

@@ -8,7 +8,6 @@ thread draws.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from motcua.protocol import (
     decode,
 )
 from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
+from motcua.screen_service import ScreenService
 
 from .config import BoardSettings
 from .model import BoardModel, BoardView
@@ -33,17 +33,14 @@ from .model import BoardModel, BoardView
 log = logging.getLogger("counter_display.board")
 
 
-class BoardService:
+class BoardService(ScreenService):
     def __init__(self, settings: BoardSettings, notifier: SystemdNotifier | None = None):
         self.settings = settings
         self.runtime = DeviceRuntime(settings, "board", checks=self._checks, notifier=notifier)
         self.topics = t = self.runtime.topics
         self.model = BoardModel(settings)
-        self.lock = threading.RLock()
-        self._changed = threading.Condition(self.lock)
-        self.on_change: Callable[[], None] = lambda: None
-        self.screen_status = "ok"
-        self.screen_beat: float | None = None
+        self.frozen: tuple[float, datetime] | None = None  # (monotonic, wall): screenshots draw a fixed moment
+        self._init_screen()
         self._dispatcher_online = False
 
         rt = self.runtime
@@ -58,14 +55,10 @@ class BoardService:
 
     def _locked(self, apply: Callable[[object, Inbound], bool]) -> Callable[[object, Inbound], None]:
         def handler(message, inbound: Inbound) -> None:
-            with self.lock:
+            with self._lock:
                 if apply(message, inbound):
                     self._notify()
         return handler
-
-    def _notify(self) -> None:
-        self.on_change()
-        self._changed.notify_all()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -89,7 +82,7 @@ class BoardService:
                 self.runtime.last_error = f"refused message on {msg.topic}: {exc}"
                 log.warning("refused message on %s: %s", msg.topic, exc)
                 return
-        with self.lock:
+        with self._lock:
             if self.model.hall_notice(notice):
                 self._notify()
 
@@ -98,33 +91,26 @@ class BoardService:
         self._watch_link()
 
     def _watch_link(self) -> None:
-        with self.lock:
+        with self._lock:
             if self.model.link(self.runtime.connected and self._dispatcher_online):
                 self._notify()
 
     # ------------------------------------------------------------------ for the screen and tests
 
-    def view(self, now: float | None = None, wall: datetime | None = None) -> BoardView:
-        with self.lock:
+    @property
+    def view(self) -> BoardView:
+        return self.view_at()
+
+    def view_at(self, now: float | None = None, wall: datetime | None = None) -> BoardView:
+        if self.frozen is not None and now is None and wall is None:
+            now, wall = self.frozen
+        with self._lock:
             return self.model.view(time.monotonic() if now is None else now, wall or datetime.now(timezone.utc))
 
     def next_deadline(self) -> float:
-        with self.lock:
+        with self._lock:
             return self.model.next_deadline(time.monotonic(), datetime.now(timezone.utc))
 
-    def wait_for(self, predicate: Callable[[BoardView], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self.view()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.5))
-            return True
-
     def _checks(self) -> dict[str, str]:
-        screen = self.screen_status
-        if self.screen_beat is not None and time.monotonic() - self.screen_beat > 90:
-            screen = f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
-        return {"screen": screen,
+        return {"screen": self.screen_check(),
                 "dispatcher": "ok" if self._dispatcher_online else "degraded: dispatcher unreachable"}

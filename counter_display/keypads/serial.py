@@ -43,7 +43,10 @@ class SerialKeypad(Keypad):
         try:
             self.port = pyserial.serial_for_url(self.s.port, baudrate=self.s.baudrate, timeout=0.2)
         except (pyserial.SerialException, OSError, ValueError) as exc:
-            self._status = f"degraded: cannot open {self.s.port} (unplugged?): {exc}"
+            status = f"degraded: cannot open {self.s.port} (unplugged?): {exc}"
+            if not self._status.startswith("degraded: cannot open"):  # logged once per outage, not every retry
+                log.warning("serial keypad: %s", status)
+            self._status = status
             return False
         self._status = f"ok (serial {self.s.port})"
         self.opened.set()

@@ -7,13 +7,16 @@ ECDSA P-256: small, fast on a Pi Zero, accepted by Mosquitto's OpenSSL.
 
 Client certificates carry the device id as Common Name, so on the listener
 with ``use_identity_as_username`` the certificate *is* the login and the same
-ACL applies.
+ACL applies. That is why a removed or rotated device's certificate is revoked:
+``certs/crl.pem`` (the listener's ``crlfile``) lists every revoked serial, and
+the broker refuses those certificates at the TLS handshake.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -92,6 +95,8 @@ class SiteCA:
                     .sign(key, hashes.SHA256()))
             _write_key(self.key_path, key, 0o600)
             _write_cert(self.cert_path, cert)
+        if not self.crl_path.is_file():  # the client-certificate listener needs its crlfile from the start
+            self.write_crl()
         return Issued(self.cert_path, self.key_path)
 
     def _load(self):
@@ -130,8 +135,61 @@ class SiteCA:
 
     def device(self, device_id: str) -> Issued:
         d = self.dir / "devices"
+        old = d / f"{device_id}.crt"
+        if old.is_file():  # a new certificate replaces the old one: the old one must stop working too
+            self.revoke(device_id)
         return self._issue(device_id, ExtendedKeyUsageOID.CLIENT_AUTH, [], DEVICE_DAYS,
                            d / f"{device_id}.crt", d / f"{device_id}.key", 0o600)
+
+    # ------------------------------------------------------------------ revocation
+
+    @property
+    def crl_path(self) -> Path:
+        return self.dir / "crl.pem"
+
+    @property
+    def revoked_path(self) -> Path:
+        return self.dir / "revoked.json"
+
+    def _revoked(self) -> list[dict]:
+        if not self.revoked_path.is_file():
+            return []
+        return json.loads(self.revoked_path.read_text())
+
+    def revoke(self, device_id: str) -> int | None:
+        """Revoke the device's current certificate, if it has one; delete it; rewrite the CRL.
+        Returns the revoked serial number."""
+        cert_path = self.dir / "devices" / f"{device_id}.crt"
+        serial = None
+        if cert_path.is_file():
+            serial = x509.load_pem_x509_certificate(cert_path.read_bytes()).serial_number
+            entries = [e for e in self._revoked() if e["serial"] != str(serial)]
+            entries.append({"serial": str(serial), "device_id": device_id,
+                            "revoked_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+            self.revoked_path.write_text(json.dumps(entries, indent=1) + "\n")
+            cert_path.unlink()
+            (self.dir / "devices" / f"{device_id}.key").unlink(missing_ok=True)
+        self.write_crl()
+        return serial
+
+    def write_crl(self) -> Path:
+        """``crl.pem``: every revoked serial, signed by the site CA. Valid as long as the CA: an
+        expired CRL would make OpenSSL refuse every client certificate."""
+        ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        now = dt.datetime.now(dt.timezone.utc)
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+                   .last_update(now - dt.timedelta(minutes=5)).next_update(now + dt.timedelta(days=CA_DAYS)))
+        for entry in self._revoked():
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(int(entry["serial"]))
+                .revocation_date(dt.datetime.fromisoformat(entry["revoked_at"])).build())
+        crl = builder.sign(ca_key, hashes.SHA256())
+        tmp = self.crl_path.with_name("crl.pem.tmp")
+        tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.crl_path)
+        return self.crl_path
 
 
 def default_hosts() -> list[str]:

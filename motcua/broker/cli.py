@@ -85,6 +85,7 @@ def cmd_roles(_args) -> int:
 
 def cmd_gen_certs(args) -> int:
     from .certs import SiteCA, default_hosts
+    from .roles import ROLES
 
     sb = _site(args)
     registry = sb.load()
@@ -96,7 +97,9 @@ def cmd_gen_certs(args) -> int:
         server = ca.server(hosts)
         give_to_broker(server.key)
         print(f"server certificate for {', '.join(hosts)}: {server.cert}")
-    wanted = args.device or ([] if args.no_devices else [d.id for d in registry.devices])
+    # by default only roles that log in by certificate; the dispatcher or a technician only by name
+    wanted = args.device or ([] if args.no_devices else [d.id for d in registry.devices if ROLES[d.role].cert_login])
+    ca.write_crl()  # the listener's crlfile must exist, even with nothing revoked yet
     for device_id in wanted:
         if registry.find(device_id) is None:
             raise RegistryError(f"{device_id} is not registered: add-device first")

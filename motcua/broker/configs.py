@@ -26,8 +26,9 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # What crosses the bridge, below ``motcua/v1/{site}/``. Up: what happened in the
 # hall, for the province's dashboards and archives. Down: what the province
 # knows and the hall needs. Disjoint by construction (checked by a test), and
-# no ``cmd`` or ``request`` topic goes up: a command can never echo back.
-UP = ("event/#", "counter/+/state", "counter/+/rating", "area/+/summary", "hall/config", "hall/figures",
+# no command or ticket request goes up: a command can never echo back. Pads' ratings
+# (``request/{pad}/rating/{n}``) go up, out only, for the province's archive.
+UP = ("event/#", "counter/+/state", "request/+/rating/+", "area/+/summary", "hall/config", "hall/figures",
       "hall/report/+", "device/+/availability", "device/+/health")
 DOWN = ("dossier/status", "hall/notice", "central/#")
 

@@ -7,7 +7,10 @@ sets ``use_username_as_clientid``, as client id too). Rights come in two kinds:
   writes its own ``device/{id}/availability|health|state`` and reads its own
   ``device/{id}/reply``, and nobody else's;
 * ``user`` blocks, one per registered device, from its role: which commands
-  and requests it may send, and which hall topics it may read.
+  and requests it may send, and which hall topics it may read. Requests go on
+  ``request/{login}/…`` and each block names its own login there literally, so
+  a device can only ever send requests as itself: the dispatcher takes the
+  sender from that level.
 
 This module is pure: it turns a list of devices into the text of a Mosquitto
 ``acl_file``. :mod:`motcua.broker.site` writes that file, and the tests start
@@ -28,8 +31,11 @@ class Role:
     name: str
     summary: str
     rights: tuple[tuple[str, str], ...]
-    """(access, topic below the site root); ``{n}`` is the device's counter."""
+    """(access, topic below the site root); ``{n}`` is the device's counter, ``{me}`` its login."""
     needs_counter: bool = False
+    cert_login: bool = True
+    """Logs in by client certificate on the LAN; the dispatcher and the technician do not: a
+    certificate for them would be a full-rights login on a file, made only when asked by name."""
 
 
 # What any device that shows or announces the hall may read: the retained
@@ -37,31 +43,43 @@ class Role:
 # above all) are online. Availability is public: it says nothing about citizens.
 _HALL = ((READ, "hall/#"), (READ, "device/+/availability"))
 
+# What a supervisor's console may do at any counter (the web console; the technician's CLI
+# may do more): open, close, pause, resume, and send the current ticket elsewhere.
+SUPERVISOR_ACTIONS = ("open", "close", "pause", "resume", "transfer")
+
 ROLES: dict[str, Role] = {r.name: r for r in (
     Role("dispatcher", "the queue authority: everything under the hall's root",
-         ((READWRITE, "#"),)),
+         ((READWRITE, "#"),), cert_login=False),
     Role("counter", "counter box (keypad and number display): its own counter's commands",
-         ((WRITE, "counter/{n}/cmd/+"), (READ, "counter/{n}/state"), (READ, "area/+/summary"), *_HALL),
+         ((WRITE, "request/{me}/counter/{n}/+"), (READ, "counter/{n}/state"), (READ, "area/+/summary"), *_HALL),
          needs_counter=True),
     Role("display", "number display without keypad: reads its own counter",
          ((READ, "counter/{n}/state"), *_HALL), needs_counter=True),
     Role("pad", "satisfaction pad: ratings for its own counter only",
-         ((WRITE, "counter/{n}/rating"), (READ, "counter/{n}/state"), *_HALL), needs_counter=True),
+         ((WRITE, "request/{me}/rating/{n}"), (READ, "counter/{n}/state"), *_HALL), needs_counter=True),
     Role("kiosk", "ticket kiosk: ticket requests, cancels of its own failed prints, dossier lookups",
-         ((WRITE, "request/ticket/issue"), (WRITE, "request/ticket/cancel"), (WRITE, "request/dossier/lookup"),
-          (READ, "area/+/summary"), *_HALL)),
-    Role("board", "hall calling board (TV): read only",
-         ((READ, "event/call"), (READ, "event/ticket"), (READ, "counter/+/state"), (READ, "area/+/summary"),
-          (READ, "dossier/status"), *_HALL)),
+         ((WRITE, "request/{me}/ticket/issue"), (WRITE, "request/{me}/ticket/cancel"),
+          (WRITE, "request/{me}/dossier/lookup"), (READ, "area/+/summary"), *_HALL)),
+    # Only what the TV shows: calls, counters, areas, dossiers ready for pickup, the hall's figures
+    # and notice. Not event/ticket (officer ids, dossier codes, cancel reasons).
+    Role("board", "hall calling board (TV): read only, what it shows",
+         ((READ, "event/call"), (READ, "counter/+/state"), (READ, "area/+/summary"), (READ, "dossier/status"),
+          *_HALL)),
     Role("announcer", "amplifier and speakers: read only",
          ((READ, "event/call"), *_HALL)),
-    Role("operator", "a technician's `motcua` command: reads the hall, sends any counter command or request",
-         ((READ, "#"), (WRITE, "counter/+/cmd/+"), (WRITE, "request/#"))),
+    Role("web", "the hall's web console: shows the hall, writes the notice, supervisor actions at any counter",
+         ((READ, "event/call"), (READ, "counter/+/state"), (READ, "area/+/summary"), (READ, "device/+/health"),
+          (WRITE, "hall/notice"), (WRITE, "request/{me}/ticket/cancel"),
+          *((WRITE, f"request/{{me}}/counter/+/{action}") for action in SUPERVISOR_ACTIONS), *_HALL)),
+    Role("operator", "a technician's `motcua` command: reads the hall, sends counter commands and ticket requests",
+         ((READ, "#"), (WRITE, "request/{me}/counter/+/+"), (WRITE, "request/{me}/ticket/issue"),
+          (WRITE, "request/{me}/ticket/cancel"), (WRITE, "request/{me}/dossier/lookup")), cert_login=False),
 )}
 
 # Every device, whatever its role: its own subtree, by username. ``reply`` is
 # written by the dispatcher (whose role allows it) and read only by its owner.
-OWN_TOPICS = ((WRITE, "device/%u/availability"), (WRITE, "device/%u/health"), (WRITE, "device/%u/state"),
+# ``health`` is read back too: another live instance of the same login shows up there.
+OWN_TOPICS = ((WRITE, "device/%u/availability"), (READWRITE, "device/%u/health"), (WRITE, "device/%u/state"),
               (READ, "device/%u/reply"),
               # the result of `motcua commission` on that box, retained
               (WRITE, "device/%u/commissioning"))
@@ -90,7 +108,8 @@ def site_root(site: str) -> str:
 
 def device_rights(device: Device, site: str) -> list[tuple[str, str]]:
     root = site_root(site)
-    return [(access, f"{root}/{topic.format(n=device.counter)}") for access, topic in ROLES[device.role].rights]
+    return [(access, f"{root}/{topic.format(n=device.counter, me=device.device_id)}")
+            for access, topic in ROLES[device.role].rights]
 
 
 def render_acl(devices: list[Device], site: str) -> str:

@@ -210,6 +210,8 @@ class SiteBroker:
         entries = self._passwd_entries()
         entries[device_id] = passwords.hash_entry(device_id, password)
         self.save(registry, entries)
+        if rotate:  # a new password says the old secrets leaked: the old certificate goes too
+            self.revoke_certificate(device_id)
         return password
 
     def remove_device(self, device_id: str) -> None:
@@ -218,6 +220,16 @@ class SiteBroker:
             raise RegistryError(f"{device_id} is not registered")
         self.save(Registry(site=registry.site, devices=[d for d in registry.devices if d.id != device_id]))
         self.secret_path(device_id).unlink(missing_ok=True)
+        self.revoke_certificate(device_id)
+
+    def revoke_certificate(self, device_id: str) -> bool:
+        """A removed or rotated device's client certificate stops logging in (the broker's crlfile)."""
+        if not (self.certs_dir / "devices" / f"{device_id}.crt").is_file():
+            return False
+        from .certs import SiteCA
+
+        SiteCA(self.certs_dir, self.load().site).revoke(device_id)
+        return True
 
     def password_of(self, device_id: str) -> str:
         path = self.secret_path(device_id)

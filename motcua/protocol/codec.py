@@ -12,6 +12,8 @@ from .messages import Message
 M = TypeVar("M", bound=Message)
 
 DEFAULT_MAX_PAYLOAD = 64 * 1024
+# No message of ours nests deeper than 5; the limit keeps hostile JSON far from Python's recursion limit.
+MAX_DEPTH = 16
 
 
 class PayloadError(ValueError):
@@ -33,6 +35,47 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _check_tree(raw: object) -> None:
+    """Depth, and strings (keys too) that UTF-8 can carry: a lone surrogate such as "\\ud83d" would
+    break every reply, log line and database row it reached."""
+    stack: list[tuple[object, int]] = [(raw, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PayloadError("bad_payload", f"JSON nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, str):
+            _encodable(node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                _encodable(key)
+                stack.append((value, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+
+
+def _encodable(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError("bad_payload", "a string holds a lone UTF-16 surrogate, which is not text") from None
+
+
+def loads(payload: bytes) -> object:
+    """JSON as we accept it: UTF-8, no NaN/Infinity, nesting bounded, every string encodable."""
+    try:
+        raw = json.loads(payload, parse_constant=_no_constants)
+    except RecursionError:
+        raise PayloadError("bad_payload", f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError("bad_payload", f"not JSON: {str(exc)[:200]}") from None
+    _check_tree(raw)
+    return raw
+
+
 def decode(model: type[M], payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD) -> M:
     """Validate ``payload`` as ``model`` or raise PayloadError saying why.
 
@@ -41,10 +84,7 @@ def decode(model: type[M], payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD)
     """
     if len(payload) > max_bytes:
         raise PayloadError("too_large", f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit")
-    try:
-        raw = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadError("bad_payload", f"not JSON: {exc}") from None
+    raw = loads(payload)
     if not isinstance(raw, dict):
         raise PayloadError("bad_payload", f"expected a JSON object, got {type(raw).__name__}")
     cid = raw.get("command_id", raw.get("rating_id"))
@@ -54,4 +94,4 @@ def decode(model: type[M], payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise PayloadError("bad_payload", f"{model.__name__}: {_describe(exc)}", cid, dev) from None
+        raise PayloadError("bad_payload", f"{model.__name__}: {_describe(exc)}"[:600], cid, dev) from None

@@ -22,7 +22,7 @@ from pydantic.json_schema import models_json_schema
 from motcua import __version__
 
 from . import messages as m
-from .topics import ROOT, TOPIC_SPECS, TopicSpec
+from .topics import REQUEST_CONTRACT, ROOT, TOPIC_SPECS, TopicSpec
 
 SITE = "demo"
 REPLY_PATTERN = "device/{device_id}/reply"
@@ -31,6 +31,8 @@ _ADDRESS = ROOT + "/{site}/"
 PARAMETERS: dict[str, tuple[str, list[str]]] = {
     "site": ("The hall's id, the same for every device of one hall (setting `site`).", [SITE]),
     "device_id": ("A device's id, which is also its MQTT client id and username.", ["kiosk-01", "dispatcher"]),
+    "login": ("The sender's login (MQTT username = device id). The broker lets each login write only under its own "
+              "name: this level is who sent the request.", ["kiosk-01", "counter-03"]),
     "counter": ("A counter number, 1 to 999, without leading zeros.", ["3"]),
     "area": ("A service area code from the hall configuration.", ["TP"]),
     "action": ("What a counter command does; selects the payload model.", list(m.COUNTER_ACTIONS)),
@@ -39,7 +41,9 @@ PARAMETERS: dict[str, tuple[str, list[str]]] = {
 
 ERROR_MEANINGS: dict[str, str] = {
     "bad_payload": "Not JSON, not an object, fails its model (wrong type, unknown field, other `schema_version`), "
-                   "an unknown command topic or action, or contradictory fields. Fix the sender; do not retry as is.",
+                   "an unknown request topic or action, contradictory fields, JSON nested too deep, a lone surrogate in a string, "
+                   "NaN, a topic level that is not an ASCII number, a `sent_at` or `rated_at` far from the hall's "
+                   "clock. Fix the sender; do not retry as is.",
     "too_large": "The payload exceeds the receiver's size limit (64 KiB by default).",
     "unknown_counter": "The counter in the topic (or a transfer target) is not configured in this hall.",
     "unknown_area": "The area is not configured in this hall.",
@@ -52,8 +56,12 @@ ERROR_MEANINGS: dict[str, str] = {
     "exhausted": "The area has issued the last number of its range for today.",
     "empty": "`next`: nobody is waiting for this counter's areas (a ticket being served is still finished).",
     "closed_hours": "The hall is not issuing numbers at this hour.",
-    "not_allowed": "The sender may not do this, e.g. a rating for another counter, for a ticket served elsewhere "
-                   "or already rated, or a rating without a ticket where the hall does not accept them.",
+    "not_allowed": "The sender may not do this: a body `device_id` that is not the sender's login, a cancel of "
+                   "another kiosk's ticket, a rating for another counter, for a ticket served elsewhere, on another "
+                   "day, outside its rating window or already rated, or without a ticket where the hall does not "
+                   "accept them. Do not retry.",
+    "rate_limited": "This login sent more requests of this kind than the hall allows (a burst, then a steady rate: "
+                    "settings `hall.limits`). Nothing was done or stored; the message says when to try again.",
     "internal": "The receiver failed for a reason of its own. Retrying with the same `command_id` is safe.",
 }
 
@@ -129,14 +137,14 @@ def examples() -> dict[str, list[Example]]:
     ticket = m.Ticket(ticket_id="20260302-TP-1023", number="A1023", area="TP", day=DAY, status="called",
                       issued_at=_at(8, 2, 11), called_at=_at(8, 15), counter=3)
     done = ticket.model_copy(update={"status": "done", "finished_at": _at(8, 24, 40), "dossier_code": dossier})
-    officer = {"officer": "lan.nguyen", "officer_name": "Nguyễn Thị Lan"}
+    officer = {"officer_name": "Nguyễn Thị Lan"}  # officer ids and dossier codes stay off the public TV
 
     def state(status: str, at: datetime, **kw: Any) -> m.CounterState:
         people = officer if status != "closed" else {}
         return m.CounterState(counter=3, name="Quầy 3", status=status, updated_at=at, **people, **kw)
 
-    window = m.RatingWindow(ticket_id=done.ticket_id, number=done.number, area="TP", officer="lan.nguyen",
-                            dossier_code=dossier, opened_at=_at(8, 24, 40), closes_at=_at(8, 25, 10))
+    window = m.RatingWindow(ticket_id=done.ticket_id, number=done.number, area="TP", officer=None,
+                            dossier_code=None, opened_at=_at(8, 24, 40), closes_at=_at(8, 25, 10))
     refused = m.ErrorInfo(code="bad_state", message="ticket A1019 was skipped more than 30 minutes ago: "
                                                      "take a new number")
     # action: (caption, sent at, fields beyond the common ones, counter state in the reply, error)
@@ -158,7 +166,7 @@ def examples() -> dict[str, list[Example]]:
                    state("open", _at(8, 24, 40), rating_window=window), None),
         "attach_dossier": ("link the dossier code scanned from the receipt to A1023", _at(8, 24, 20),
                            {"dossier_code": dossier},
-                           state("open", _at(8, 15), current=ticket.model_copy(update={"dossier_code": dossier})),
+                           state("open", _at(8, 15), current=ticket),
                            None),
     }
     assert set(counter_cmds) == set(m.COUNTER_ACTIONS), "one example per counter action"
@@ -175,7 +183,8 @@ def examples() -> dict[str, list[Example]]:
                            _topic(spec["health"], device_id="kiosk-01"),
                            m.Health(device_id="kiosk-01", role="kiosk", status="degraded", at=_at(8, 15),
                                     uptime_s=4860.5, version=__version__, mqtt_connected=True, rss_mb=48.2,
-                                    checks={"printer": "ok", "paper": "degraded: paper low"}))],
+                                    checks={"printer": "ok", "paper": "degraded: paper low"},
+                                    instance="3f9a1c77e0b2"))],
         "dispatcher state": [Example("The dispatcher mid-morning",
                                      _topic(spec["dispatcher state"], device_id="dispatcher"),
                                      m.DispatcherState(day=DAY, issued_today=57, waiting=9, served_today=44,
@@ -240,31 +249,32 @@ def examples() -> dict[str, list[Example]]:
         "ticket event": [Example("A1023 called", _topic(spec["ticket event"]), m.TicketEvent(
             event_id=_id("event"), at=_at(8, 15), kind="called", ticket=ticket, counter=3, officer="lan.nguyen"))],
         "counter command": [
-            Example(f"`{action}`: {caption}", _topic(cmd_spec, counter=3, action=action),
-                    m.COUNTER_ACTIONS[action](command_id=_id(action), device_id="counter-03", sent_at=at, **fields),
+            Example(f"`{action}`: {caption}", _topic(cmd_spec, login="counter-03", counter=3, action=action),
+                    m.COUNTER_ACTIONS[action](command_id=_id(action), sent_at=at, **fields),
                     m.CounterReply(command_id=_id(action), ok=error is None, error=error, replied_at=at, counter=after))
             for action, (caption, at, fields, after, error) in ((a, counter_cmds[a]) for a in m.COUNTER_ACTIONS)
         ],
-        "rating": [Example("A citizen rates A1023", _topic(spec["rating"], counter=3), m.Rating(
-            rating_id=_id("rating"), device_id="pad-03", counter=3, ticket_id=ticket.ticket_id, officer="lan.nguyen",
+        "rating": [Example("A citizen rates A1023", _topic(spec["rating"], login="pad-03", counter=3), m.Rating(
+            rating_id=_id("rating"), counter=3, ticket_id=ticket.ticket_id, officer="lan.nguyen",
             area="TP", dossier_code=dossier, level="very_satisfied", reasons=["Hướng dẫn tận tình, dễ hiểu"],
             rated_at=_at(8, 24, 55)),
             m.RatingAck(command_id=_id("rating"), ok=True, replied_at=_at(8, 24, 55)))],
-        "ticket request": [Example("A number in the civil status area", _topic(spec["ticket request"]),
-                                   m.TicketRequest(command_id=_id("ticket"), device_id="kiosk-01", area="TP"),
+        "ticket request": [Example("A number in the civil status area", _topic(spec["ticket request"], login="kiosk-01"),
+                                   m.TicketRequest(command_id=_id("ticket"), area="TP"),
                                    m.TicketReply(command_id=_id("ticket"), ok=True, replied_at=_at(8, 2, 11),
                                                  ticket=ticket.model_copy(update={
                                                      "status": "waiting", "called_at": None, "counter": None}),
                                                  waiting_ahead=4, estimated_wait_min=12))],
-        "ticket cancel": [Example("The kiosk could not print A1024", _topic(spec["ticket cancel"]),
-                                  m.TicketCancel(command_id=_id("cancel"), device_id="kiosk-01",
+        "ticket cancel": [Example("The kiosk could not print A1024", _topic(spec["ticket cancel"], login="kiosk-01"),
+                                  m.TicketCancel(command_id=_id("cancel"),
                                                  ticket_id="20260302-TP-1024", reason="printer out of paper"),
                                   m.TicketReply(command_id=_id("cancel"), ok=True, replied_at=_at(8, 3, 5),
                                                 ticket=m.Ticket(ticket_id="20260302-TP-1024", number="A1024",
                                                                 area="TP", day=DAY, status="cancelled",
                                                                 issued_at=_at(8, 3, 2), finished_at=_at(8, 3, 5))))],
-        "dossier lookup": [Example("A citizen scans the receipt of a land dossier", _topic(spec["dossier lookup"]),
-                                   m.DossierLookup(command_id=_id("lookup"), device_id="kiosk-01", code=record.code),
+        "dossier lookup": [Example("A citizen scans the receipt of a land dossier",
+                                   _topic(spec["dossier lookup"], login="kiosk-01"),
+                                   m.DossierLookup(command_id=_id("lookup"), code=record.code),
                                    m.DossierReply(command_id=_id("lookup"), ok=True, replied_at=_at(8, 10),
                                                   found=True, record=record, received_at=_at(7, 40, 2),
                                                   age_s=1798.0))],
@@ -383,8 +393,9 @@ def asyncapi() -> dict:
             "description": (
                 f"The MQTT contract of one motcua hall (payload `schema_version` {m.SCHEMA_VERSION}). Operations are "
                 "described from the **dispatcher's** point of view: `send` is what it publishes (availability and "
-                "health are published by every device alike), `receive` what it subscribes to. Commands and "
-                "requests are answered on the sender's `device/{device_id}/reply` topic. See protocol.md for the "
+                "health are published by every device alike), `receive` what it subscribes to. Requests travel on "
+                f"`request/{{login}}/...` (request contract {REQUEST_CONTRACT}): the login level, which only that login "
+                "may write, is the sender; replies go only to `device/{login}/reply`. See protocol.md for the "
                 "conventions."
             ),
         },
@@ -452,11 +463,10 @@ Every topic of a hall lives under **`motcua/v1/{{site}}/`**; `v1` is the version
 |---|---|---|
 {parameters}
 
-A device's **id is its MQTT client id and its username**. The broker's ACL can then confine each device to its own
-subtree (`device/%u/…`) and a keypad to its own counter's commands with a pattern rule, without a mapping table to
-keep in sync; a device cannot speak for another, and the dispatcher knows where to answer from the id alone.
+A device's **id is its MQTT client id and its username**: its *login*. The broker's ACL confines each device to
+its own subtree (`device/%u/…`), and each login to the request topics its role names, *under its own name*.
 Topics a device owns sit under `device/{{device_id}}/`; topics the dispatcher owns (hall, counters, areas, events)
-sit at hall level; requests sit on topics whose levels name what they act on.
+sit at hall level; requests sit under `request/{{login}}/`, followed by levels naming what they act on.
 
 ### Payloads
 
@@ -476,25 +486,36 @@ sit at hall level; requests sit on topics whose levels name what they act on.
 * **Events, commands, requests and replies are never retained.** Events are delivered at least once: deduplicate
   them by `event_id`.
 
-### Commands, requests and replies
+### Requests and replies (request contract {contract})
 
-* A command or request carries a **`command_id`** (8 to 64 characters from `A-Z a-z 0-9 _ -`; 32 hex digits by
-  default) and the sender's **`device_id`** in its body. A rating uses `rating_id` instead.
-* The sender sets an MQTT v5 **message expiry** where the topic asks for one (below), so that a command that waited
-  at the broker while the dispatcher was away is dropped rather than applied late. (A 3.1.1 hop loses the expiry
-  too.)
-* The sender names its own **`motcua/v1/{{site}}/device/{{device_id}}/reply`** as the MQTT v5 *response topic* and
-  the `command_id` as *correlation data*. The dispatcher answers there, echoing the correlation data (or, when
-  there was none, the `command_id`) and, in the body, `command_id`.
-* The id is **also in the body** because an MQTT 3.1.1 hop (a bridge) drops v5 properties: without a response
-  topic, the dispatcher answers on `device/{{device_id}}/reply` of the `device_id` in the body, and the requester
-  matches the reply by the body's `command_id`.
-* The dispatcher **only ever replies onto a `device/{{id}}/reply` topic** of its own site: a response topic naming
-  anything else is ignored, so a client cannot make it publish where that client could not.
+Who sent a request is **the login the broker bound to it, never a field of its body**. This is the whole contract
+a new client (a web console, a province collector) needs; `motcua.client.HallClient` implements it.
+
+* A client publishes every request on **`motcua/v1/{{site}}/request/{{login}}/{{what}}`**, `{{login}}` being its
+  own MQTT username. The broker's ACL lets each login write only under its own name and only the `{{what}}` its
+  role allows (`motcua broker roles`); anything else gets PUBACK 0x87 (*not authorized*) from the broker and never
+  reaches the dispatcher. What exists: `ticket/issue`, `ticket/cancel`, `dossier/lookup`,
+  `counter/{{counter}}/{{action}}`, `rating/{{counter}}` (sections below).
+* It subscribes to **`motcua/v1/{{site}}/device/{{login}}/reply`**, the only topic the dispatcher answers on.
+  Whatever MQTT v5 *response topic* or body field a request names, the reply goes to the sender's own reply
+  topic, so no one can steer replies to another device.
+* A request carries a **`command_id`** (8 to 64 characters from `A-Z a-z 0-9 _ -`; 32 hex digits by default),
+  also sent as v5 *correlation data* (echoed in the reply's correlation data; the body's `command_id` matches it
+  when a 3.1.1 hop dropped the properties). A rating uses `rating_id` instead.
+* `device_id` in a body is an optional **claim**: when present it must be the sender's login, or the request is
+  refused with `not_allowed` (and logged). Omit it.
+* The sender sets an MQTT v5 **message expiry** where the topic asks for one (below), so that a request that
+  waited at the broker while the dispatcher was away is dropped rather than applied late.
 * A reply is `ok: true`, or `ok: false` with an `error`. Every reply has `command_id`, `ok`, `error` and
   `replied_at`; request-specific replies add fields (the reply model is listed per topic): validate a reply
-  against the reply model of its request. A payload that cannot be validated is answered with a bare `Reply`, when
-  its `command_id` and `device_id` can still be read.
+  against the reply model of its request. **Every bad request is answered** with the reason (a bare `Reply` when
+  its body could not be read), never silence: a sender that gets no reply has a broker or network problem.
+* A command's effects (retained states, events) are announced whether or not its reply could be delivered.
+* **Limits per login**: ticket issues, cancels, lookups, ratings and counter commands each have a burst and a
+  steady rate (settings `hall.limits`); beyond them the reply is `rate_limited` and nothing is stored.
+* Versions: this is request contract {contract}. Contract 1 (until motcua 0.x) put requests on
+  `request/ticket/issue`, `counter/{{n}}/cmd/{{action}}`, `counter/{{n}}/rating` and trusted the body's
+  `device_id`; it is gone, and a broker with today's ACL refuses it.
 
 ### Retries are safe
 
@@ -529,7 +550,7 @@ def protocol_md() -> str:
         f"| {_payload_cell(s)} |" for s in TOPIC_SPECS
     )
     parts = [_INTRO.format(
-        version=__version__, schema_version=m.SCHEMA_VERSION, parameters=params, rows=rows,
+        version=__version__, schema_version=m.SCHEMA_VERSION, parameters=params, rows=rows, contract=REQUEST_CONTRACT,
         errors="\n".join(f"| `{c}` | {ERROR_MEANINGS[c]} |" for c in codes),
     )]
     for spec in TOPIC_SPECS:

@@ -10,6 +10,9 @@ Rules shared by all of them:
 * Commands and requests carry their own id in the body as well as in the MQTT
   v5 correlation data, because an MQTT 3.1.1 hop (a bridge) drops v5
   properties; replies echo it.
+* Who sent a request is the login level of its topic (``request/{login}/…``),
+  which the broker lets only that login write. A ``device_id`` in a body is a
+  claim: optional, and refused (``not_allowed``) when it names someone else.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class ErrorInfo(BaseModel):
         "empty",
         "closed_hours",
         "not_allowed",
+        "rate_limited",
         "internal",
     ]
     message: str
@@ -115,6 +119,11 @@ class Health(Message):
         description="Each hardware or software check and its state, e.g. {'database': 'ok'}.",
     )
     last_error: str | None = None
+    instance: str | None = Field(
+        default=None, description="Random id of this run of the daemon: two live instances under one login "
+        "(a copied env file, a stolen password) show up as two instance ids on one health topic.")
+    takeovers: int = Field(default=0, ge=0, description="Times another connection with this login knocked "
+                           "this run off the broker (MQTT v5 'session taken over').")
 
 
 # --------------------------------------------------------------------------- hall configuration
@@ -200,7 +209,8 @@ class TicketRequest(Message):
     """Kiosk → dispatcher: issue a number in an area."""
 
     command_id: MessageId
-    device_id: DeviceId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     area: AreaCode
     priority: CategoryCode | None = None
 
@@ -215,7 +225,8 @@ class TicketCancel(Message):
     """Kiosk → dispatcher: withdraw a waiting ticket (e.g. it could not be printed)."""
 
     command_id: MessageId
-    device_id: DeviceId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     ticket_id: str = Field(max_length=64)
     reason: ShortText
 
@@ -254,10 +265,11 @@ class CounterState(Message):
 
 
 class CounterCommand(Message):
-    """Keypad → dispatcher, on ``counter/{n}/cmd/{action}``. The action is the topic's last level."""
+    """Keypad → dispatcher, on ``request/{login}/counter/{n}/{action}``. The action is the topic's last level."""
 
     command_id: MessageId
-    device_id: DeviceId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     sent_at: AwareDatetime | None = None
 
 
@@ -466,7 +478,8 @@ class Rating(Message):
     """Satisfaction pad → dispatcher, on ``counter/{n}/rating``. Retried until acknowledged."""
 
     rating_id: MessageId
-    device_id: DeviceId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     counter: CounterNumber
     ticket_id: str | None = Field(default=None, max_length=64, description="None only for a 'general' rating.")
     officer: OfficerId | None = None
@@ -513,7 +526,8 @@ class DossierLookup(Message):
     """Kiosk → dispatcher: what is the status of this dossier?"""
 
     command_id: MessageId
-    device_id: DeviceId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     code: DossierCode
 
 

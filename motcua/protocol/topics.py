@@ -4,9 +4,15 @@ Everything lives under ``motcua/v1/{site}/``. Topics a device owns sit under
 ``device/{device_id}/`` so that the broker can confine each device to its own
 subtree with an ACL ``pattern`` on ``%c``/``%u`` (the client id and username
 *are* the device id). Topics the dispatcher owns (hall, counters, areas,
-events) sit at hall level; requests to the dispatcher sit on topics whose
-levels name what they act on (``counter/{n}/cmd/{action}``), so the ACL can
-give a keypad its own counter's commands and nothing else.
+events) sit at hall level.
+
+Requests to the dispatcher (contract version ``REQUEST_CONTRACT``) travel on
+``request/{login}/{what}``: the second level is the sender's login, and the
+broker's ACL lets each login write only under its own name. That level, never
+a body field, is who sent the request; the reply goes to
+``device/{login}/reply`` and nowhere else. The levels after it name what the
+request acts on (``counter/{n}/{action}``), so the ACL can give a keypad its
+own counter's commands and nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from dataclasses import dataclass
 from . import messages as m
 
 ROOT = "motcua/v1"
+# Version of the request/reply contract (docs/protocol.md, "Requests"). 2: the sender is the
+# topic's login level, replies go only to that login's reply topic.
+REQUEST_CONTRACT = 2
 AVAILABILITY_ONLINE = b"online"
 AVAILABILITY_OFFLINE = b"offline"
 
@@ -24,6 +33,17 @@ def _level(value: str | int, what: str) -> str:
     if not text or any(c in text for c in "/+#\0") or len(text) > 64:
         raise ValueError(f"{what} {text!r} cannot be a topic level")
     return text
+
+
+def is_counter_level(text: str) -> bool:
+    """A counter number as a topic level: 1 to 3 ASCII digits (``str.isdigit`` also takes '³')."""
+    return 0 < len(text) <= 3 and text.isascii() and text.isdigit() and int(text) >= 1
+
+
+def is_login_level(text: str) -> bool:
+    """A login (device id) as a topic level: what the broker registry accepts."""
+    return 0 < len(text) <= 64 and text.isascii() and (text[0].isalnum()) and all(
+        c.isalnum() or c in "_.-" for c in text)
 
 
 class Topics:
@@ -57,11 +77,6 @@ class Topics:
     def counter_state(self, counter: int) -> str:
         return f"{self.root}/counter/{int(counter)}/state"
 
-    def counter_command(self, counter: int, action: str) -> str:
-        return f"{self.root}/counter/{int(counter)}/cmd/{_level(action, 'action')}"
-
-    def counter_rating(self, counter: int) -> str:
-        return f"{self.root}/counter/{int(counter)}/rating"
 
     @property
     def hall_figures(self) -> str:
@@ -85,18 +100,24 @@ class Topics:
     def ticket_event(self) -> str:
         return f"{self.root}/event/ticket"
 
-    # requests to the dispatcher
-    @property
-    def ticket_issue(self) -> str:
-        return f"{self.root}/request/ticket/issue"
+    # requests to the dispatcher: request/{sender login}/...
+    def request(self, sender: str, *what: str | int) -> str:
+        return "/".join([self.root, "request", _level(sender, "login"), *(_level(w, "request level") for w in what)])
 
-    @property
-    def ticket_cancel(self) -> str:
-        return f"{self.root}/request/ticket/cancel"
+    def ticket_issue(self, sender: str) -> str:
+        return self.request(sender, "ticket", "issue")
 
-    @property
-    def dossier_lookup(self) -> str:
-        return f"{self.root}/request/dossier/lookup"
+    def ticket_cancel(self, sender: str) -> str:
+        return self.request(sender, "ticket", "cancel")
+
+    def dossier_lookup(self, sender: str) -> str:
+        return self.request(sender, "dossier", "lookup")
+
+    def counter_command(self, counter: int, action: str, sender: str) -> str:
+        return self.request(sender, "counter", int(counter), action)
+
+    def counter_rating(self, counter: int, sender: str) -> str:
+        return self.request(sender, "rating", int(counter))
 
     # from the central system
     @property
@@ -104,13 +125,9 @@ class Topics:
         return f"{self.root}/dossier/status"
 
     # subscription filters
-    @property
-    def all_counter_commands(self) -> str:
-        return f"{self.root}/counter/+/cmd/+"
-
-    @property
-    def all_ratings(self) -> str:
-        return f"{self.root}/counter/+/rating"
+    def all_requests(self, *what: str) -> str:
+        """Filter for one kind of request from every sender: ``all_requests('counter', '+', '+')``."""
+        return "/".join([self.root, "request", "+", *what])
 
     @property
     def all_reports(self) -> str:
@@ -166,8 +183,9 @@ TOPIC_SPECS: list[TopicSpec] = [
     ),
     TopicSpec(
         "reply", "device/{device_id}/reply", "dispatcher", "the requesting device", False, 1, m.Reply,
-        "Replies to that device's commands and requests. It is also the MQTT v5 response topic the device "
-        "names; the body's `command_id` matches the request when a 3.1.1 hop dropped the correlation data.",
+        "Replies to the requests this login sent, and only to them: the dispatcher answers on the sender's own "
+        "reply topic whatever response topic or body field the request names. The v5 correlation data is echoed; "
+        "the body's `command_id` matches the request when a 3.1.1 hop dropped it.",
     ),
     TopicSpec(
         "hall config", "hall/config", "dispatcher", "kiosk, counter boxes, board, pads", True, 1, m.HallConfig,
@@ -207,7 +225,8 @@ TOPIC_SPECS: list[TopicSpec] = [
         "cancelled, expired, dossier attached.",
     ),
     TopicSpec(
-        "counter command", "counter/{counter}/cmd/{action}", "that counter's keypad, motcua CLI", "dispatcher",
+        "counter command", "request/{login}/counter/{counter}/{action}", "that counter's keypad, the web console, motcua CLI",
+        "dispatcher",
         False, 1, m.CounterCommand,
         "Actions: " + ", ".join(f"`{a}` ({c.__name__})" for a, c in m.COUNTER_ACTIONS.items())
         + ". Replied with CounterReply. Retrying with the same `command_id` is safe: the dispatcher applies it once "
@@ -215,21 +234,22 @@ TOPIC_SPECS: list[TopicSpec] = [
         reply=m.CounterReply, expiry_s=30,
     ),
     TopicSpec(
-        "rating", "counter/{counter}/rating", "that counter's satisfaction pad", "dispatcher", False, 1, m.Rating,
+        "rating", "request/{login}/rating/{counter}", "that counter's satisfaction pad", "dispatcher", False, 1,
+        m.Rating,
         "A citizen's rating. Acknowledged by RatingAck (command_id = rating_id); a duplicate is acknowledged "
         "again with `duplicate: true` and counted once.",
         reply=m.RatingAck,
     ),
     TopicSpec(
-        "ticket request", "request/ticket/issue", "kiosk, motcua CLI", "dispatcher", False, 1, m.TicketRequest,
+        "ticket request", "request/{login}/ticket/issue", "kiosk, motcua CLI", "dispatcher", False, 1, m.TicketRequest,
         "Issue a number in an area, optionally with a priority category.", reply=m.TicketReply, expiry_s=10,
     ),
     TopicSpec(
-        "ticket cancel", "request/ticket/cancel", "kiosk", "dispatcher", False, 1, m.TicketCancel,
+        "ticket cancel", "request/{login}/ticket/cancel", "kiosk, the web console", "dispatcher", False, 1, m.TicketCancel,
         "Withdraw a waiting ticket that could not be printed, so it is never called.", reply=m.TicketReply,
     ),
     TopicSpec(
-        "dossier lookup", "request/dossier/lookup", "kiosk", "dispatcher", False, 1, m.DossierLookup,
+        "dossier lookup", "request/{login}/dossier/lookup", "kiosk", "dispatcher", False, 1, m.DossierLookup,
         "Status of a dossier from the dispatcher's cache, with its age.", reply=m.DossierReply, expiry_s=10,
     ),
     TopicSpec(

@@ -14,6 +14,14 @@ The runtime then
   periodic retained ``health``;
 * validates every inbound payload before any logic sees it, answers a bad
   command with an error reply, logs why, and never dies of input;
+* learns who sent a request from the login level of its topic
+  (``request/{login}/…``, which only that login may write), refuses a body
+  ``device_id`` that says otherwise, and answers only on that login's own
+  ``device/{login}/reply``;
+* notices a second process using its login: the one knocked off hears "session
+  taken over" (MQTT v5), and every run carries an instance id in its retained
+  health, so the newer of two live instances sees the older one and yields
+  (exit 78: systemd does not restart it) instead of fighting;
 * talks to systemd: ``READY=1``, ``STATUS=``, and ``WATCHDOG=1`` only while
   the network loop and the daemon's own checks are healthy.
 
@@ -47,7 +55,10 @@ from ..protocol import (
     Reply,
     Topics,
     decode,
+    new_id,
 )
+from ..protocol.codec import loads
+from ..protocol.topics import is_login_level
 from ..settings import DeviceSettings
 from .systemd import SystemdNotifier
 
@@ -77,6 +88,24 @@ class NotAuthorized(RequestTimeout):
     """
 
 
+# MQTT v5 DISCONNECT reason 0x8E: another connection logged in with our client id.
+SESSION_TAKEN_OVER = 142
+
+# A process whose runtime yields its login to an older live instance stops through this event
+# (daemon_main sets it); the yield reason stays readable for the exit status.
+_process_stop: threading.Event | None = None
+_yielded: list[str] = []
+
+
+def stop_process_on_yield(stop: threading.Event) -> None:
+    global _process_stop
+    _process_stop = stop
+
+
+def yielded_reason() -> str | None:
+    return _yielded[0] if _yielded else None
+
+
 @dataclass
 class Inbound:
     """What a handler gets besides the validated message."""
@@ -87,6 +116,19 @@ class Inbound:
     correlation: bytes | None
     retained: bool
 
+    @property
+    def sender(self) -> str | None:
+        """The login that sent a request: ``request/{login}/…``, which the broker's ACL lets only it write."""
+        levels = self.levels
+        if len(levels) >= 3 and levels[0] == "request" and is_login_level(levels[1]):
+            return levels[1]
+        return None
+
+    @property
+    def what(self) -> list[str]:
+        """The levels of a request topic after the sender: ``['counter', '3', 'next']``."""
+        return self.levels[2:] if self.sender else []
+
 
 @dataclass
 class _Pending:
@@ -94,6 +136,21 @@ class _Pending:
     done: threading.Event
     reply: Reply | None = None
     refused: str | None = None
+
+
+def _correlation_id(correlation: bytes | None) -> str:
+    """A v5 correlation id as a command id: printable ASCII only, at most 64 characters."""
+    text = (correlation or b"")[:64].decode("ascii", "replace")
+    return "".join(c for c in text if c.isascii() and c.isprintable() and c != "\ufffd")
+
+
+def _body_command_id(payload: bytes) -> str:
+    try:
+        raw = loads(payload) if len(payload) <= 65536 else None
+    except PayloadError:
+        return ""
+    cid = raw.get("command_id", raw.get("rating_id")) if isinstance(raw, dict) else None
+    return cid if isinstance(cid, str) and 0 < len(cid) <= 64 and cid.isascii() and cid.isprintable() else ""
 
 
 def rss_mb() -> float | None:
@@ -129,6 +186,18 @@ class DeviceRuntime:
         self.watchdog_checks = watchdog_checks
         self.role = role
         self.device_id = settings.device_id
+        # What the broker knows this process as: its ACL binds rights (and request topics) to it.
+        self.login = settings.mqtt.username or settings.device_id
+        self.instance = new_id()[:12]
+        self.started_wall = time.time()
+        self.takeovers = 0
+        self.last_takeover: str | None = None
+        self.other_instance: str | None = None  # a live instance with our login, as last seen
+        self.yielded: str | None = None
+        self._first_connected_wall: float | None = None
+        self._dropped = False  # lost the broker unexpectedly since the last connect
+        self._echoed = False  # our own health came back on this connection: later deliveries are live
+        self._drops: list[float] = []  # monotonic times of unexpected drops, for flapping
         self.topics = Topics(settings.site)
         self.announce = announce
         self._checks = checks or (lambda: {})
@@ -143,10 +212,11 @@ class DeviceRuntime:
         self._subs: list[tuple[str, Callable[[mqtt.MQTTMessage], None]]] = []
         self._pending: dict[str, _Pending] = {}
         self._pending_lock = threading.Lock()
-        # mid -> (topic, command id) until its PUBACK; refusals whose PUBACK beat the bookkeeping.
+        # mid -> (topic, command id, on_ack) until its PUBACK; PUBACKs that beat the bookkeeping
+        # (paho may read the ack before publish() returns) wait in _early_acks: reason, None = accepted.
         # Never held while calling into paho: its network thread takes this lock in _on_publish.
-        self._unacked: dict[int, tuple[str, str | None]] = {}
-        self._early_refusals: dict[int, str] = {}
+        self._unacked: dict[int, tuple[str, str | None, Callable[[int], None] | None]] = {}
+        self._early_acks: dict[int, str | None] = {}
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._handler_since: float | None = None
@@ -179,7 +249,9 @@ class DeviceRuntime:
         self._client.on_publish = self._on_publish
         self._client.on_socket_open = self._on_socket_open
         # Our own reply topic: answers to the requests this device sends.
-        self._subs.append((self.topics.reply(self.device_id), self._on_reply))
+        self._subs.append((self.topics.reply(self.login), self._on_reply))
+        if announce:  # our own retained health: another live instance of this login shows up there
+            self._subs.append((self.topics.health(self.device_id), self._on_own_health))
 
     # ------------------------------------------------------------------ registration
 
@@ -214,59 +286,59 @@ class DeviceRuntime:
         model_for: Callable[[Inbound], type[Message] | None],
         handler: Callable[[Any, Inbound], Reply | tuple[Reply, Callable[[], None]]],
     ) -> None:
-        """Commands: validate with ``model_for(inbound)``, call ``handler``, publish the Reply it returns.
+        """Requests: validate with ``model_for(inbound)``, call ``handler``, publish the Reply it returns.
 
-        ``handler`` may return ``(reply, then)``: ``then()`` runs once the reply is queued,
-        for work the requester should not wait for.
+        ``handler`` may return ``(reply, then)``: ``then()`` runs once the reply is queued (or could
+        not be), for work the requester should not wait for. It always runs: whether the sender can
+        be answered never decides whether a command's effects are announced.
 
-        A command that cannot be validated is answered with ``ok: false`` and
-        the reason, on the MQTT v5 response topic or, when a 3.1.1 hop dropped
-        it, on the sender's ``device/{device_id}/reply`` named in the body.
+        The sender is the login level of the topic (:attr:`Inbound.sender`). Every answer, refusals
+        included, goes to that login's ``device/{login}/reply``; a response topic or body field naming
+        anywhere else is ignored, and a body ``device_id`` naming another device is refused.
         """
 
         def dispatch(msg: mqtt.MQTTMessage) -> None:
             inbound = self._inbound(msg)
-            model = model_for(inbound)
+            command_id = _correlation_id(inbound.correlation)
             try:
+                if inbound.sender is None:
+                    raise PayloadError("bad_payload", f"not a request topic (request/{{login}}/...): {msg.topic!r}")
+                model = model_for(inbound)
                 if model is None:
-                    raise PayloadError("bad_payload", f"no such command topic: {msg.topic}")
+                    raise PayloadError("bad_payload", f"no such request: {'/'.join(inbound.what)!r}")
                 message = decode(model, msg.payload, self.settings.mqtt.max_payload_bytes)
+                command_id = getattr(message, "command_id", None) or getattr(message, "rating_id", None) or command_id
+                claimed = getattr(message, "device_id", None)
+                if claimed is not None and claimed != inbound.sender:
+                    raise PayloadError("not_allowed", f"the body says device {claimed!r} but the request comes from "
+                                                      f"login {inbound.sender!r}", command_id)
             except PayloadError as exc:
-                if model is None:  # unknown action: the body may still say whom to answer
-                    exc = self._with_ids(exc, msg.payload)
-                self._refused(msg.topic, exc)
-                # answer whenever we know where to: even unreadable bodies come with v5 correlation data
-                command_id = exc.command_id or (inbound.correlation or b"").decode("ascii", "replace")[:64]
-                if command_id or exc.device_id:
-                    reply = Reply(command_id=command_id, ok=False, error=ErrorInfo(code=exc.code, message=str(exc)))
-                    self._send_reply(reply, inbound, exc.device_id)
+                if exc.code == "not_allowed":
+                    log.warning("identity refused on %s: %s", msg.topic, exc)
+                    self.last_error = f"refused message on {msg.topic}: {exc}"
+                else:
+                    self._refused(msg.topic, exc)
+                command_id = exc.command_id or command_id or _body_command_id(msg.payload)
+                if inbound.sender is not None and command_id:
+                    self._send_reply(Reply(command_id=command_id, ok=False,
+                                           error=ErrorInfo(code=exc.code, message=str(exc))), inbound)
                 return
+            then = None
             try:
                 answer = handler(message, inbound)
+                reply, then = answer if isinstance(answer, tuple) else (answer, None)
             except Exception as exc:  # noqa: BLE001 - our bug, not the sender's: say so, then keep serving
                 log.exception("command on %s failed", msg.topic)
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                command_id = getattr(message, "command_id", None) or getattr(message, "rating_id", "")
-                answer = Reply(command_id=command_id, ok=False,
-                               error=ErrorInfo(code="internal", message=f"internal error: {type(exc).__name__}"))
-            reply, then = answer if isinstance(answer, tuple) else (answer, None)
-            self._send_reply(reply, inbound, getattr(message, "device_id", None))
-            if then is not None:
-                then()
+                reply = Reply(command_id=command_id, ok=False,
+                              error=ErrorInfo(code="internal", message=f"internal error: {type(exc).__name__}"))
+            try:
+                self._send_reply(reply, inbound)
+            finally:
+                if then is not None:
+                    then()
 
         self._add_sub(topic_filter, dispatch)
-
-    @staticmethod
-    def _with_ids(exc: PayloadError, payload: bytes) -> PayloadError:
-        try:
-            raw = json.loads(payload) if len(payload) < 65536 else None
-        except ValueError:
-            raw = None
-        if isinstance(raw, dict):
-            cid, dev = raw.get("command_id"), raw.get("device_id")
-            exc.command_id = cid if isinstance(cid, str) and 0 < len(cid) <= 64 else None
-            exc.device_id = dev if isinstance(dev, str) and 0 < len(dev) <= 64 else None
-        return exc
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -298,7 +370,7 @@ class DeviceRuntime:
         self.systemd.stopping()
         if self._connected.is_set():
             if self.announce:
-                info = self._client.publish(self.topics.availability(self.device_id), AVAILABILITY_OFFLINE, 1, True)
+                info = self.publish(self.topics.availability(self.device_id), AVAILABILITY_OFFLINE, retain=True)
                 try:
                     info.wait_for_publish(timeout=2)
                 except (RuntimeError, ValueError):
@@ -338,24 +410,34 @@ class DeviceRuntime:
         qos: int = 1,
         expiry_s: int | None = None,
         properties: Properties | None = None,
+        on_ack: Callable[[int], None] | None = None,
     ) -> mqtt.MQTTMessageInfo:
+        """Publish; with QoS 1, ``on_ack(mid)`` runs once the broker accepted it (on paho's thread,
+        or on this one if the ack came first: never wait there for a lock held around publishing)."""
         payload = message if isinstance(message, bytes) else message.to_json()
         if expiry_s is not None:
             properties = properties or Properties(PacketTypes.PUBLISH)
             properties.MessageExpiryInterval = expiry_s
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        if qos > 0:
-            self._track(info.mid, topic, None)
+        # queued while offline (NO_CONN) still gets its PUBACK later; a full queue never does
+        if qos > 0 and info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            self._track(info.mid, topic, None, on_ack)
         return info
 
-    def _track(self, mid: int, topic: str, command_id: str | None) -> str | None:
-        """Note a QoS 1 publish until its PUBACK; returns the refusal if the PUBACK already came."""
+    def _track(self, mid: int, topic: str, command_id: str | None,
+               on_ack: Callable[[int], None] | None = None) -> str | None:
+        """Note a QoS 1 publish until its PUBACK; if the PUBACK already came, settle it now.
+        Returns the broker's refusal, if that is what came."""
         with self._pending_lock:
-            refused = self._early_refusals.pop(mid, None)
-            if refused is None:
-                self._unacked[mid] = (topic, command_id)
-        if refused is not None:
-            self._publish_refused(topic, refused)
+            early = mid in self._early_acks
+            refused = self._early_acks.pop(mid, None)
+            if not early:
+                self._unacked[mid] = (topic, command_id, on_ack)
+        if early:
+            if refused is not None:
+                self._publish_refused(topic, refused)
+            elif on_ack is not None:
+                self._guard(on_ack, mid)
         return refused
 
     def _publish_refused(self, topic: str | None, reason: str) -> None:
@@ -363,6 +445,12 @@ class DeviceRuntime:
         # loudly: it is a deployment mistake, and retrying will not fix it.
         log.error("the broker refused our publish on %s: %s", topic, reason)
         self.last_error = f"broker refused publish on {topic}: {reason}"
+
+    @property
+    def unacked(self) -> int:
+        """QoS 1 publishes still waiting for their PUBACK (and acks still waiting for their publish)."""
+        with self._pending_lock:
+            return len(self._unacked) + len(self._early_acks)
 
     def request(self, topic: str, message: Message, reply_model: type[R], *, timeout: float = 5.0,
                 expiry_s: int | None = None) -> R:
@@ -379,7 +467,7 @@ class DeviceRuntime:
         with self._pending_lock:
             self._pending[command_id] = pending
         props = Properties(PacketTypes.PUBLISH)
-        props.ResponseTopic = self.topics.reply(self.device_id)
+        props.ResponseTopic = self.topics.reply(self.login)  # informative: replies go there whatever we say
         props.CorrelationData = command_id.encode()
         if expiry_s is not None:
             props.MessageExpiryInterval = expiry_s
@@ -410,6 +498,7 @@ class DeviceRuntime:
             device_id=self.device_id, role=self.role, status=status,
             uptime_s=round(time.monotonic() - self.started_at, 1), version=__version__,
             mqtt_connected=True, rss_mb=round(rss_mb() or 0, 1), checks=checks, last_error=self.last_error,
+            instance=self.instance, takeovers=self.takeovers,
         )
         self.publish(self.topics.health(self.device_id), health, retain=True)
 
@@ -425,9 +514,13 @@ class DeviceRuntime:
                  self.device_id, "resumed" if flags.session_present else "new")
         for topic_filter, _ in self._subs:
             client.subscribe(topic_filter, qos=1)
-        if self.announce:
-            client.publish(self.topics.availability(self.device_id), AVAILABILITY_ONLINE, qos=1, retain=True)
+        if self._first_connected_wall is None:
+            self._first_connected_wall = time.time()
+        self._connected_at = time.monotonic()
+        self._echoed = False
         self._connected.set()
+        if self.announce:
+            self.publish(self.topics.availability(self.device_id), AVAILABILITY_ONLINE, retain=True)
         for callback in self.on_connected:
             self._guard(callback)
         if self._is_ready:
@@ -449,6 +542,19 @@ class DeviceRuntime:
             return
         if not was_connected and (self.last_error or "").startswith("broker refused connection"):
             return  # the refusal already said why (and paho follows it with a meaningless "Protocol error")
+        now = time.monotonic()
+        self._dropped = True
+        if now - getattr(self, "_connected_at", 0.0) < 10.0:  # dropped soon after connecting
+            self._drops = [t for t in self._drops if now - t < 60.0] + [now]
+        if getattr(reason_code, "value", reason_code) == SESSION_TAKEN_OVER or len(self._drops) >= 3:
+            self._drops = []
+            self.takeovers += 1
+            self.last_takeover = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.last_error = (f"another connection logged in as '{self.login}' and took over this session "
+                               f"({self.takeovers}x): the same login on two processes, or a stolen password")
+            log.error("%s; reconnecting", self.last_error)
+            self.systemd.status(self._status_line())
+            return
         self.last_error = f"disconnected from broker: {reason_code}"
         log.warning("lost the broker (%s); reconnecting", reason_code)
         self.systemd.status(self._status_line())
@@ -462,10 +568,10 @@ class DeviceRuntime:
         failed = reason_code is not None and reason_code.is_failure
         with self._pending_lock:
             entry = self._unacked.pop(mid, None)
-            if entry is None and failed:  # acknowledged before publish() returned: _track reports it
-                self._early_refusals[mid] = str(reason_code)
+            if entry is None:  # acknowledged before publish() returned: _track settles it
+                self._early_acks[mid] = str(reason_code) if failed else None
                 return
-            topic, command_id = entry or (None, None)
+            topic, command_id, on_ack = entry
             pending = self._pending.get(command_id) if command_id else None
         if failed:
             self._publish_refused(topic, str(reason_code))
@@ -473,6 +579,8 @@ class DeviceRuntime:
                 pending.refused = str(reason_code)
                 pending.done.set()
             return
+        if on_ack is not None:
+            self._guard(on_ack, mid)
         for callback in self.on_published:
             self._guard(callback, mid)
 
@@ -520,34 +628,85 @@ class DeviceRuntime:
         self.last_error = f"refused message on {topic}: {exc}"
         log.warning("refused message on %s: %s", topic, exc)
 
-    def _reply_topic(self, inbound: Inbound, device_id: str | None) -> str | None:
-        # Only ever answer onto a device's own reply topic: a client naming any
-        # other response topic must not make us publish where it cannot.
-        rt = inbound.response_topic
-        levels = self.topics.split(rt) if rt else []
-        if len(levels) == 3 and levels[0] == "device" and levels[2] == "reply":
-            return rt
-        if device_id:
-            try:
-                return self.topics.reply(device_id)
-            except ValueError:
-                return None
-        return None
-
-    def _send_reply(self, reply: Reply, inbound: Inbound, device_id: str | None) -> None:
-        topic = self._reply_topic(inbound, device_id)
-        if topic is None:
-            log.warning("no valid reply topic for %s; reply dropped", reply.command_id)
+    def _send_reply(self, reply: Reply, inbound: Inbound) -> None:
+        """Answer the sender on its own reply topic. A reply that cannot leave is logged, never raised:
+        the command it answers is applied already."""
+        sender = inbound.sender
+        if sender is None:
+            log.warning("no sender login for %s; reply dropped", reply.command_id)
             return
         props = Properties(PacketTypes.PUBLISH)
-        props.CorrelationData = inbound.correlation or reply.command_id.encode()
-        self._client.publish(topic, reply.to_json(), qos=1, properties=props)
+        props.CorrelationData = (inbound.correlation or reply.command_id.encode())[:64]
+        try:
+            payload = reply.to_json()
+        except ValueError as exc:  # cannot happen for decoded input; keep the promise of an answer anyway
+            log.error("reply to %s could not be encoded (%s); sending a plain refusal", sender, exc)
+            payload = Reply(command_id=reply.command_id, ok=False,
+                            error=ErrorInfo(code="internal", message="the reply could not be encoded")).to_json()
+        try:
+            self.publish(self.topics.reply(sender), payload, properties=props)
+        except (ValueError, RuntimeError, OSError) as exc:
+            log.error("reply %s to %s not sent: %s", reply.command_id, sender, exc)
 
     def _safe_checks(self) -> dict[str, str]:
         try:
-            return dict(self._checks())
+            checks = dict(self._checks())
         except Exception as exc:  # noqa: BLE001
-            return {"checks": f"fault: {exc}"}
+            checks = {"checks": f"fault: {exc}"}
+        if self.takeovers or self.other_instance:
+            other = f" by instance {self.other_instance}" if self.other_instance else ""
+            checks["login"] = (f"degraded: login '{self.login}' taken over {self.takeovers}x{other}, last at "
+                               f"{self.last_takeover or 'unknown'}: is it running twice?")
+        return checks
+
+    def _on_own_health(self, msg: mqtt.MQTTMessage) -> None:
+        """Our own health topic: a health there from another instance means our login runs twice.
+
+        Evidence, not a guess: at our first connect a retained health of another instance may be the
+        previous run's last word (a reboot), so it counts only when it arrives live (after our own health
+        came back on this connection; before that, a persistent session replays the past), or as the retained
+        message on reconnecting after the broker dropped us: someone published under our login since
+        we last did. Of two live instances, the one that started later yields: it logs why, disconnects
+        for good and stops its process (exit 78); the older one logs it and counts a takeover."""
+        if not msg.payload:
+            return
+        try:
+            health = decode(Health, msg.payload, self.settings.mqtt.max_payload_bytes)
+        except PayloadError:
+            return
+        if health.instance in (None, self.instance):
+            if not msg.retain:
+                self._dropped = False  # our own word is on the topic again
+                self._echoed = True
+            return
+        # What a persistent session had queued for a previous run (killed without a word) arrives before
+        # our own health's echo: that is the past, not a live instance.
+        live = (not msg.retain and self._echoed) or (msg.retain and self._dropped)
+        self._dropped = False
+        if not live:
+            return
+        if health.instance == self.other_instance:
+            return  # the same episode, heard twice (its retained and its live health)
+        self.other_instance = health.instance
+        self.takeovers += 1
+        self.last_takeover = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        other_started = health.at.timestamp() - health.uptime_s
+        if other_started < self.started_wall and not self.yielded:
+            self.yielded = (f"login '{self.login}' is already in use by a live instance ({health.instance}, up "
+                            f"{health.uptime_s:.0f} s) that started before this one ({self.instance}): "
+                            "this process stops instead of knocking it off. Check which box or env file "
+                            "should have this login.")
+            log.error("%s", self.yielded)
+            _yielded.append(self.yielded)
+            self._stopping.set()
+            self._client.disconnect()
+            if _process_stop is not None:
+                _process_stop.set()
+        elif not self.yielded:
+            self.last_error = (f"another instance ({health.instance}) took over login '{self.login}' for a while "
+                               f"({self.takeovers}x): the same login on two processes, or a stolen password")
+            log.error("%s; this one started first and stays", self.last_error)
+            self.publish_health()
 
     def _status_line(self) -> str:
         link = "connected" if self._connected.is_set() else "waiting for broker"

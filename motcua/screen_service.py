@@ -1,0 +1,89 @@
+"""What a screen needs from its daemon, written once for the kiosk, the pad and the board.
+
+A service keeps a pure model (``model.view``, ``model.tap(target, now)``,
+``model.tick(now)``, ``model.next_deadline()``) under one lock. The screen
+thread taps and lets time pass; MQTT threads change the model too. Every
+change calls ``on_view_change`` (the screen wakes and draws) and wakes
+whoever waits in :meth:`ScreenService.wait_for_view` (tests, the demo). No
+pygame here: a daemon without a display keeps running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+class ScreenService:
+    """Mixin: call :meth:`_init_screen` in ``__init__`` and keep the model in ``self.model``."""
+
+    screen_stall_s = 10.0  # the watchdog's limit for a screen loop that stopped beating
+    model: Any
+
+    def _init_screen(self) -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self.on_view_change: Callable[[Any], None] = lambda view: None
+        self.screen_status = "ok"  # set by serve_screen when there is no display
+        self.screen_beat: float | None = None  # set by the screen loop; None until it runs (or headless)
+
+    # ------------------------------------------------------------------ what the screen calls
+
+    @property
+    def view(self) -> Any:
+        return self.model.view
+
+    def tap(self, target: str, now: float | None = None) -> Any:
+        with self._lock:
+            self._step(self.model.tap(target, time.monotonic() if now is None else now))
+            return self.view
+
+    def tick(self, now: float | None = None) -> Any:
+        with self._lock:
+            tick = getattr(self.model, "tick", None)
+            if tick is not None:
+                self._step(tick(time.monotonic() if now is None else now))
+            return self.view
+
+    def next_deadline(self) -> float | None:
+        with self._lock:
+            return self.model.next_deadline()
+
+    def wait_for_view(self, predicate: Callable[[Any], bool], timeout: float) -> bool:
+        """Block until ``predicate(view)`` holds (checked at every change), or time out."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.view):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.5))
+            return True
+
+    # ------------------------------------------------------------------ for the service itself
+
+    def _step(self, result: bool | tuple[bool, Any]) -> None:
+        """Apply what a model call returned: ``changed`` or ``(changed, effect)``."""
+        changed, effect = result if isinstance(result, tuple) else (result, None)
+        self._after(changed, effect)
+
+    def _after(self, changed: bool, effect: Any = None) -> None:
+        if effect is not None:
+            self._effect(effect)
+        if changed:
+            self._notify()
+
+    def _effect(self, effect: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no work for {effect!r}")
+
+    def _notify(self) -> None:
+        self.on_view_change(self.view)
+        self._changed.notify_all()
+
+    def screen_check(self) -> str:
+        """The health line for the screen: no display, a stalled loop, or ok."""
+        if self.screen_beat is not None and time.monotonic() - self.screen_beat > self.screen_stall_s:
+            return f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
+        return self.screen_status

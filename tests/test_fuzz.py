@@ -1,0 +1,236 @@
+"""Fuzzing the production hall: thousands of hostile messages on every request topic each role may write, from
+logins of every writing role, over MQTT v5 and 3.1.1. Every message the broker lets through is answered with
+a reason; the dispatcher stays up, answers a valid command afterwards, and logs no traceback.
+
+Deterministic (a fixed seed): a failure reproduces. The summary line printed at the end (run with ``-s``) gives
+the figures: messages, replies by code, tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from attackkit import ProductionHall
+from motcua.protocol import COUNTER_ACTIONS, new_id
+
+PER_ROLE = 1000
+SEED = 20261201
+
+STRINGS = ["", "TP", "ZZ", "A1001", "lan.nguyen", "\u0000", "+", "#", "a/b", "Quầy 1", "x" * 5000, "\ud83d",
+           "\udfff\ud800", "🙂", "null", "1e309", "../../etc/passwd", "' OR 1=1 --", "20261201-TP-1001"]
+NUMBERS = [0, -1, 1, 3, 999, 1000, 2**31, 2**63, -(2**63), 10**30, 1.5, float("inf")]
+TIMES = ["1970-01-01T00:00:00+00:00", "2099-12-31T23:59:59+00:00", "2026-13-40T25:61:00+07:00", "yesterday",
+         "2026-12-01T08:00:00", "now"]
+
+
+def _value(r: random.Random, depth: int = 0):
+    kind = r.randrange(9)
+    if kind == 0:
+        return r.choice(STRINGS)
+    if kind == 1:
+        return r.choice(NUMBERS)
+    if kind == 2:
+        return r.choice(TIMES)
+    if kind == 3:
+        return r.choice([True, False, None])
+    if kind == 4 and depth < 4:
+        return [_value(r, depth + 1) for _ in range(r.randrange(4))]
+    if kind == 5 and depth < 4:
+        return {r.choice(STRINGS[:9]): _value(r, depth + 1) for _ in range(r.randrange(4))}
+    if kind == 6:
+        return new_id()
+    if kind == 7:
+        return "".join(chr(r.randrange(0x20, 0x2FFFF)) for _ in range(r.randrange(1, 30)))
+    return r.randrange(-10, 10)
+
+
+def _raw(r: random.Random, body: dict) -> bytes:
+    """A hostile variant of a valid body."""
+    kind = r.randrange(12)
+    body = dict(body)
+    if kind == 0:
+        return bytes(r.randrange(256) for _ in range(r.randrange(1, 200)))
+    if kind == 1:
+        n = r.choice([100, 5000, 30000])
+        return (b'{"command_id": "' + new_id().encode() + b'", "x": ' + b"[" * n + b"]" * n + b"}")
+    if kind == 2:
+        return json.dumps(body).encode()[: r.randrange(1, 40)]  # truncated
+    if kind == 3:
+        return b'{"command_id": "' + new_id().encode() + b'", "area": "\\ud83d", "officer": "\\udc00"}'
+    if kind == 4:
+        return b'{"command_id": "' + new_id().encode() + b'", "area": NaN, "to_counter": Infinity}'
+    if kind == 5:
+        return json.dumps([body]).encode()
+    for _ in range(r.randrange(1, 4)):
+        key = r.choice([*body, "device_id", "sent_at", "rated_at", "counter", "schema_version", "extra"])
+        body[key] = _value(r)
+    if kind == 6:
+        body["device_id"] = r.choice(["kiosk-2", "counter-2", "pad-2", "dispatcher", "tech-1"])
+    if kind == 7:
+        body.pop(r.choice(list(body)), None)
+    try:
+        return json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
+    except (TypeError, ValueError):
+        return repr(body).encode("utf-8", "surrogatepass")
+
+
+def _bodies(r: random.Random, what: str) -> dict:
+    cid = new_id()
+    if what == "ticket/issue":
+        return {"command_id": cid, "area": r.choice(["TP", "DD", "ZZ"]), "priority": r.choice([None, "elderly", "x"])}
+    if what == "ticket/cancel":
+        return {"command_id": cid, "ticket_id": r.choice(STRINGS), "reason": "printer jam"}
+    if what == "dossier/lookup":
+        return {"command_id": cid, "code": "H12.22-240115-0001"}
+    if what.startswith("rating"):
+        return {"rating_id": cid, "counter": 1, "ticket_id": "20261201-TP-1001", "level": "satisfied",
+                "rated_at": "2026-12-01T08:00:00+00:00"}
+    action = what.rsplit("/", 1)[1]
+    extra = {"open": {"officer": "lan.nguyen"}, "reactivate": {"number": "A1001"}, "transfer": {"to_area": "DD"},
+             "attach_dossier": {"dossier_code": "H12.22-240115-0001"}}.get(action, {})
+    return {"command_id": cid, **extra}
+
+
+ACTIONS = [*COUNTER_ACTIONS, "explode", "next/again"]
+COUNTER_LEVELS = ["1", "2", "³", "0", "1000", "٣", "01", "99"]
+# (login, its counter-free request paths): what each writing role may send
+ROLES = {
+    "kiosk-1": lambda r: r.choice(["ticket/issue", "ticket/cancel", "dossier/lookup"]),
+    "counter-1": lambda r: f"counter/1/{r.choice(ACTIONS)}",
+    "pad-1": lambda r: "rating/1",
+    "tech-1": lambda r: r.choice([f"counter/{r.choice(COUNTER_LEVELS)}/{r.choice(ACTIONS)}", "ticket/issue",
+                                  "ticket/cancel", "dossier/lookup"]),
+    "web-1": lambda r: r.choice([f"counter/{r.choice(COUNTER_LEVELS)}/{r.choice(['open', 'close', 'pause', 'transfer'])}",
+                                 "ticket/cancel"]),
+}
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory):
+    h = ProductionHall(tmp_path_factory.mktemp("fuzzed")).start()
+    yield h
+    h.stop()
+
+
+class Fuzzer:
+    def __init__(self, hall: ProductionHall, login: str, protocol):
+        self.hall, self.login = hall, login
+        self.replies: Counter = Counter()
+        self.answered: set[bytes] = set()
+        self.cond = threading.Condition()
+        self.denied = 0
+        self.sent: dict[int, bytes] = {}
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=login, protocol=protocol)
+        self.c.username_pw_set(login, hall.password(login))
+        self.c.max_inflight_messages_set(50)
+        self.c.max_queued_messages_set(0)
+        ready = threading.Event()
+        self.c.on_connect = lambda c, u, f, rc, p: c.subscribe(hall.topic(f"device/{login}/reply"), qos=1)
+        self.c.on_subscribe = lambda *a: ready.set()
+        self.c.on_message = self._reply
+        self.c.on_publish = self._acked
+        self.c.connect("127.0.0.1", hall.local, keepalive=60)
+        self.c.loop_start()
+        assert ready.wait(10)
+        self.v5 = protocol == mqtt.MQTTv5
+        self.through: set[bytes] = set()
+
+    def _acked(self, client, userdata, mid, rc, props):
+        with self.cond:
+            tag = self.sent.pop(mid, None)
+            if rc is not None and getattr(rc, "is_failure", False):
+                self.denied += 1
+            elif tag is not None:
+                self.through.add(tag)
+            self.cond.notify_all()
+
+    def _reply(self, client, userdata, msg):
+        body = json.loads(msg.payload)  # a reply we cannot parse is a failure of ours: let it raise
+        corr = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
+        with self.cond:
+            self.answered.add(corr or body["command_id"].encode())
+            self.replies[(body.get("error") or {}).get("code", "ok")] += 1
+            self.cond.notify_all()
+
+    def send(self, path: str, payload: bytes, tag: bytes, response_topic: str | None) -> None:
+        props = None
+        if self.v5:
+            props = Properties(PacketTypes.PUBLISH)
+            props.CorrelationData = tag
+            if response_topic:
+                props.ResponseTopic = response_topic
+        info = self.c.publish(self.hall.topic(f"request/{self.login}/{path}"), payload, qos=1, properties=props)
+        with self.cond:
+            self.sent[info.mid] = tag
+            while len(self.sent) > 40:  # keep a bounded number in flight
+                self.cond.wait(5)
+
+    def wait_answered(self, timeout: float, quiet: float = 1.0) -> set[bytes]:
+        """Until every message the broker let through is answered (v5: correlation data always names it)
+        or, for 3.1.1 (whose unreadable bodies name nothing), until replies stop coming for ``quiet`` s."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.sent or not self.through <= self.answered:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.cond.wait(min(left, quiet if not self.v5 else left)):
+                    break
+            return self.through - self.answered
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def test_thousands_of_hostile_messages_per_role(hall):
+    r = random.Random(SEED)
+    totals: Counter = Counter()
+    messages = denied = answered_v5 = 0
+    for login, paths in ROLES.items():
+        for protocol in (mqtt.MQTTv5, mqtt.MQTTv311):
+            f = Fuzzer(hall, login, protocol)
+            try:
+                for i in range(PER_ROLE // 2):
+                    path = paths(r)
+                    tag = f"fuzz{login}{protocol}{i:05d}".replace("-", "").encode()
+                    body = _bodies(r, path)
+                    key = "rating_id" if path.startswith("rating") else "command_id"
+                    body[key] = tag.decode()  # without v5 properties, the body's id matches the reply
+                    payload = _raw(r, body) if r.random() < 0.85 else json.dumps(body).encode()
+                    rt = r.choice([None, hall.topic("device/+/reply"), hall.topic("device/kiosk-2/reply"),
+                                   hall.topic("hall/config"), "#"])
+                    f.send(path, payload, tag, rt)
+                    messages += 1
+                unanswered = f.wait_answered(30)
+                if f.v5:
+                    answered_v5 += len(f.through)
+                    assert not unanswered, f"{login}: {len(unanswered)} messages got no reply, e.g. {sorted(unanswered)[:3]}"
+                totals.update(f.replies)
+                denied += f.denied
+            finally:
+                f.close()
+    # the dispatcher is still up and still serving
+    assert hall.daemon.poll() is None
+    tech = hall.login("tech-1")
+    try:
+        tech.subscribe(hall.topic("device/tech-1/reply"))
+        cid = new_id()
+        tech.publish(hall.topic("request/tech-1/counter/9/open"), {"command_id": cid, "officer": "lan.nguyen"})
+        assert tech.reply_to(cid, 30)["ok"]
+    finally:
+        tech.close()
+    log = hall.log()
+    tracebacks = log.count("Traceback")
+    print(json.dumps({"fuzz_messages": messages, "denied_by_broker": denied, "replies_by_code": dict(totals),
+                      "tracebacks": tracebacks}, sort_keys=True))
+    assert tracebacks == 0, log[log.index("Traceback") - 500:][:4000]
+    assert answered_v5 >= messages // 2 - denied  # every v5 message the broker let through was answered
