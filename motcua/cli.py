@@ -328,7 +328,27 @@ def register_contributed(sub: argparse._SubParsersAction) -> None:
     from importlib.metadata import entry_points
 
     for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
-        entry.load()(sub)
+        try:
+            register = entry.load()
+        except ImportError as exc:
+            # a box installs only its role's extra: a command of another role (e.g. `report` on a
+            # kiosk) cannot load there; say so when it is asked for, and keep every other command
+            _unavailable(sub, entry.name, exc)
+            continue
+        register(sub)
+
+
+def _unavailable(sub: argparse._SubParsersAction, name: str, exc: ImportError) -> None:
+    missing = getattr(exc, "name", None) or str(exc)
+
+    def refuse(_args: argparse.Namespace) -> int:
+        print(f"motcua {name}: not installed on this box (it needs {missing}; the central box has it: "
+              "motcua[hub])", file=sys.stderr)
+        return EXIT_USAGE
+
+    sp = sub.add_parser(name, help=f"(not on this box: needs {missing})", add_help=False)
+    sp.add_argument("rest", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=refuse)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -269,3 +269,25 @@ def test_hub_bundle_carries_the_broker_firewall_rules(hub, tmp_path):
     out = bundle(hub, tmp_path, "hub", "dispatcher", None, site="hcm-q1")
     assert (out / "units" / "motcua-broker.nft").read_text() == (REPO / "systemd" / "motcua-broker.nft").read_text()
     assert "/etc/motcua/" in (REPO / "systemd" / "motcua-broker.service").read_text()
+
+
+def test_a_command_of_another_role_does_not_break_motcua_on_a_box(monkeypatch, capsys):
+    """A kiosk's venv has no numpy: a hub command (like `motcua report`) cannot load there; the rest works."""
+    import importlib.metadata as md
+
+    from motcua import cli
+
+    class Missing:
+        name = "tally"
+
+        def load(self):
+            raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
+
+    real = md.entry_points
+    monkeypatch.setattr(md, "entry_points", lambda group: [*real(group=group), Missing()]
+                        if group == cli.COMMANDS_GROUP else real(group=group))
+    parser = cli.build_parser()
+    args = parser.parse_args(["tally", "weekly"])
+    assert args.func(args) == cli.EXIT_USAGE
+    assert "motcua tally: not installed on this box (it needs numpy" in capsys.readouterr().err
+    assert parser.parse_args(["commission", "--yes"]).yes
