@@ -154,7 +154,7 @@ if booted; then
     action=start; [ "$CHANGED" = yes ] && action=restart
     for u in $BOX_START; do run systemctl enable "$u"; run systemctl "$action" "$u"; done
     for u in $BOX_START; do
-        for _ in $(seq 1 "${MOTCUA_START_WAIT:-120}"); do systemctl is-active --quiet "$u" && break; sleep 1; done
+        for _ in $(seq 1 "${BOX_START_WAIT:-120}"); do systemctl is-active --quiet "$u" && break; sleep 1; done
         systemctl is-active --quiet "$u" || fail "$u is not active: journalctl -u $u -b"
     done
 else

@@ -420,7 +420,7 @@ def boot_check(role: str, base: Path, work: Path, hub: Hub, release: Path, times
             make_release(wheel, releases=hub.releases, ca_key=hub.registry.certs_dir / "ca.key", pythons=("3.11",),
                          cache=CACHE / "pip-cache", latest=False)
         times["update_releases_s"] = round(time.monotonic() - t1, 1)
-    env["MOTCUA_START_WAIT"] = "900"
+    env["BOX_START_WAIT"] = "900"
     units = [u.name for u in load_roles()[role].units()]
     image = disk_for(role, base, bundle, rw, extra_script(role), env, units)
     times[f"{role}_disk_s"] = round(time.monotonic() - t0, 1)
