@@ -21,6 +21,7 @@ bench: install
 	$(PY) bench/announce.py
 	$(PY) bench/kiosk_ticket.py
 	$(PY) bench/press_to_frame.py
+	$(PY) bench/signboard.py
 	$(PY) bench/report.py
 	$(PY) bench/screens.py
 

@@ -31,7 +31,7 @@ RELEASES = Path("/var/lib/motcua/releases")
 LOCK = files(__package__) / "box.lock"
 PYTHONS = ("3.11", "3.13")  # Raspberry Pi OS bookworm, trixie
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64", "manylinux_2_36_aarch64")
-ALL_EXTRAS = "hub,counter,kiosk,pad,board,announcer"
+ALL_EXTRAS = "hub,counter,kiosk,pad,board,announcer,signboard,progress"  # every role's extra (roles.toml)
 
 
 class ReleaseError(RuntimeError):

@@ -17,10 +17,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import CounterNumber, OfficerId
+from motcua.ledfonts import check_font_name
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
 
-# Fonts from luma.core.legacy, by name; "_proportional" drops each glyph's blank columns.
-FONT_NAMES = ("cp437", "lcd", "sinclair", "tiny", "seg7", "atari", "speccy")
 
 # What a key can mean. Actions map onto counter commands (open_close and pause toggle
 # by the counter's state); digits and area keys fill the entry used by transfer.
@@ -72,8 +71,12 @@ class MatrixSettings(StrictModel):
     scroll_step_ms: int = Field(60, ge=10, le=1000, description="One column of scrolling.")
     scroll_gap: int = Field(8, ge=1, le=64, description="Blank columns between the end of a scrolling text and its repeat.")
     idle_text: str = Field("---", max_length=40, description="Open, nobody called.")
-    closed_text: str = Field("X", max_length=40)
-    paused_text: str = Field("- -", max_length=40)
+    closed_text: str | None = Field(None, max_length=40, description=(
+        "Shown while the counter is closed. Default: 'NGHI' (nghỉ: this counter is not serving) on fewer "
+        "than 8 modules, 'QUAY NGHI' (quầy nghỉ) on 8 or more."))
+    paused_text: str | None = Field(None, max_length=40, description=(
+        "Shown while the officer has paused. Default: 'TAM NGHI' (tạm nghỉ: back shortly), in the smallest "
+        "font on 4 modules, full size on 8."))
     waiting_text: str = Field("...", max_length=40, description="Before the counter's state is known.")
     entry_prefix: str = Field(">", max_length=4, description="Shown before digits typed on a serial keypad.")
     offline_marker: Literal["dots", "corner"] = Field(
@@ -85,15 +88,22 @@ class MatrixSettings(StrictModel):
     @field_validator("fonts")
     @classmethod
     def _known_fonts(cls, v: list[str]) -> list[str]:
-        for name in v:
-            if name.removesuffix("_proportional") not in FONT_NAMES:
-                raise ValueError(f"unknown font {name!r}: one of {', '.join(FONT_NAMES)}, optionally + '_proportional'")
-        return v
+        return [check_font_name(name) for name in v]
 
     @field_validator("idle_text", "closed_text", "paused_text", "waiting_text", "entry_prefix")
     @classmethod
-    def _printable(cls, v: str) -> str:
-        return _ascii(v)
+    def _printable(cls, v: str | None) -> str | None:
+        return v if v is None else _ascii(v)
+
+    @model_validator(mode="after")
+    def _state_texts(self) -> MatrixSettings:
+        # ASCII Vietnamese without its marks reads unambiguously in these two words; a lone "X" or
+        # "- -" means nothing to a citizen.
+        if self.closed_text is None:
+            self.closed_text = "NGHI" if self.modules < 8 else "QUAY NGHI"
+        if self.paused_text is None:
+            self.paused_text = "TAM NGHI"
+        return self
 
     @field_validator("brightness_schedule")
     @classmethod

@@ -17,26 +17,11 @@ from zoneinfo import ZoneInfo
 
 from luma.core.legacy import text as legacy_text
 from luma.core.legacy import textsize
-from luma.core.legacy import font as legacy_fonts
 from PIL import Image, ImageDraw
 
+from motcua.ledfonts import ascii_art, legacy_font  # noqa: F401 - ascii_art: part of this module's API
+
 from .config import BrightnessStep, MatrixSettings
-
-_FONTS = {
-    "cp437": legacy_fonts.CP437_FONT,
-    "lcd": legacy_fonts.LCD_FONT,
-    "sinclair": legacy_fonts.SINCLAIR_FONT,
-    "tiny": legacy_fonts.TINY_FONT,
-    "seg7": legacy_fonts.SEG7_FONT,
-    "atari": legacy_fonts.ATARI_FONT,
-    "speccy": legacy_fonts.SPECCY_FONT,
-}
-
-
-def legacy_font(name: str):
-    base = _FONTS[name.removesuffix("_proportional")]
-    return legacy_fonts.proportional(base) if name.endswith("_proportional") else base
-
 
 @dataclass(frozen=True)
 class Content:
@@ -139,14 +124,6 @@ class MatrixPainter:
 
 def _width(text: str, font) -> int:
     return textsize(text, font=font)[0] if text else 0
-
-
-def ascii_art(image: Image.Image, on: str = "#", off: str = ".") -> str:
-    """A 1-bit frame as text, one line per pixel row: what a test compares and a person can read."""
-    image = image.convert("1")
-    w, h = image.size
-    px = image.load()
-    return "\n".join("".join(on if px[x, y] else off for x in range(w)) for y in range(h))
 
 
 def brightness_at(steps: list[BrightnessStep], default: int, when: datetime, zone: str) -> int:

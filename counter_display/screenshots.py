@@ -32,15 +32,16 @@ from .matrix import Content, MatrixPainter  # noqa: E402
 
 TZ = timezone(timedelta(hours=7))
 AT = datetime(2026, 3, 2, 9, 41, tzinfo=TZ)
-AREAS = [("TP", "Tư pháp - hộ tịch", "A", 7), ("DD", "Đất đai, tài nguyên, môi trường", "B", 12),
-         ("XD", "Xây dựng, quản lý đô thị", "C", 3), ("KD", "Đăng ký kinh doanh", "D", 4),
-         ("NV", "Nội vụ", "E", 0), ("LD", "Lao động, thương binh và xã hội", "F", 5),
-         ("NN", "Nông nghiệp và phát triển nông thôn", "G", 1), ("VH", "Văn hóa, thông tin, thể thao, du lịch", "H", 2)]
-CALLS = [("A1023", 3), ("B2047", 5), ("D4012", 7), ("A1022", 1), ("F6008", 9), ("B2046", 4)]
+# The sample hall of examples/hall.toml: its areas, and calls to counters that serve them.
+AREAS = [("TP", "Tư pháp - hộ tịch", "A", 7), ("DD", "Đất đai, môi trường", "B", 12),
+         ("XD", "Xây dựng, giao thông, đô thị", "C", 3), ("KD", "Đăng ký hộ kinh doanh", "D", 4),
+         ("NV", "Nội vụ, lao động, người có công", "E", 0), ("YT", "Y tế, bảo trợ xã hội, trẻ em", "F", 5),
+         ("GD", "Giáo dục và đào tạo", "G", 1), ("VH", "Văn hóa, thể thao, du lịch", "H", 2)]
+CALLS = [("A1023", 1), ("B2047", 3), ("D4012", 6), ("A1022", 2), ("F6008", 8), ("B2046", 4)]
 
 
 def sample_hall() -> HallConfig:
-    return HallConfig(site="demo", hall_name="Trung tâm Phục vụ hành chính công huyện Long Hồ",
+    return HallConfig(site="demo", hall_name="Trung tâm Phục vụ hành chính công phường Long Châu",
                       areas=[AreaInfo(code=c, name=n, prefix=p, first_number=1, last_number=9999)
                              for c, n, p, _ in AREAS],
                       counters=[CounterInfo(number=i, name=f"Quầy {i}", areas=["TP"]) for i in range(1, 11)],
@@ -66,7 +67,7 @@ def feed_board(service, now: float) -> None:
                                   "Xác nhận tình trạng hôn nhân"])]))
     m.hall_figures(HallFigures(day=date(2026, 3, 2), issued_today=184, served_today=139, waiting=34,
                                average_wait_min=11.6, ratings_today=97, satisfied_pct=93.8))
-    m.hall_notice(HallNotice(text="Từ ngày 01/03, hồ sơ đất đai nộp tại quầy 4 và quầy 5. Ông/Bà vui lòng "
+    m.hall_notice(HallNotice(text="Hồ sơ đất đai, môi trường nộp tại quầy 3 và quầy 4. Ông/Bà vui lòng "
                                   "chuẩn bị đủ giấy tờ theo hướng dẫn tại kiosk tra cứu thủ tục. Xin cảm ơn!"))
     m.link(True)
 
@@ -99,8 +100,12 @@ def render_matrix(out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     shots = []
+    four, eight = MatrixSettings(), MatrixSettings(modules=8)
     for name, modules, content in [("number", 4, Content("1023")), ("prefixed", 4, Content("A1023")),
-                                   ("scrolling", 4, Content("A1023>12")), ("closed", 4, Content("X")),
+                                   ("scrolling", 4, Content("A1023>12")), ("closed", 4, Content(four.closed_text)),
+                                   ("paused", 4, Content(four.paused_text)),
+                                   ("closed-wide", 8, Content(eight.closed_text)),
+                                   ("paused-wide", 8, Content(eight.paused_text)),
                                    ("offline", 4, Content("A1023", marker=True)), ("wide", 8, Content("A1023"))]:
         settings = MatrixSettings(driver="capture", modules=modules)
         painter = MatrixPainter(settings)

@@ -132,7 +132,7 @@ class HallSettings(StrictModel):
             CategoryConfig(code="elderly", name="Người cao tuổi"),
             CategoryConfig(code="disabled", name="Người khuyết tật"),
             CategoryConfig(code="pregnant", name="Phụ nữ mang thai"),
-            CategoryConfig(code="small_children", name="Người đi cùng trẻ nhỏ"),
+            CategoryConfig(code="small_children", name="Người đi cùng trẻ em dưới 6 tuổi"),
         ]
     )
     procedures: list[ProcedureConfig] = Field(default_factory=list)

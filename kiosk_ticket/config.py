@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import ProcedureInfo
 from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
+from motcua.wording import wait_phrase
 
 
 
@@ -28,7 +29,7 @@ class Texts(StrictModel):
     dossier: str = "Tra cứu hồ sơ"
     dossier_hint: str = "Xem hồ sơ đã giải quyết đến đâu"
     procedures: str = "Thủ tục hành chính"
-    procedures_hint: str = "Giấy tờ cần nộp, lệ phí, thời gian"
+    procedures_hint: str = "Giấy tờ cần nộp, phí, lệ phí, thời gian"
     back: str = "Quay lại"
     home: str = "Về trang chính"
     choose_area: str = "Xin chọn lĩnh vực cần giải quyết"
@@ -44,6 +45,9 @@ class Texts(StrictModel):
     your_number: str = "Số thứ tự của Ông/Bà"
     ahead: str = "Số người chờ trước: {n}"
     estimated_wait: str = "Thời gian chờ dự kiến: khoảng {n} phút"
+    estimated_wait_short: str = "Thời gian chờ dự kiến: dưới {n} phút"
+    estimated_wait_floor_min: int = Field(5, ge=1, le=60, description=(
+        "Below this many minutes the kiosk and ticket say 'dưới N phút', never 'khoảng 0 phút'."))
     take_ticket_hint: str = "Xin nhận phiếu ở khe máy in bên dưới"
     ticket_title: str = "PHIẾU SỐ THỨ TỰ"
     ticket_time: str = "Giờ lấy số: {time}"
@@ -59,7 +63,7 @@ class Texts(StrictModel):
     refused_rate_limited: str = "Máy đang bận, xin Ông/Bà chờ giây lát rồi bấm lại."
     no_areas: str = "Chưa nhận được danh sách lĩnh vực. Xin chờ trong giây lát."
     dossier_title: str = "Tra cứu hồ sơ"
-    dossier_hint_scan: str = "Đưa mã vạch hoặc mã QR trên giấy biên nhận vào máy quét, hoặc nhập mã hồ sơ:"
+    dossier_hint_scan: str = "Đưa mã vạch hoặc mã QR trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả vào máy quét, hoặc nhập mã hồ sơ:"
     lookup: str = "Tra cứu"
     delete: str = "Xóa"
     looking_up: str = "Đang tra cứu…"
@@ -68,15 +72,15 @@ class Texts(StrictModel):
     dossier_status: str = "Tình trạng"
     appointment: str = "Ngày hẹn trả kết quả"
     ready_yes: str = "Đã có kết quả, mời Ông/Bà đến quầy trả kết quả"
-    ready_no: str = "Chưa có kết quả để nhận"
+    ready_no: str = "Hồ sơ chưa có kết quả. Mời Ông/Bà quay lại theo ngày hẹn trả kết quả."
     freshness: str = "Thông tin cập nhật cách đây {age}"
-    unknown_dossier: str = "Không tìm thấy hồ sơ có mã {code}. Xin kiểm tra lại mã trên giấy biên nhận."
-    malformed_code: str = "Mã vừa quét không phải mã hồ sơ. Xin quét lại mã trên giấy biên nhận."
+    unknown_dossier: str = "Không tìm thấy hồ sơ có mã {code}. Xin kiểm tra lại mã trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả."
+    malformed_code: str = "Mã vừa quét không phải mã hồ sơ. Xin quét lại mã trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả."
     lookup_failed: str = "Chưa tra cứu được, hệ thống đang bận. Xin thử lại sau ít phút."
     procedures_title: str = "Thủ tục hành chính"
     no_procedures: str = "Lĩnh vực này chưa có thủ tục được niêm yết tại đây."
     documents: str = "Giấy tờ cần nộp"
-    fee: str = "Lệ phí"
+    fee: str = "Phí, lệ phí"
     processing_time: str = "Thời gian giải quyết"
     where: str = "Nơi nộp hồ sơ"
     scroll_up: str = "▲ Lên"
@@ -93,7 +97,11 @@ class Texts(StrictModel):
     days: str = "{n} ngày"
     just_now: str = "vài giây"
 
-    @field_validator("waiting", "ahead", "estimated_wait", "minutes", "hours", "days")
+    def wait_text(self, minutes: float) -> str:
+        """The estimated wait as the kiosk and the ticket word it: never "khoảng 0 phút"."""
+        return wait_phrase(minutes, self.estimated_wait, self.estimated_wait_short, self.estimated_wait_floor_min)
+
+    @field_validator("waiting", "ahead", "estimated_wait", "estimated_wait_short", "minutes", "hours", "days")
     @classmethod
     def _has_n(cls, v: str) -> str:
         if "{n}" not in v:
@@ -236,7 +244,34 @@ class KioskSettings(DeviceSettings):
     scanner: ScannerSettings | None = None
     procedures: list[ProcedureInfo] = Field(
         default_factory=list, description="The catalogue; when empty, the one in the dispatcher's hall config.")
+    procedures_file: Path | None = Field(
+        None, description="A catalogue written by `motcua procedures import` ([[procedures]] tables); used "
+                          "when `procedures` is empty.")
     texts: Texts = Texts()
+
+    @field_validator("procedures_file")
+    @classmethod
+    def _readable_catalogue(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            cls._catalogue(v)  # a missing or broken catalogue is a settings error naming this key
+        return v
+
+    @staticmethod
+    def _catalogue(path: Path) -> list[ProcedureInfo]:
+        from .catalogue import load_catalogue
+
+        try:
+            return load_catalogue(path)
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        except ValueError as exc:  # TOML errors and invalid procedures alike
+            raise ValueError(f"{path} is not a procedures catalogue: {exc}") from None
+
+    @model_validator(mode="after")
+    def _catalogue_from_file(self) -> KioskSettings:
+        if self.procedures_file is not None and not self.procedures:
+            self.procedures = self._catalogue(self.procedures_file)
+        return self
 
     @field_validator("tracking_url")
     @classmethod

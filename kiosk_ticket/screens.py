@@ -276,7 +276,7 @@ class Painter:
         if t.waiting_ahead is not None:
             lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text))
         if t.estimated_wait_min is not None:
-            lines.append((self.t.estimated_wait.format(n=t.estimated_wait_min), self.font(46 * u), self.c.text))
+            lines.append((self.t.wait_text(t.estimated_wait_min), self.font(46 * u), self.c.text))
         lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary))
 
         def height(text: str, font: CachedFont) -> int:

@@ -130,7 +130,7 @@ class TicketRenderer:
         if c.waiting_ahead is not None:
             block(self.t.ahead.format(n=c.waiting_ahead), 24)
         if c.estimated_wait_min is not None:
-            block(self.t.estimated_wait.format(n=c.estimated_wait_min), 24)
+            block(self.t.wait_text(c.estimated_wait_min), 24)
         rule()
         qr = self._qr(c.tracking_url, int(220 * u))
         img.paste(qr, ((w - qr.width) // 2, y))
@@ -186,5 +186,5 @@ def ticket_lines(c: TicketContent, t: Texts, columns: int) -> list[str]:
     if c.waiting_ahead is not None:
         lines += wrapped(t.ahead.format(n=c.waiting_ahead))
     if c.estimated_wait_min is not None:
-        lines += wrapped(t.estimated_wait.format(n=c.estimated_wait_min))
+        lines += wrapped(t.wait_text(c.estimated_wait_min))
     return lines + ["-" * columns] + wrapped(t.ticket_footer) + ["", ""]

@@ -30,7 +30,7 @@ from counter_display.service import CounterBoxService
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
 # How often citizens pick each area (the land and civil-status desks are the busiest).
-AREA_WEIGHTS = {"TP": 5, "DD": 4, "XD": 2, "KD": 2, "NV": 1, "LD": 2, "NN": 1, "VH": 1}
+AREA_WEIGHTS = {"TP": 5, "DD": 4, "XD": 2, "KD": 2, "NV": 1, "YT": 2, "GD": 1, "VH": 1}
 
 
 @dataclass
@@ -138,7 +138,10 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         print("  board      the hall calling board " + ("in a window" if board.window else
                                                           f"saving a PNG of each call in {board.folder}"))
         boxes = start_boxes(broker, config, dict(zip((c.number for c in config.counters), officers)), out)
-        print(f"  counters   {len(boxes)} counter boxes, mock GPIO buttons, LED frames in {out / 'matrix'}\n")
+        for n, box in boxes.items():
+            _keep_number_frames(box, out / "matrix" / f"counter-{n}.png")
+        print(f"  counters   {len(boxes)} counter boxes, mock GPIO buttons, LED frames in {out / 'matrix'} "
+              "(the last frame, and the last number shown)\n")
         pads = {c.number: _start_pad(broker, c.number, out) for c in config.counters}
         for counter, officer in zip(config.counters, officers):
             w = threading.Thread(target=_counter_staff, daemon=True,
@@ -162,7 +165,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
                     tally.issued[area] += 1
                 tag = f" [{priority}]" if priority else ""
                 narrator.say("kiosk", f"ticket {t.number}{tag} · {t.area_name} · "
-                                      f"{t.waiting_ahead} ahead, ~{t.estimated_wait_min} min (printed)")
+                                      f"{t.waiting_ahead} ahead, «{kiosk.settings.texts.wait_text(t.estimated_wait_min or 0)}» (printed)")
             else:
                 narrator.say("kiosk", f"no ticket: «{view.message}»")
             time.sleep(rng.uniform(0.02, 0.25) * pace)  # the next citizen walks in
@@ -207,6 +210,19 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         except subprocess.TimeoutExpired:
             dispatcher.kill()
         broker.stop()
+
+
+def _keep_number_frames(box: CounterBoxService, frame_file: Path) -> None:
+    """Beside the box's latest frame (the closed text, once the day is over), keep the last frame that
+    showed a called number, as counter-N-number.png: what a newcomer wants to see."""
+    keep = frame_file.with_name(frame_file.stem + "-number.png")
+
+    def on_frame(frame) -> None:  # on the display thread, right after the capture device wrote the file
+        state = box.model.state
+        if frame.visible and state is not None and state.current is not None and frame.text == state.current.number:
+            shutil.copyfile(frame_file, keep)
+
+    box.display.on_frame.append(on_frame)
 
 
 def config_area(config: HallConfig, code: str) -> str:

@@ -31,10 +31,10 @@ def hall_info(settings) -> HallInfo:
     reasons: dict[str, str] = {}
     indicators: dict[str, str] = {}
     try:  # the labels the pads show by default, when the pad package is installed beside us
-        from satisfaction_pad.config import DEFAULT_INDICATORS, DEFAULT_REASONS
+        from satisfaction_pad.config import DEFAULT_INDICATORS, DEFAULT_REASONS, EARLIER_INDICATORS
 
         reasons = {c.code: c.label for c in DEFAULT_REASONS}
-        indicators = {c.code: c.label for c in DEFAULT_INDICATORS}
+        indicators = {c.code: c.label for c in EARLIER_INDICATORS + DEFAULT_INDICATORS}
     except ImportError:
         pass
     return HallInfo(

@@ -68,41 +68,128 @@ def load_records(database: Path | str, start: datetime, end: datetime, site: str
         db.close()
 
 
-def _epoch(column: str) -> str:
-    # SQLite parses the stored ISO times (with their offset) in C: whole seconds since the epoch, -1 for NULL.
-    # Whole seconds, floored: a period's bounds are whole seconds, so no event changes period.
-    return f"IFNULL(unixepoch({column}), -1)"
+# Rows travel from SQLite as one fixed-width ASCII text per query (group_concat of printf):
+# no Python object per row or per value, and numpy reads the columns straight out of the bytes.
+# Times: whole seconds since the epoch, floored (SQLite parses the stored ISO text with its
+# offset, in C); 0 or less is "never" (NULL, unreadable, or not after 1970). Ints: -1 for NULL.
+# Keys (areas, officers) as they are, space-padded to a fixed width. Should a key be longer than
+# that width or not ASCII, the rows come out longer than expected and are read again with every
+# key as the hex of its bytes, at the exact width the data needs.
+TIME, INT, KEY = "time", "int", "key"
+KEY_CHARS = 12  # area codes and officer logins are shorter
 
 
-def _times(column: np.ndarray) -> np.ndarray:
-    arr = column.astype(np.float64)
-    arr[column < 0] = np.nan
-    return arr
+def _spec(kind: str, sql: str, key_width: int | None) -> tuple[str, str, int]:
+    """(printf conversion, argument, width) of one column; ``key_width`` None: keys as they are."""
+    if kind == TIME:
+        return "%012d", f"unixepoch({sql})", 12  # NULL is 0; up to the year 9999 fits
+    if kind == INT:
+        return "%012d", f"IFNULL({sql}, -1)", 12
+    if key_width is None:
+        return f"%-{KEY_CHARS}s", sql, KEY_CHARS
+    return f"%-{2 * key_width}s", f"hex({sql})", 2 * key_width
 
 
-def _case(column: str, keys: list) -> tuple[str, list]:
-    """SQL giving the code of ``column``'s value in ``keys`` (-1 for NULL), so rows come back as integers."""
-    if not keys:
-        return "-1", []
-    return f"CASE {column} " + " ".join("WHEN ? THEN ?" for _ in keys) + " ELSE -1 END", \
-        [v for i, k in enumerate(keys) for v in (k, i)]
+def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str,
+           args: tuple) -> tuple[list[np.ndarray], bool]:
+    """Run ``SELECT <columns> <rest>`` and return each column as a numpy array: times as float64
+    (NaN for never), ints as int64 (-1 for NULL), keys as fixed-width bytes; and whether the keys
+    came as hex."""
+    key_width = None
+    while True:
+        specs = [_spec(kind, sql, key_width) for kind, sql in columns]
+        row = sum(w for _, _, w in specs)
+        text, n = db.execute(
+            f"SELECT CAST(group_concat(printf('{''.join(f for f, _, _ in specs)}', "
+            f"{', '.join(a for _, a, _ in specs)}), '') AS BLOB), count(*) {rest}", args).fetchone()
+        if len(text or b"") == n * row:
+            break
+        if key_width is not None:
+            raise DatabaseError("the database returned rows of an unexpected shape (a time beyond the year 9999?)")
+        keys = [sql for kind, sql in columns if kind == KEY]
+        key_width = max(db.execute(
+            f"SELECT {', '.join(f'IFNULL(max(length(CAST({k} AS BLOB))), 0)' for k in keys) or '0'} {rest}",
+            args).fetchone())
+    buf = np.frombuffer(text or b"", dtype=np.uint8).reshape(n, row)
+    out: list[np.ndarray] = []
+    at = 0
+    for (kind, _), (_, _, width) in zip(columns, specs):
+        block = buf[:, at:at + width]
+        at += width
+        if kind == KEY:
+            out.append(np.ascontiguousarray(block).view(f"S{width}").reshape(n))
+            continue
+        values = _number(block)
+        if kind == TIME:
+            times = values.astype(np.float64)
+            times[values <= 0] = np.nan
+            out.append(times)
+        else:
+            out.append(values)
+    return out, key_width is not None
 
 
-def _ints(rows: list, width: int) -> np.ndarray:
-    return np.array(rows, dtype=np.int64).reshape(-1, width)
+def _number(block: np.ndarray) -> np.ndarray:
+    """Whole numbers written by printf('%012d') (a leading '-' for negatives), one a row."""
+    values = np.zeros(len(block), dtype=np.int64)
+    for k in range(block.shape[1]):
+        values *= 10
+        values += block[:, k]
+    values -= 48 * int("1" * block.shape[1])  # each digit's '0'
+    negative = block[:, 0] == ord("-")
+    if negative.any():  # '-' stood where a digit 0 would: take it out, and turn the sign
+        values[negative] = -(values[negative] - (ord("-") - ord("0")) * 10 ** (block.shape[1] - 1))
+    return values
 
 
-def _fetch_all(database: Path, queries: list[tuple[str, tuple]]) -> list[list]:
+def _key_codes(keys, column: np.ndarray, hexed: bool) -> np.ndarray:
+    """Codes (``Keys``) of a column of fixed-width keys (hex text if ``hexed``); a blank key is -1.
+
+    The few distinct values are found through a 64-bit mix of each key's bytes (hashing integers,
+    no sort of strings), and every row is then checked against its value's first row, so a
+    collision can never merge two keys: it falls back to comparing the text."""
+    n = len(column)
+    if not n:
+        return np.zeros(0, dtype=np.int32)
+    width = column.dtype.itemsize
+    raw = np.frombuffer(column.tobytes(), dtype=np.uint8).reshape(n, width)
+    if width % 8:
+        raw = np.concatenate([raw, np.full((n, 8 - width % 8), 32, dtype=np.uint8)], axis=1)
+    words = np.ascontiguousarray(raw).view(np.uint64)
+    mix = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i in range(words.shape[1]):
+            mix = (mix ^ words[:, i]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i + 1)
+    distinct = np.unique(mix)
+    inverse = np.searchsorted(distinct, mix)
+    if len(distinct) <= 256:  # the usual case: a few dozen keys
+        first = np.array([np.argmax(inverse == j) for j in range(len(distinct))], dtype=np.int64)
+    else:
+        first = np.unique(inverse, return_index=True)[1]
+    values = column[first]
+    if not np.array_equal(values[inverse], column):
+        values, inverse = np.unique(column, return_inverse=True)
+    names = [bytes.fromhex(v.decode().rstrip()) if hexed else v.rstrip(b" ") for v in values.tolist()]
+    table = np.array([keys.code(v.decode("utf-8", "replace")) for v in names], dtype=np.int32)
+    return table[inverse.reshape(n)]
+
+
+def _code_of(column: str, keys: tuple) -> str:
+    """SQL giving the index of ``column``'s value in ``keys`` (-1 otherwise)."""
+    return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(keys)) + " ELSE -1 END"
+
+
+def _fetch_all(database: Path, queries: list[tuple]) -> list:
     """Run read-only queries at once, each on its own connection: SQLite works without the GIL,
     so a year's tickets and ratings are read side by side on two cores."""
     results: list = [None] * len(queries)
     errors: list[BaseException] = []
 
-    def run(i: int, sql: str, args: tuple) -> None:
+    def run(i: int, columns: list, rest: str, args: tuple) -> None:
         try:
             db = sqlite3.connect(database.resolve().as_uri() + "?mode=ro", uri=True)
             try:
-                results[i] = db.execute(sql, args).fetchall()
+                results[i] = _fixed(db, columns, rest, args)
             finally:
                 db.close()
         except BaseException as exc:  # noqa: BLE001 - raised again below, in the caller's thread
@@ -125,106 +212,84 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     has_table = bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'transfers'").fetchone())
     x_range = (_iso(lo), _iso(hi))
     f = Frame(sites={site})
-    # the keys first (a few dozen, one scan of each table), so that every row comes back as integers only
-    areas: list = []
-    officers: list = []
-
-    def add(into: list, value) -> None:
-        if value is not None and value != "" and value not in into:
-            into.append(value)
-
-    for issue_area, area, officer in db.execute(
-            "SELECT issue_area, area, officer FROM tickets WHERE day >= ? AND day <= ? GROUP BY 1, 2, 3", days):
-        add(areas, issue_area), add(areas, area), add(officers, officer)
-    for area, officer in db.execute("SELECT area, officer FROM ratings WHERE received_at >= ? GROUP BY 1, 2",
-                                    r_range[:1]):
-        add(areas, area), add(officers, officer)
-    if has_table:
-        for area, officer in db.execute("SELECT from_area, officer FROM transfers WHERE at >= ? AND at < ? "
-                                        "GROUP BY 1, 2", x_range):
-            add(areas, area), add(officers, officer)
-    for a in areas:
-        f.areas.code(a)
-    for o in officers:
-        f.officers.code(o)
-    status_sql, status_args = _case("status", list(STATUSES))
-    issue_sql, issue_args = _case("issue_area", areas)
-    area_sql, area_args = _case("area", areas)
-    officer_sql, officer_args = _case("officer", officers)
-    # the small codes of a row travel packed in one integer: fewer Python objects, a third of the time
     tickets_query = (
-        f"SELECT {_epoch('issued_at')}, {_epoch('called_at')}, {_epoch('finished_at')}, {_epoch('skipped_at')}, "
-        f"({status_sql}) + (({issue_sql}) + 1) * {1 << 3} + (({area_sql}) + 1) * {1 << 15} "
-        f"+ (IFNULL(counter, -1) + 1) * {1 << 27} + (({officer_sql}) + 1) * {1 << 37}, rowid "
-        "FROM tickets WHERE day >= ? AND day <= ?",
-        (*status_args, *issue_args, *area_args, *officer_args, *days))
-    level_sql, level_args = _case("r.level", list(LEVELS))
-    r_area_sql, r_area_args = _case("r.area", areas)
-    r_officer_sql, r_officer_args = _case("r.officer", officers)
+        [(TIME, "issued_at"), (TIME, "called_at"), (TIME, "finished_at"), (TIME, "skipped_at"),
+         (INT, _code_of("status", STATUSES)), (INT, "counter"), (INT, "rowid"),
+         (KEY, "issue_area"), (KEY, "area"), (KEY, "officer")],
+        "FROM tickets WHERE day >= ? AND day <= ?", days)
     where = "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
     ratings_query = (
-        f"SELECT {_epoch('r.rated_at')}, {_epoch('r.received_at')}, {_epoch('t.finished_at')}, "
-        f"(({level_sql}) + 1) + (r.counter + 1) * {1 << 3} + (({r_officer_sql}) + 1) * {1 << 13} "
-        f"+ (({r_area_sql}) + 1) * {1 << 29} + (r.reasons != '[]' OR r.indicators IS NOT NULL) * {1 << 41} "
-        f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where} ORDER BY r.rowid",
-        (*level_args, *r_officer_args, *r_area_args, *r_range))
-    rows, rating_rows = _fetch_all(database, [tickets_query, ratings_query])
-    t = _ints(rows, 6)
-    del rows
-    f.issued, f.called, f.finished, f.skipped = (_times(t[:, i]) for i in range(4))
-    packed = t[:, 4]
-    f.status = (packed & 7).astype(np.int8)
-    f.issue_area = ((packed >> 3) & 0xFFF).astype(np.int32) - 1
-    f.area = ((packed >> 15) & 0xFFF).astype(np.int32) - 1
-    f.counter = _counter_codes(f, ((packed >> 27) & 0x3FF) - 1)
-    f.officer = ((packed >> 37) & 0xFFFF).astype(np.int32) - 1
-    rowids = t[:, 5]
+        [(TIME, "r.rated_at"), (TIME, "r.received_at"), (TIME, "t.finished_at"), (INT, _code_of("r.level", LEVELS)),
+         (INT, "r.counter"), (INT, "r.rowid"), (INT, "(r.reasons != '[]' OR r.indicators IS NOT NULL)"),
+         (KEY, "r.officer"), (KEY, "r.area")],
+        f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
+    (tickets, t_hex), (ratings, r_hex) = _fetch_all(database, [tickets_query, ratings_query])
+    f.issued, f.called, f.finished, f.skipped, status, counter, rowids, issue_area, area, officer = tickets
+    del tickets
+    f.status = np.where(status < 0, 0, status).astype(np.int8)  # as the records path: an unknown status counts as waiting
+    f.issue_area = _key_codes(f.areas, issue_area, t_hex)
+    f.area = _key_codes(f.areas, area, t_hex)
+    f.counter = _counter_codes(f, counter)
+    f.officer = _key_codes(f.officers, officer, t_hex)
+    order = np.argsort(rowids, kind="stable")
+    if not np.array_equal(order, np.arange(len(rowids))):  # scanned through an index: put rows in table order
+        for name in ("issued", "called", "finished", "skipped", "status", "issue_area", "area", "counter", "officer"):
+            setattr(f, name, getattr(f, name)[order])
+        rowids = rowids[order]
 
-    x_rows: list = []
     if has_table:
-        x_area_sql, x_area_args = _case("x.from_area", areas)
-        x_officer_sql, x_officer_args = _case("x.officer", officers)
-        x_rows = db.execute(
-            f"SELECT {_epoch('x.at')}, {_epoch('x.called_at')}, x.counter, {x_officer_sql}, {x_area_sql}, "
-            "IFNULL(t.rowid, -1) FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id "
-            "WHERE x.at >= ? AND x.at < ?", (*x_officer_args, *x_area_args, *x_range)).fetchall()
-    for x in _logged_transfers(db, lo, hi, site, has_table):
-        x_rows.append((int(x.at.timestamp()), -1, x.counter, f.officers.code(x.officer), -1, -1))
-    x = _ints(x_rows, 6)
-    f.x_at, f.x_called = _times(x[:, 0]), _times(x[:, 1])
-    f.x_counter = _counter_codes(f, x[:, 2])
-    f.x_officer, f.x_area = x[:, 3].astype(np.int32), x[:, 4].astype(np.int32)
-    if len(x):  # the transfer's ticket, as a row of this frame
-        order = np.argsort(rowids)
-        pos = np.searchsorted(rowids, x[:, 5], sorter=order)
-        pos = np.minimum(pos, max(len(rowids) - 1, 0))
-        found = (x[:, 5] >= 0) & (len(rowids) > 0) & (rowids[order[pos]] == x[:, 5]) if len(rowids) else \
-            np.zeros(len(x), dtype=bool)
-        f.x_ticket = np.where(found, order[pos] if len(rowids) else -1, -1).astype(np.int64)
+        (x_at, x_called, x_counter, x_ticket, x_officer, x_area), x_hex = _fixed(
+            db, [(TIME, "x.at"), (TIME, "x.called_at"), (INT, "x.counter"), (INT, "t.rowid"),
+                 (KEY, "x.officer"), (KEY, "x.from_area")],
+            "FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id WHERE x.at >= ? AND x.at < ?", x_range)
+        x_officer, x_area = _key_codes(f.officers, x_officer, x_hex), _key_codes(f.areas, x_area, x_hex)
     else:
-        f.x_ticket = np.zeros(0, dtype=np.int64)
+        x_at = x_called = np.zeros(0)
+        x_counter = x_ticket = np.zeros(0, dtype=np.int64)
+        x_officer = x_area = np.zeros(0, dtype=np.int32)
+    logged = _logged_transfers(db, lo, hi, site, has_table)
+    if logged:
+        x_at = np.concatenate([x_at, np.array([int(x.at.timestamp()) for x in logged], dtype=np.float64)])
+        x_called = np.concatenate([x_called, np.full(len(logged), np.nan)])
+        x_counter = np.concatenate([x_counter, np.array([x.counter for x in logged], dtype=np.int64)])
+        x_ticket = np.concatenate([x_ticket, np.full(len(logged), -1, dtype=np.int64)])
+        x_officer = np.concatenate([x_officer, np.array([f.officers.code(x.officer) for x in logged], dtype=np.int32)])
+        x_area = np.concatenate([x_area, np.full(len(logged), -1, dtype=np.int32)])
+    f.x_at, f.x_called = x_at, x_called
+    f.x_counter = _counter_codes(f, x_counter)
+    f.x_officer, f.x_area = x_officer.astype(np.int32), x_area.astype(np.int32)
+    if len(x_ticket) and len(rowids):  # the transfer's ticket, as a row of this frame (rowids are sorted)
+        pos = np.minimum(np.searchsorted(rowids, x_ticket), len(rowids) - 1)
+        f.x_ticket = np.where((x_ticket >= 0) & (rowids[pos] == x_ticket), pos, -1).astype(np.int64)
+    else:
+        f.x_ticket = np.full(len(x_ticket), -1, dtype=np.int64)
 
-    r = _ints(rating_rows, 4)
-    del rating_rows
-    f.r_rated, f.r_received, f.r_served = (_times(r[:, i]) for i in range(3))
-    packed = r[:, 3]
-    f.r_level = ((packed & 7) - 1).astype(np.int8)
-    f.r_counter = _counter_codes(f, ((packed >> 3) & 0x3FF) - 1)
-    f.r_officer = ((packed >> 13) & 0xFFFF).astype(np.int32) - 1
-    f.r_area = ((packed >> 29) & 0xFFF).astype(np.int32) - 1
-    f.r_extra = ((packed >> 41) & 1) == 1
+    f.r_rated, f.r_received, f.r_served, level, r_counter, r_rowids, extra, r_officer, r_area = ratings
+    del ratings
+    order = np.argsort(r_rowids, kind="stable")
+    if not np.array_equal(order, np.arange(len(r_rowids))):
+        f.r_rated, f.r_received, f.r_served = f.r_rated[order], f.r_received[order], f.r_served[order]
+        level, r_counter, r_rowids, extra = level[order], r_counter[order], r_rowids[order], extra[order]
+        r_officer, r_area = r_officer[order], r_area[order]
+    f.r_level = level.astype(np.int8)
+    f.r_counter = _counter_codes(f, r_counter)
+    f.r_officer = _key_codes(f.officers, r_officer, r_hex)
+    f.r_area = _key_codes(f.areas, r_area, r_hex)
+    f.r_extra = extra == 1
     # reasons and indicator forms: only the few ratings that have them, parsed as one JSON document
-    f.r_reasons = [()] * len(r)
-    f.r_indicators = [None] * len(r)
-    extra = np.flatnonzero(f.r_extra)
-    if len(extra):
+    f.r_reasons = [()] * len(r_rowids)
+    f.r_indicators = [None] * len(r_rowids)
+    if f.r_extra.any():
         (texts,) = db.execute(
-            "SELECT json_group_array(json_array(json(r.reasons), json(r.indicators))) FROM (SELECT r.reasons, "
-            f"r.indicators FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where} "
-            "AND (r.reasons != '[]' OR r.indicators IS NOT NULL) ORDER BY r.rowid) AS r", r_range).fetchone()
-        for i, (reasons, indicators) in zip(extra.tolist(), json.loads(texts)):
-            f.r_reasons[i] = tuple(reasons or ())
-            f.r_indicators[i] = indicators
+            "SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
+            f"{where} "
+            "AND (r.reasons != '[]' OR r.indicators IS NOT NULL)", r_range).fetchone()
+        found = json.loads(texts)
+        at = np.searchsorted(r_rowids, np.array([row[0] for row in found], dtype=np.int64))
+        for i, (rowid, reasons, indicators) in zip(at.tolist(), found):
+            if i < len(r_rowids) and r_rowids[i] == rowid:
+                f.r_reasons[i] = tuple(reasons or ())
+                f.r_indicators[i] = indicators
     return f
 
 
@@ -232,10 +297,15 @@ def _counter_codes(f: Frame, numbers: np.ndarray) -> np.ndarray:
     """Counter numbers to the frame's counter codes (-1 stays -1)."""
     if not len(numbers):
         return np.zeros(0, dtype=np.int32)
-    uniq = np.unique(numbers)
-    table = {int(n): f.counters.code(int(n)) if n >= 0 else -1 for n in uniq}
-    lookup = np.array([table[int(n)] for n in uniq], dtype=np.int32)
-    return lookup[np.searchsorted(uniq, numbers)]
+    shifted = numbers.astype(np.int64) + 1  # -1 (none) is 0
+    present = np.flatnonzero(np.bincount(shifted)) if shifted.max() < 1 << 20 else np.unique(shifted)
+    table = np.full(int(present[-1]) + 1, -1, dtype=np.int32) if shifted.max() < 1 << 20 else None
+    if table is None:
+        lookup = np.array([f.counters.code(int(n) - 1) if n > 0 else -1 for n in present], dtype=np.int32)
+        return lookup[np.searchsorted(present, shifted)]
+    for n in present.tolist():
+        table[n] = f.counters.code(n - 1) if n > 0 else -1
+    return table[shifted]
 
 
 def _load_records(db: sqlite3.Connection, start: datetime, end: datetime, site: str) -> Records:

@@ -168,7 +168,8 @@ class Painter:
                 chosen = scores.get(ind.code) == score
                 pygame.draw.rect(surface, self.c.selected if chosen else (255, 255, 255), r, border_radius=int(10 * u))
                 pygame.draw.rect(surface, self.c.satisfied, r, width=max(2, int(3 * u)), border_radius=int(10 * u))
-                self.text(surface, str(score), self.font(int(34 * u), True), self.c.text, r.center)
+                self.text(surface, self.t.score_labels[score], self.fit(self.t.score_labels, int(30 * u), bw - int(8 * u), True),
+                          self.c.text, r.center)
                 targets[f"score:{ind.code}:{score}"] = r
         complete = all(i.code in scores for i in self.s.indicators)
         send = pygame.Rect(0, 0, int(420 * u), int(100 * u))

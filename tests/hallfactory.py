@@ -60,7 +60,7 @@ class Clock:
 def make_settings(*, rules: dict[str, Any] | None = None, **overrides: Any) -> HallSettings:
     """The test hall; ``rules`` overrides single queue rules, other keywords override hall fields."""
     fields: dict[str, Any] = dict(
-        name="Bộ phận một cửa thử nghiệm",
+        name="Trung tâm Phục vụ hành chính công thử nghiệm",
         timezone="Asia/Ho_Chi_Minh",
         reset_time=time(4, 0),
         areas=[

@@ -40,7 +40,7 @@ def call(n: int, number: str = "A1023", counter: int = 3, event_id: str | None =
 def test_the_board_font_covers_every_vietnamese_text_it_shows():
     s = BoardSettings()
     texts = [v for v in BoardTexts().model_dump().values() if isinstance(v, str)] + s.texts.weekdays
-    texts += [s.notice] + [name for _, name, _, _ in AREAS] + ["Trung tâm Phục vụ hành chính công huyện Long Hồ",
+    texts += [s.notice] + [name for _, name, _, _ in AREAS] + ["Trung tâm Phục vụ hành chính công phường Long Châu",
                                                               "ư ị ứ ự ố ộ ằ ẵ ẫ ỡ ữ ỹ Đ đ"]
     pygame.freetype.init()
     for path in (s.screen.font, s.screen.bold_font):

@@ -51,6 +51,10 @@ def test_every_role_has_its_extra_and_its_example():
         assert (REPO / "examples" / role.settings.example).is_file()
 
 
+def test_releases_carry_every_roles_extra():
+    assert set(rel.ALL_EXTRAS.split(",")) == {r.extra for r in load_roles().values()}
+
+
 def test_the_lock_pins_every_runtime_dependency():
     lock = {line.split("==")[0].lower() for line in (REPO / "boxes" / "box.lock").read_text().splitlines()
             if "==" in line}

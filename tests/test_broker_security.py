@@ -25,6 +25,8 @@ DEVICES = [
     ("kiosk", "kiosk-1", None),
     ("board", "board-1", None),
     ("announcer", "announcer", None),
+    ("signboard", "signboard-1", None),
+    ("progress", "progress-1", None),
     ("operator", "tech-1", None),
 ]
 
@@ -38,7 +40,7 @@ def hall(tmp_path_factory):
 
 OWN = ["device/{me}/availability", "device/{me}/health", "device/{me}/state"]
 EVERYONE_DENIED = ["device/{me}/reply", "device/dispatcher/state", "hall/config", "event/call", "counter/3/state",
-                   "dossier/status", "hall/notice"]
+                   "dossier/status", "dossier/progress", "hall/notice"]
 
 # (device, allowed publishes, forbidden publishes), topics below motcua/v1/hcm-q1/
 POLICY = [
@@ -54,6 +56,10 @@ POLICY = [
       "request/{me}/counter/1/next", "request/{me}/rating/1", "event/ticket", "area/TP/summary"]),
     ("board-1", OWN, [*EVERYONE_DENIED, "request/{me}/ticket/issue", "request/{me}/counter/1/next"]),
     ("announcer", OWN, [*EVERYONE_DENIED, "request/{me}/counter/1/next", "request/{me}/ticket/issue"]),
+    ("signboard-1", OWN, [*EVERYONE_DENIED, "request/{me}/counter/1/next", "request/{me}/ticket/issue",
+                          "event/ticket"]),
+    ("progress-1", OWN, [*EVERYONE_DENIED, "request/{me}/counter/1/next", "request/{me}/dossier/lookup",
+                         "device/board-1/state"]),
     ("tech-1", [*OWN, "request/{me}/counter/5/next", "request/{me}/ticket/issue", "request/{me}/dossier/lookup"],
      [*EVERYONE_DENIED, "request/{me}/rating/5", "request/kiosk-1/ticket/issue", "request/{me}/anything",
       "area/TP/summary"]),

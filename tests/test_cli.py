@@ -37,7 +37,7 @@ def test_drive_the_hall_by_hand(dispatcher, broker, site, capsys, monkeypatch):
 
     rc, out, _ = run(capsys, "status", *conn)
     assert rc == 0
-    assert "Trung tâm Phục vụ hành chính công huyện Long Hồ" in out
+    assert "Trung tâm Phục vụ hành chính công phường Long Châu" in out
     assert "dispatcher" in out and "online" in out and "database ok" in out
     assert "Quầy 1" in out and "Nguyễn Thị Lan" in out
     dd = next(line for line in out.splitlines() if line.strip().startswith("DD "))

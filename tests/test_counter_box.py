@@ -58,7 +58,7 @@ def test_gpio_presses_call_numbers_onto_the_matrix(broker, site, dispatcher, cli
     box = make_box(broker, site)
     try:
         client.ticket("TP"), client.ticket("TP")
-        frame_text(box, "X")  # the retained state: closed
+        frame_text(box, "NGHI")  # the retained state: closed
         opened = press(box, "open_close")
         assert opened.ok and opened.action == "open"
         wait_until(lambda: buzzer_on_times(box), what="the short beep")
@@ -71,13 +71,13 @@ def test_gpio_presses_call_numbers_onto_the_matrix(broker, site, dispatcher, cli
         assert press(box, "next").ok
         frame_text(box, "A1002")
         assert press(box, "pause_resume").action == "pause"
-        frame_text(box, "- -")
+        frame_text(box, "TAM NGHI")
         assert press(box, "pause_resume").action == "resume"
         refused = press(box, "next")  # nobody left: the dispatcher refuses, the officer hears the long beep
         assert not refused.ok and "nobody is waiting" in refused.detail
         wait_until(lambda: buzzer_on_times(box) and buzzer_on_times(box)[-1] > 0.5, what="the long beep")
         assert press(box, "open_close").action == "close"
-        frame_text(box, "X")
+        frame_text(box, "NGHI")
         # the same state reached the dispatcher's retained topic: another box would show the same
         assert client.counter(1, "recall").error.code in ("bad_state", "not_allowed", "closed_hours")
     finally:

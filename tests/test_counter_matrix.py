@@ -27,10 +27,10 @@ def test_a_number_fills_four_modules_in_the_plain_font():
     assert show(Content("1023")) == "\n".join([
         "..##.....#####...####....####...",
         ".###....##...##.##..##..##..##..",
-        "..##....##..###.....##......##..",
-        "..##....##.####...###.....###...",
-        "..##....####.##..##.........##..",
-        "..##....###..##.##..##..##..##..",
+        "..##....##...##.....##......##..",
+        "..##....##...##...###.....###...",
+        "..##....##...##..##.........##..",
+        "..##....##...##.##..##..##..##..",
         "######...#####..######...####...",
         "................................",
     ])
@@ -43,9 +43,9 @@ def test_a_prefixed_number_takes_the_first_font_it_fits():
     assert show(Content("A1023")) == "\n".join([
         "...###...#...###...###..#####...",
         "..#...#.##..#...#.#...#....#....",
-        "..#...#..#..#..##.....#...#.....",
-        "..#...#..#..#.#.#....#.....#....",
-        "..#####..#..##..#...#.......#...",
+        "..#...#..#..#...#.....#...#.....",
+        "..#...#..#..#...#....#.....#....",
+        "..#####..#..#...#...#.......#...",
         "..#...#..#..#...#..#....#...#...",
         "..#...#.###..###..#####..###....",
         "................................",
@@ -72,9 +72,69 @@ def test_a_number_too_wide_scrolls_one_column_per_step():
 
 
 def test_closed_shows_the_configured_text_and_nothing_moves():
-    art = show(Content("X"))
-    assert art.splitlines()[0] == "............##...##............."
-    assert MatrixPainter(MatrixSettings()).next_change(Content("X"), 0.0) is None  # static: the thread sleeps
+    art = show(Content("OFF"), closed_text="OFF")
+    assert art.splitlines()[0] == "......###...#######.#######....."
+    assert MatrixPainter(MatrixSettings()).next_change(Content("OFF"), 0.0) is None  # static: the thread sleeps
+
+
+def test_no_font_draws_a_slashed_zero():
+    # a plain oval: every row between the top and the bottom is lit only at its two sides
+    for font in ("cp437", "cp437_proportional", "lcd_proportional", "sinclair", "speccy", "tiny"):
+        rows = [r.strip(".") for r in show(Content("0"), fonts=[font]).splitlines() if "#" in r]
+        inner = rows[1:-1]
+        assert inner and all("." not in r.strip("#") or set(r.strip("#")) == {"."} for r in inner), (font, rows)
+        assert len({r for r in inner}) == 1, (font, rows)  # the same row all the way down: no diagonal
+
+
+@pytest.mark.parametrize("modules, closed, paused", [
+    (4, [
+        "##...##...####..##..##...####...",
+        "###..##..##..##.##..##....##....",
+        "####.##.##......##..##....##....",
+        "##.####.##......######....##....",
+        "##..###.##..###.##..##....##....",
+        "##...##..##..##.##..##....##....",
+        "##...##...#####.##..##...####...",
+        "................................",
+    ], [
+        "................................",
+        "###..#..#.#......##..##.#.#.###.",
+        ".#..#.#.###.....#.#.#...#.#..#..",
+        ".#..###.###.....#.#.#.#.###..#..",
+        ".#..#.#.#.#.....#.#.#.#.#.#..#..",
+        ".#..#.#.#.#.....#.#..##.#.#.###.",
+        "................................",
+        "................................",
+    ]),
+    (8, [
+        "...####..##..##...##...##..##.....##...##...####..##..##.####...",
+        "..##..##.##..##..####..##..##.....###..##..##..##.##..##..##....",
+        "..##..##.##..##.##..##.##..##.....####.##.##......##..##..##....",
+        "..##..##.##..##.##..##..####......##.####.##......######..##....",
+        "..##.###.##..##.######...##.......##..###.##..###.##..##..##....",
+        "...####..##..##.##..##...##.......##...##..##..##.##..##..##....",
+        ".....###.######.##..##..####......##...##...#####.##..##.####...",
+        "................................................................",
+    ], [
+        "######....##....##...##.........##...##...####..##..##...####...",
+        "#.##.#...####...###.###.........###..##..##..##.##..##....##....",
+        "..##....##..##..#######.........####.##.##......##..##....##....",
+        "..##....##..##..#######.........##.####.##......######....##....",
+        "..##....######..##.#.##.........##..###.##..###.##..##....##....",
+        "..##....##..##..##...##.........##...##..##..##.##..##....##....",
+        ".####...##..##..##...##.........##...##...#####.##..##...####...",
+        "................................................................",
+    ]),
+])
+def test_closed_and_paused_read_as_vietnamese_and_fit_without_scrolling(modules, closed, paused):
+    # NGHI / QUAY NGHI (nghỉ: not serving) and TAM NGHI (tạm nghỉ: back shortly): words a Vietnamese
+    # reader knows without their marks, where "X" and "- -" meant nothing
+    m = MatrixSettings(modules=modules)
+    assert (m.closed_text, m.paused_text) == ("NGHI" if modules == 4 else "QUAY NGHI", "TAM NGHI")
+    painter = MatrixPainter(m)
+    for text, art in ((m.closed_text, closed), (m.paused_text, paused)):
+        assert not painter.fit(text)[2]  # fits: it holds still
+        assert show(Content(text), modules=modules) == "\n".join(art)
 
 
 def test_offline_marker_is_a_dotted_bottom_row_and_keeps_the_number_legible():

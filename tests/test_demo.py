@@ -14,7 +14,7 @@ def test_demo_runs_a_small_day(tmp_path):
                         "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
-    assert "Trung tâm Phục vụ hành chính công huyện Long Hồ: 8 areas, 10 counters" in out
+    assert "Trung tâm Phục vụ hành chính công phường Long Châu: 8 areas, 10 counters" in out
     assert "«Mời công dân có số " in out
     totals = re.search(r"tickets issued (\d+), served (\d+), no-shows (\d+)", out)
     issued, served, no_shows = map(int, totals.groups())
@@ -30,7 +30,10 @@ def test_demo_runs_a_small_day(tmp_path):
     assert f"announcements: {calls} played and saved" in out
     # the officers pressed their counter boxes' buttons: each LED matrix holds its last frame, and the
     # hall board (no display here) saved a frame per call and the final board
-    assert len(list((tmp_path / "out" / "matrix").glob("counter-*.png"))) == 10
+    frames = list((tmp_path / "out" / "matrix").glob("counter-*.png"))
+    assert len([p for p in frames if not p.stem.endswith("-number")]) == 10
+    # and beside it the last number it showed, for every box that called one
+    assert [p for p in frames if p.stem.endswith("-number")]
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         assert list((tmp_path / "out" / "board").glob("call-*.png"))
         assert (tmp_path / "out" / "board" / "final.png").stat().st_size > 10000
@@ -46,6 +49,6 @@ def test_demo_runs_a_small_day(tmp_path):
                         "--database", str(tmp_path / "out" / "dispatcher.db"), "--out", str(tmp_path / "week")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "Trung tâm Phục vụ hành chính công huyện Long Hồ" in r.stdout and "Tỷ lệ hài lòng:" in r.stdout
+    assert "Trung tâm Phục vụ hành chính công phường Long Châu" in r.stdout and "Tỷ lệ hài lòng:" in r.stdout
     assert re.search(r"Số phiếu đã cấp: +12\b", r.stdout), r.stdout
     assert list((tmp_path / "week").glob("*/bao-cao-tuan-*.pdf"))

@@ -43,6 +43,8 @@ def test_unit_verifies_and_is_hardened(unit: Path, tmp_path: Path):
     ("counter_box.toml", "counter_display.config", "CounterBoxSettings"),
     ("hall_board.toml", "counter_display.board.config", "BoardSettings"),
     ("kiosk.toml", "kiosk_ticket.config", "KioskSettings"),
+    ("signboard.toml", "signboard.config", "SignboardSettings"),
+    ("progress_board.toml", "progress_board.config", "ProgressSettings"),
 ])
 def test_shipped_examples_load(name, module, cls, monkeypatch):
     """Every example settings file a technician copies is valid as it stands."""
@@ -53,6 +55,7 @@ def test_shipped_examples_load(name, module, cls, monkeypatch):
     for var in [v for v in __import__("os").environ if v.startswith("MOTCUA_")]:
         monkeypatch.delenv(var)
     settings_cls = getattr(importlib.import_module(module), cls)
-    role = {"hall.toml": "dispatcher", "counter_box.toml": "counter", "hall_board.toml": "board"}.get(
+    role = {"hall.toml": "dispatcher", "counter_box.toml": "counter", "hall_board.toml": "board",
+            "progress_board.toml": "progress"}.get(
         name, name.removesuffix(".toml"))
     assert load_settings(settings_cls, role, REPO / "examples" / name)

@@ -1234,7 +1234,7 @@ def test_outcome_names_the_views_to_republish(h):
 
 def test_hall_config(h):
     c = h.hall.hall_config()
-    assert c.site == "test" and c.hall_name == "Bộ phận một cửa thử nghiệm"
+    assert c.site == "test" and c.hall_name == "Trung tâm Phục vụ hành chính công thử nghiệm"
     assert [(a.code, a.prefix, a.first_number, a.last_number) for a in c.areas] == [
         ("TP", "A", 1001, 1999), ("DD", "B", 2001, 2999)]
     assert [(k.number, k.name, k.areas) for k in c.counters] == [

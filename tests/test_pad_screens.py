@@ -98,7 +98,7 @@ def test_touches_outside_any_target_do_nothing(screen):
 
 def test_every_citizen_facing_word_has_glyphs():
     settings = PadSettings()
-    words = list(Texts().model_dump().values()) + [r.label for r in settings.reasons] + \
+    words = [v for v in Texts().model_dump().values() if isinstance(v, str)] + Texts().score_labels + [r.label for r in settings.reasons] + \
         [i.label for i in settings.indicators] + ["Quầy 3", "QUẦY 3", "Số thứ tự B2007", "Lê Thị Hoa"]
     pygame.freetype.init()
     for path in (settings.screen.font, settings.screen.bold_font):

@@ -29,7 +29,7 @@ def test_systemd_ready_status_watchdog_and_journald_priorities(broker, site, tmp
         while not (any("READY=1" in s for s in seen) and sum("WATCHDOG=1" in s for s in seen) >= 2):
             seen.append(sock.recv(4096).decode())
         ready = next(s for s in seen if "READY=1" in s)
-        assert "STATUS=dispatcher for Trung tâm Phục vụ hành chính công huyện Long Hồ" in ready
+        assert "STATUS=dispatcher for Trung tâm Phục vụ hành chính công phường Long Châu" in ready
         assert any(s.startswith("STATUS=dispatcher dispatcher: connected") for s in seen)
     finally:
         d.stop()

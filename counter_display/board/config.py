@@ -7,6 +7,7 @@ from pydantic import Field
 
 from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
+from motcua.wording import wait_phrase
 
 
 
@@ -18,16 +19,22 @@ class BoardTexts(StrictModel):
     waiting_unit: str = "người"
     no_calls: str = "Chưa có số nào được gọi"
     ready_title: str = "Hồ sơ đã có kết quả"
-    ready_hint: str = "Mời Ông/Bà mang giấy tiếp nhận đến quầy trả kết quả"
+    ready_hint: str = "Mời Ông/Bà mang Giấy tiếp nhận hồ sơ và hẹn trả kết quả đến quầy trả kết quả"
     figures_title: str = "Kết quả phục vụ hôm nay"
     served: str = "Lượt đã phục vụ"
     issued: str = "Số đã cấp"
     average_wait: str = "Thời gian chờ trung bình"
     minutes: str = "phút"
+    average_wait_about: str = "{n} phút"
+    average_wait_under: str = "dưới {n} phút"
     satisfaction: str = "Tỷ lệ hài lòng"
     weekdays: list[str] = Field(
         ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"], min_length=7, max_length=7)
     offline: str = "Mất kết nối với hệ thống"
+
+    def wait_text(self, minutes: float) -> str:
+        """An average wait as the board words it: under a minute is "dưới 1 phút", never "0 phút"."""
+        return wait_phrase(minutes, self.average_wait_about, self.average_wait_under, 1)
 
 
 class BoardColours(StrictModel):

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from motcua.protocol import AreaSummary, CallEvent, CounterState, DossierStatusUpdate, HallConfig, HallFigures, HallNotice
+from motcua.protocol import (
+    AreaSummary, CallEvent, CounterState, DossierStatusUpdate, HallConfig, HallFigures, HallNotice, TicketEvent,
+)
 
 from .config import BoardSettings
 
@@ -62,6 +64,7 @@ class BoardModel:
         self.zone = ZoneInfo(settings.timezone)
         self.hall: HallConfig | None = None
         self.calls: list[CallRow] = []
+        self._serving: dict[int, str | None] = {}  # counter -> the ticket its last state showed being served
         self._seen_events: list[str] = []
         self.flash_from: float | None = None
         self.areas: dict[str, AreaSummary] = {}
@@ -91,8 +94,31 @@ class BoardModel:
         self.page, self.page_from = "calls", now
         return True
 
+    def ticket_event(self, event: TicketEvent) -> bool:
+        """A called number that did not come (skipped), or was withdrawn, leaves the list: the board must not
+        go on presenting it as the newest call. Called again later, it comes back as a new call."""
+        if event.kind not in ("skipped", "cancelled", "expired"):
+            return False
+        return self._drop(event.ticket.ticket_id)
+
+    def _drop(self, ticket_id: str) -> bool:
+        gone = [c for c in self.calls if c.ticket_id == ticket_id]
+        if not gone:
+            return False
+        if self.calls[0] in gone:
+            self.flash_from = None
+        self.calls = [c for c in self.calls if c.ticket_id != ticket_id]
+        return True
+
     def counter_state(self, state: CounterState) -> bool:
-        """Retained states seed the list after a restart: who is being served now (no flash)."""
+        """Retained states seed the list after a restart: who is being served now (no flash). A number that
+        leaves its counter without being finished there (no rating window for it: skipped as a no-show, or
+        sent to another counter) leaves the list too: the board reads no ticket events, only counter states."""
+        before = self._serving.get(state.counter)
+        self._serving[state.counter] = state.current.ticket_id if state.current else None
+        window = state.rating_window
+        if before and state.current is None and (window is None or window.ticket_id != before):
+            return self._drop(before)
         t = state.current
         if t is None or any(c.ticket_id == t.ticket_id for c in self.calls):
             return False

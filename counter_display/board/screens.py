@@ -227,7 +227,7 @@ class BoardPainter:
         tiles = [
             (self.t.served, str(f.served_today)),
             (self.t.issued, str(f.issued_today)),
-            (self.t.average_wait, "–" if f.average_wait_min is None else f"{f.average_wait_min:.0f} {self.t.minutes}"),
+            (self.t.average_wait, "–" if f.average_wait_min is None else self.t.wait_text(f.average_wait_min)),
             (self.t.satisfaction, "–" if f.satisfied_pct is None else f"{f.satisfied_pct:.0f}%"),
         ]
         top = body.top + int(130 * u)

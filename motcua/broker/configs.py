@@ -30,7 +30,7 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # (``request/{pad}/rating/{n}``) go up, out only, for the province's archive.
 UP = ("event/#", "counter/+/state", "request/+/rating/+", "area/+/summary", "hall/config", "hall/figures",
       "hall/report/+", "device/+/availability", "device/+/health")
-DOWN = ("dossier/status", "hall/notice", "central/#")
+DOWN = ("dossier/status", "dossier/progress", "hall/notice", "central/#")
 
 
 def render_site(directory: Path, *, data_dir: Path, local_port: int = 1883, tls_port: int = 8883,

@@ -202,9 +202,9 @@ def examples() -> dict[str, list[Example]]:
                                   error=m.ErrorInfo(code="bad_payload",
                                                     message="TicketRequest: prio: Extra inputs are not permitted")))],
         "hall config": [Example("A small hall", _topic(spec["hall config"]), m.HallConfig(
-            site=SITE, hall_name="Trung tâm Phục vụ hành chính công huyện Long Hồ", day=DAY,
+            site=SITE, hall_name="Trung tâm Phục vụ hành chính công phường Long Châu", day=DAY,
             areas=[m.AreaInfo(code="TP", name="Tư pháp - hộ tịch", prefix="A", first_number=1001, last_number=1999),
-                   m.AreaInfo(code="DD", name="Đất đai, tài nguyên, môi trường", prefix="B", first_number=2001,
+                   m.AreaInfo(code="DD", name="Đất đai, môi trường", prefix="B", first_number=2001,
                               last_number=2999)],
             counters=[m.CounterInfo(number=1, name="Quầy 1", areas=["DD"]),
                       m.CounterInfo(number=2, name="Quầy 2", areas=["TP"]),
@@ -282,6 +282,23 @@ def examples() -> dict[str, list[Example]]:
                                    m.DossierStatusUpdate(records=[record, m.DossierRecord(
                                        code=dossier, procedure="Đăng ký khai sinh", status="received",
                                        appointment_date=DAY, updated_at=_at(8, 24, 30))]))],
+        "dossier progress": [Example(
+            "Figures per area for a ward's centre: today (flows since midnight, stocks now) and this month",
+            _topic(spec["dossier progress"]),
+            m.DossierProgress(group_by="area", day=DAY, on_time_target_pct=95, updated_at=_at(10, 0), groups=[
+                m.ProgressGroup(key="TP", name="Tư pháp - hộ tịch",
+                                today=m.ProgressCounts(received=42, in_progress=17, done_on_time=31, done_late=0,
+                                                       overdue=0),
+                                month=m.ProgressCounts(received=612, in_progress=17, done_on_time=588, done_late=4,
+                                                       overdue=0),
+                                agency_codes=["000.00.31.H61"], procedures=["Đăng ký khai sinh", "Đăng ký kết hôn"]),
+                m.ProgressGroup(key="DD", name="Đất đai, môi trường",
+                                today=m.ProgressCounts(received=9, in_progress=64, done_on_time=5, done_late=1,
+                                                       overdue=3),
+                                month=m.ProgressCounts(received=151, in_progress=64, done_on_time=97, done_late=9,
+                                                       overdue=3),
+                                agency_codes=["000.00.31.H61"],
+                                procedures=["Đăng ký biến động quyền sử dụng đất"])]))],
     }
 
 
@@ -445,7 +462,7 @@ def _anchor(name: str) -> str:
 _INTRO = """\
 # motcua hall protocol
 
-The MQTT contract between the devices of a one-stop public service hall (Bộ phận một cửa): the dispatcher, ticket
+The MQTT contract between the devices of a one-stop public service hall (Trung tâm Phục vụ hành chính công): the dispatcher, ticket
 kiosks, counter keypads and displays, the hall board, the announcer, satisfaction pads, and the bridge to the
 central one-stop system. motcua {version}, payload `schema_version` {schema_version}.
 

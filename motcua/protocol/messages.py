@@ -522,6 +522,65 @@ class DossierStatusUpdate(Message):
     records: list[DossierRecord] = Field(min_length=1, max_length=500)
 
 
+class ProgressCounts(BaseModel):
+    """How dossiers fared over one period (a day or a month), as the central one-stop system counts them.
+
+    ``received``, ``done_on_time`` and ``done_late`` are flows: dossiers received, and dossiers whose result
+    was ready, in the period. ``in_progress`` and ``overdue`` are stocks at ``updated_at``: dossiers being
+    handled and not yet due, and dossiers past their appointment date without a result.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    received: int = Field(ge=0, le=10_000_000, description="Dossiers received in the period.")
+    in_progress: int = Field(ge=0, le=10_000_000, description="Being handled now, not past their appointment date.")
+    done_on_time: int = Field(ge=0, le=10_000_000,
+                              description="Result ready in the period on or before the appointment date.")
+    done_late: int = Field(ge=0, le=10_000_000, description="Result ready in the period after the appointment date.")
+    overdue: int = Field(ge=0, le=10_000_000, description="Past the appointment date now, with no result yet.")
+
+
+class ProgressGroup(BaseModel):
+    """One row of the dossier-progress screen: a service area of the hall, or an agency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: AreaCode = Field(description="The area code (group_by 'area', as in hall/config) or the agency's "
+                                      "identifier (group_by 'agency'), e.g. 'TP' or 'H40-12'.")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="What the screen shows, in Vietnamese, e.g. 'Tư pháp - hộ tịch'.")
+    today: ProgressCounts
+    month: ProgressCounts
+    agency_codes: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._]{1,40}$")]] = Field(
+        default_factory=list, max_length=50,
+        description="Agency identifiers that begin this group's dossier codes (the part before the first '-'), "
+                    "so the screen can add the hall's own dossier/status records that arrive after `updated_at`.")
+    procedures: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
+        default_factory=list, max_length=500,
+        description="Procedure names of this group, matched against dossier/status records' `procedure` when "
+                    "the agency identifier does not tell the groups apart (one commune agency, many areas).")
+
+
+class DossierProgress(Message):
+    """Retained, from the central one-stop system: how the hall's dossiers are progressing, per area or agency,
+    today and this month. The dossier-progress screen shows it; a new one replaces the old entirely."""
+
+    group_by: Literal["area", "agency"]
+    day: date = Field(description="The hall's local day that `today` counts; `month` is that day's month so far.")
+    groups: list[ProgressGroup] = Field(max_length=60)
+    on_time_target_pct: float | None = Field(
+        default=None, ge=0, le=100,
+        description="The province's target for the on-time rate, if it sets one; else the screen's own setting.")
+    updated_at: AwareDatetime = Field(description="When the central system computed these figures.")
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> DossierProgress:
+        keys = [g.key for g in self.groups]
+        if len(set(keys)) != len(keys):
+            raise ValueError("group keys must be unique")
+        return self
+
+
 class DossierLookup(Message):
     """Kiosk → dispatcher: what is the status of this dossier?"""
 

@@ -124,6 +124,10 @@ class Topics:
     def dossier_status(self) -> str:
         return f"{self.root}/dossier/status"
 
+    @property
+    def dossier_progress(self) -> str:
+        return f"{self.root}/dossier/progress"
+
     # subscription filters
     def all_requests(self, *what: str) -> str:
         """Filter for one kind of request from every sender: ``all_requests('counter', '+', '+')``."""
@@ -255,5 +259,13 @@ TOPIC_SPECS: list[TopicSpec] = [
     TopicSpec(
         "dossier status", "dossier/status", "central system (through the bridge)", "dispatcher", False, 1,
         m.DossierStatusUpdate, "Dossier status records to cache; the newest `updated_at` wins.",
+    ),
+    TopicSpec(
+        "dossier progress", "dossier/progress", "central system (through the bridge)", "dossier-progress screen",
+        True, 1, m.DossierProgress,
+        "How the hall's dossiers are progressing, per service area or per agency, today and this month: received, "
+        "in progress, done on time, done late, overdue. Retained; each message replaces the previous one whole. "
+        "Publish it whenever the figures change, at least every 15 minutes in opening hours; the screen marks "
+        "figures older than its `stale_after_min` as such. An empty retained message clears it.",
     ),
 ]
