@@ -183,6 +183,9 @@ class Hub:
         c.loop_start()
         self._client = c
 
+    def values(self, device_id: str, what: str) -> list[str]:
+        return [v for _, v in self.seen.get(f"motcua/v1/{SITE}/device/{device_id}/{what}", [])]
+
     def last(self, device_id: str, what: str) -> str | None:
         values = self.seen.get(f"motcua/v1/{SITE}/device/{device_id}/{what}")
         return values[-1][1] if values else None
@@ -333,9 +336,10 @@ def judge(role: str, device_id: str, lines: list[str], hub: Hub, version: str, w
         if f"{device_id}" not in status or "online" not in status:
             problems.append(f"the hub's own broker does not show the dispatcher online: {status[-500:]}")
     else:
-        if hub.last(device_id, "availability") != "online":
+        # the box's clean shutdown at the end publishes offline: what counts is that it came online
+        if "online" not in hub.values(device_id, "availability"):
             problems.append(f"{device_id} never published online on the host's broker "
-                            f"(last: {hub.last(device_id, 'availability')})")
+                            f"(seen: {hub.values(device_id, 'availability')})")
         versions = [json.loads(p).get("version") for _, p in hub.seen.get(
             f"motcua/v1/{SITE}/device/{device_id}/health", [])]
         if version not in versions:
@@ -389,8 +393,9 @@ def judge_update(facts: dict, hub: Hub, device_id: str) -> list[str]:
         problems.append(f"{device_id} never reported health on {hub.good}: {versions}")
     elif versions[-1] != hub.good:
         problems.append(f"{device_id}'s last health is on {versions[-1]}, not {hub.good}")
-    if hub.last(device_id, "availability") != "online":
-        problems.append(f"{device_id} is not online after the rollback")
+    avail = hub.values(device_id, "availability")
+    if "online" not in avail[avail.index("offline") + 1:] if "offline" in avail[:-1] else "online" not in avail:
+        problems.append(f"{device_id} did not come back online after the rollback: {avail}")
     return problems
 
 
