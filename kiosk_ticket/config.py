@@ -151,6 +151,9 @@ class UsbTransport(StrictModel):
     vendor_id: int = Field(ge=0, le=0xFFFF)
     product_id: int = Field(ge=0, le=0xFFFF)
     timeout_ms: int = Field(2000, ge=100, le=60000)
+    # Epson's bulk endpoints; other makes differ (`lsusb -v -d VID:PID` lists them)
+    in_ep: int = Field(0x82, ge=0x81, le=0x8F, description="bulk IN endpoint address (status replies)")
+    out_ep: int = Field(0x01, ge=0x01, le=0x0F, description="bulk OUT endpoint address (print data)")
 
 
 class SerialTransport(StrictModel):

@@ -199,12 +199,19 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
         checks = ", ".join(f"{k} {v}" for k, v in (h.get("checks") or {}).items())
         line = f"  {dev_id:<22} {d.get('availability', '?'):<8} {h.get('status', '-'):<9}"
         if h:
-            line += f" {h.get('role', '')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
+            line += f" {h.get('role', '')} {h.get('version', '?')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
         if checks:
             line += f"  [{checks}]"
         if h.get("takeovers"):  # two processes share this login: say it where a technician looks first
             line += (f"\n  {'':<22} LOGIN USED TWICE: another connection took this login over "
                      f"{h['takeovers']} times (instance {h.get('instance') or '?'} reports it)")
+        com = d.get("commissioning")
+        if isinstance(com, dict):  # `motcua commission` on that box
+            line += (f"\n  {'':<22} commissioned {str(com.get('at', ''))[:16]}"
+                     if com.get("passed") else f"\n  {'':<22} commissioning FAILED {str(com.get('at', ''))[:16]}: "
+                     + ", ".join(k for k, v in (com.get("checks") or {}).items() if not v.get("ok")))
+        else:
+            line += f"\n  {'':<22} not commissioned"
         if h.get("last_error"):
             line += f"\n  {'':<22} last error: {h['last_error']}"
         out.append(line)
@@ -288,7 +295,27 @@ def register_contributed(sub: argparse._SubParsersAction) -> None:
     from importlib.metadata import entry_points
 
     for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
-        entry.load()(sub)
+        try:
+            register = entry.load()
+        except ImportError as exc:
+            # a box installs only its role's extra: a command of another role (e.g. `report` on a
+            # kiosk) cannot load there; say so when it is asked for, and keep every other command
+            _unavailable(sub, entry.name, exc)
+            continue
+        register(sub)
+
+
+def _unavailable(sub: argparse._SubParsersAction, name: str, exc: ImportError) -> None:
+    missing = getattr(exc, "name", None) or str(exc)
+
+    def refuse(_args: argparse.Namespace) -> int:
+        print(f"motcua {name}: not installed on this box (it needs {missing}; the central box has it: "
+              "motcua[hub])", file=sys.stderr)
+        return EXIT_USAGE
+
+    sp = sub.add_parser(name, help=f"(not on this box: needs {missing})", add_help=False)
+    sp.add_argument("rest", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=refuse)
 
 
 def main(argv: list[str] | None = None) -> int:

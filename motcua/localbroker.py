@@ -19,13 +19,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from .broker.configs import DEV_TEMPLATE as DEV_CONFIG
+
 REPO = Path(__file__).resolve().parents[1]
-DEV_CONFIG = REPO / "broker_config" / "dev" / "mosquitto.conf"
 
 
 def free_port() -> int:
@@ -44,7 +46,7 @@ def mosquitto_binary() -> str:
 class LocalBroker:
     """A Mosquitto process: ``start()``, ``stop()``, ``kill()``, ``restart()`` on the same port and data."""
 
-    def __init__(self, workdir: Path | str, port: int | None = None, template: Path = DEV_CONFIG,
+    def __init__(self, workdir: Path | str, port: int | None = None, template: Traversable = DEV_CONFIG,
                  render: Callable[[LocalBroker], str] | None = None, site: str = "+", extra_config: str = ""):
         """``render`` returns the config text to run instead of the dev template (e.g. the site config).
 

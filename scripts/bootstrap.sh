@@ -68,7 +68,7 @@ stamp=$VENV/.motcua-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test,broker,province,web]'
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,test]'
     touch "$stamp"
 fi
 

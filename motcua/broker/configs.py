@@ -8,12 +8,15 @@ tests start exactly the files a technician deploys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from ..protocol.topics import ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-BROKER_CONFIG = REPO / "broker_config"
+# broker_config/ of the repository, shipped inside this package (a link in the
+# source tree, real files in the wheel): read through importlib.resources so an
+# installed box needs no checkout.
+BROKER_CONFIG = files(__package__) / "templates"
 SITE_TEMPLATE = BROKER_CONFIG / "site" / "mosquitto.conf"
 CLIENT_CERTS_TEMPLATE = BROKER_CONFIG / "site" / "client-certs.conf"
 DEV_TEMPLATE = BROKER_CONFIG / "dev" / "mosquitto.conf"

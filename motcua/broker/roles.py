@@ -88,7 +88,9 @@ ROLES: dict[str, Role] = {r.name: r for r in (
 # written by the dispatcher (whose role allows it) and read only by its owner.
 # ``health`` is read back too: another live instance of the same login shows up there.
 OWN_TOPICS = ((WRITE, "device/%u/availability"), (READWRITE, "device/%u/health"), (WRITE, "device/%u/state"),
-              (READ, "device/%u/reply"))
+              (READ, "device/%u/reply"),
+              # the result of `motcua commission` on that box, retained
+              (WRITE, "device/%u/commissioning"))
 
 
 @dataclass(frozen=True)
