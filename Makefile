@@ -3,13 +3,18 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: install test demo bench docs clean
+.PHONY: install test check demo bench docs clean
 
 install:
 	@bash scripts/bootstrap.sh
 
-test: install
+# Lint and types first (rules in pyproject.toml), then the suite.
+test: install check
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 demo: install
 	$(VENV)/bin/motcua demo $(DEMO_ARGS)
@@ -21,9 +26,11 @@ bench: install
 	$(PY) bench/announce.py
 	$(PY) bench/kiosk_ticket.py
 	$(PY) bench/press_to_frame.py
+	$(PY) bench/web.py
 	$(PY) bench/signboard.py
 	$(PY) bench/report.py
 	$(PY) bench/screens.py
+	$(PY) bench/province.py
 
 # Regenerate the committed contract artefacts (JSON Schemas, AsyncAPI, protocol.md).
 docs: install

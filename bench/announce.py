@@ -126,7 +126,7 @@ def main() -> int:
             t0 = time.perf_counter()
             pub.publish(topics.call_event, payload, qos=1)
             with done:
-                if not done.wait_for(lambda: ev.ticket_id in handed, 5):
+                if not done.wait_for(lambda ev=ev: ev.ticket_id in handed, 5):
                     raise RuntimeError(f"call {number} not handed to the mixer within 5 s")
             if i >= 5:
                 latencies.append((handed[ev.ticket_id] - t0) * 1000)

@@ -124,12 +124,12 @@ def main() -> int:
 
         press(pin_open)
         latencies = []
-        for i in range(args.presses):
+        for _ in range(args.presses):
             before = box.display.frame.text if box.display.frame else ""
             shown.clear()
             t0 = time.perf_counter()
             press(pin_next)
-            if not box.display.wait_frame(lambda f: f.text != before, 5):
+            if not box.display.wait_frame(lambda f, before=before: f.text != before, 5):
                 raise RuntimeError("no new frame within 5 s")
             drawn = next(t for t, text in shown if text != before)
             latencies.append((drawn - t0) * 1000)

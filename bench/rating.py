@@ -57,13 +57,13 @@ def main() -> int:
             keypad.ticket("TP")
             keypad.counter(1, "next")
             number = keypad.counter(1, "finish").counter.rating_window.number
-            if not pad.wait_for_view(lambda v: v.screen == "rating" and v.ticket_number == number, 5):
+            if not pad.wait_for_view(lambda v, number=number: v.screen == "rating" and v.ticket_number == number, 5):
                 raise RuntimeError(f"the pad never showed the rating screen for {number}")
             screen.redraw()
             delivered = pad.delivered
             t0 = time.perf_counter()
             pad.tap("level:very_satisfied")
-            if not pad.wait_for_view(lambda v: pad.delivered > delivered, 5):
+            if not pad.wait_for_view(lambda v, delivered=delivered: pad.delivered > delivered, 5):
                 raise RuntimeError("no acknowledgement within 5 s")
             latencies.append((time.perf_counter() - t0) * 1000)
             screen.redraw()

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import sys
 import tempfile
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

@@ -160,6 +160,9 @@ class SerialKeypadSettings(StrictModel):
     ok_reply: str | None = Field(None, description="Written back to the keypad when the dispatcher accepted (e.g. a beep code).")
     error_reply: str | None = None
     reopen_s: float = Field(2.0, ge=0.1, le=300, description="Pause between attempts to reopen an unplugged keypad.")
+    dossier_scans: bool = Field(
+        True, description="A line that is no key code but a dossier code (a receipt scanned by a barcode scanner "
+                          "on this line) attaches that dossier to the ticket being served or just finished.")
 
     @field_validator("keys")
     @classmethod

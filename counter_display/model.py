@@ -109,6 +109,8 @@ class CounterBoxModel:
 
     def press(self, token: str) -> Command | Refusal | None:
         """What a key means now. None: handled locally (entry typing), nothing to send."""
+        if token.startswith("dossier:"):  # scanned, not typed: what was typed stays
+            return Command("attach_dossier", {"dossier_code": token.split(":", 1)[1]})
         if token in DIGITS:
             if self.entry and not self.entry.isdigit():
                 self.entry = ""

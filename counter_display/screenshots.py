@@ -52,7 +52,7 @@ def feed_board(service, now: float) -> None:
     """The messages a board sees in a busy morning, oldest call first."""
     m = service.model
     m.hall_config(sample_hall())
-    for code, name, prefix, waiting in AREAS:
+    for code, name, _prefix, waiting in AREAS:
         m.area_summary(AreaSummary(area=code, name=name, waiting=waiting, waiting_priority=0, last_called=None,
                                    issued_today=30, served_today=20, open_counters=1))
     for i, (number, counter) in enumerate(reversed(CALLS)):

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from motcua.protocol import AVAILABILITY_ONLINE, COUNTER_ACTIONS, CounterReply, CounterState, HallConfig, new_id, utcnow
-from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
+from motcua.runtime import BrokerRefused, DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
 
 from .config import CounterBoxSettings
 from .display import MatrixDisplay, open_device
@@ -185,10 +185,10 @@ class CounterBoxService:
                                              expiry_s=s.message_expiry_s)
             except Offline as exc:
                 return PressOutcome(seq, token, command.action, False, f"offline: {exc}", message.command_id, attempt)
-            except RequestTimeout as exc:
-                if type(exc) is not RequestTimeout:  # a refinement (the broker refused the publish): final
-                    return PressOutcome(seq, token, command.action, False, f"refused by the broker: {exc}",
-                                        message.command_id, attempt)
+            except BrokerRefused as exc:  # final: retrying will not change the broker's mind
+                return PressOutcome(seq, token, command.action, False, f"refused by the broker: {exc}",
+                                    message.command_id, attempt)
+            except RequestTimeout:
                 log.info("%s %s: no reply (attempt %d of %d)", command.action, message.command_id, attempt, s.attempts)
                 continue
             if reply.counter is not None:  # the reply comes before the retained state: show it now

@@ -173,9 +173,9 @@ class HallSettings(StrictModel):
                         "the same number would be printed twice"
                     )
         for c in self.counters:
-            for a in c.areas:
-                if a not in codes:
-                    raise ValueError(f"counter {c.number} serves unknown area {a!r}")
+            for code in c.areas:
+                if code not in codes:
+                    raise ValueError(f"counter {c.number} serves unknown area {code!r}")
         for p in self.procedures:
             if p.area not in codes:
                 raise ValueError(f"procedure {p.code} belongs to unknown area {p.area!r}")

@@ -27,7 +27,7 @@ LONG = ("reporting-week", "month", "quarter", "half", "year")
 
 
 class ReportFigures:
-    def __init__(self, settings: DispatcherSettings, publish: Callable[[str, ReportSummary], None]):
+    def __init__(self, settings: DispatcherSettings, publish: Callable[[str, ReportSummary], object]):
         self.settings = settings
         self.publish = publish  # (period kind, summary): the service publishes it retained
         self._wake = threading.Event()

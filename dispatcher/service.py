@@ -9,6 +9,7 @@ arrive on ``request/{login}/…``; the runtime hands over that login as
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
@@ -87,14 +88,14 @@ class DispatcherService:
     # ------------------------------------------------------------------ handlers
 
     def _on_ticket_request(self, req: TicketRequest, inbound: Inbound):
-        return self._run(lambda: self.hall.issue_ticket(req, sender=inbound.sender))
+        return self._run(lambda: self.hall.issue_ticket(req, sender=inbound.requester))
 
     def _on_ticket_cancel(self, req: TicketCancel, inbound: Inbound):
-        return self._run(lambda: self.hall.cancel_ticket(req, sender=inbound.sender))
+        return self._run(lambda: self.hall.cancel_ticket(req, sender=inbound.requester))
 
     def _on_dossier_lookup(self, req: DossierLookup, inbound: Inbound) -> Reply:
         with self._lock:
-            return self.hall.lookup_dossier(req, sender=inbound.sender)
+            return self.hall.lookup_dossier(req, sender=inbound.requester)
 
     @staticmethod
     def _counter_model(inbound: Inbound) -> type[Message] | None:
@@ -110,11 +111,11 @@ class DispatcherService:
 
     def _on_counter_command(self, cmd, inbound: Inbound):
         counter, action = int(inbound.what[1]), inbound.what[2]
-        return self._run(lambda: self.hall.counter_command(counter, action, cmd, sender=inbound.sender))
+        return self._run(lambda: self.hall.counter_command(counter, action, cmd, sender=inbound.requester))
 
     def _on_rating(self, rating: Rating, inbound: Inbound):
         counter = int(inbound.what[1])
-        return self._run(lambda: self.hall.rate(counter, rating, sender=inbound.sender))
+        return self._run(lambda: self.hall.rate(counter, rating, sender=inbound.requester))
 
     def _on_dossier_status(self, update: DossierStatusUpdate, inbound: Inbound) -> None:
         with self._lock:
@@ -179,7 +180,10 @@ class DispatcherService:
                 continue
             with self._acks:
                 self._in_flight.add(row_id)
-            self.runtime.publish(row["topic"], bytes(row["payload"]), on_ack=lambda _mid, r=row_id: self._acked(r))
+            self.runtime.publish(row["topic"], bytes(row["payload"]), on_ack=functools.partial(self._ack_of, row_id))
+
+    def _ack_of(self, row_id: int, _mid: int) -> None:
+        self._acked(row_id)
 
     def _acked(self, row_id: int) -> None:
         """On paho's thread (or ours, when the ack came first): never takes self._lock."""

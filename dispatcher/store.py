@@ -22,7 +22,7 @@ from motcua.protocol import Ticket
 # The database's own version (PRAGMA user_version). SCHEMA below is version 1 as it first
 # shipped; every later change is a forward migration in MIGRATIONS, applied in order on open,
 # each in its own transaction. Readers of this file (reports) may check the version.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -139,6 +139,12 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX IF NOT EXISTS ratings_received ON ratings (received_at);
     CREATE INDEX IF NOT EXISTS tickets_day ON tickets (day);
     """,
+    # 3: the citizen's queue page: a random token per ticket, printed in the QR code instead of the
+    # guessable ticket id. Tickets issued before it simply have none.
+    3: """
+    ALTER TABLE tickets ADD COLUMN tracking_token TEXT;
+    CREATE UNIQUE INDEX IF NOT EXISTS tickets_tracking ON tickets (tracking_token);
+    """,
 }
 
 
@@ -152,6 +158,11 @@ def iso(dt: datetime | None) -> str | None:
 
 def parse_dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def required_dt(text: str) -> datetime:
+    """A time stamp of a NOT NULL column."""
+    return datetime.fromisoformat(text)
 
 
 class Store:
@@ -238,7 +249,7 @@ class Store:
     def to_ticket(row: sqlite3.Row) -> Ticket:
         return Ticket(
             ticket_id=row["ticket_id"], number=row["number"], area=row["area"], day=date.fromisoformat(row["day"]),
-            priority=row["priority"], status=row["status"], issued_at=parse_dt(row["issued_at"]),
+            priority=row["priority"], status=row["status"], issued_at=required_dt(row["issued_at"]),
             called_at=parse_dt(row["called_at"]), finished_at=parse_dt(row["finished_at"]),
             counter=row["counter"], target_counter=row["target_counter"], dossier_code=row["dossier_code"],
         )
@@ -250,6 +261,265 @@ class Store:
             "called_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (command_id, ticket["ticket_id"], iso(at), counter, officer, ticket["area"], to_area, to_counter,
              ticket["called_at"]))
+
+    # ------------------------------------------------------------------ commands (idempotency)
+
+    def command(self, command_id: str) -> sqlite3.Row | None:
+        """The stored kind, digest and reply of a command id already applied."""
+        return self.one("SELECT kind, digest, reply FROM commands WHERE command_id = ?", command_id)
+
+    def record_command(self, command_id: str, kind: str, digest: str, reply_json: str, at: datetime,
+                       ok: bool) -> None:
+        self.db.execute(
+            "INSERT INTO commands(command_id, kind, digest, reply, applied_at, ok) VALUES(?, ?, ?, ?, ?, ?)",
+            (command_id, kind, digest, reply_json, iso(at), int(ok)))
+
+    # ------------------------------------------------------------------ service day
+
+    def unfinished_before(self, day: str) -> list[str]:
+        """Ids of tickets of earlier days still in the queue (waiting, called or skipped)."""
+        return [r["ticket_id"] for r in self.all(
+            "SELECT ticket_id FROM tickets WHERE day < ? AND status IN ('waiting', 'called', 'skipped')", day)]
+
+    def expire_ticket(self, ticket_id: str) -> None:
+        self.db.execute("UPDATE tickets SET status = 'expired' WHERE ticket_id = ?", (ticket_id,))
+
+    def ensure_counter(self, number: int, at: datetime) -> None:
+        self.db.execute("INSERT OR IGNORE INTO counters(number, updated_at) VALUES(?, ?)", (number, iso(at)))
+
+    def reset_counters(self, at: datetime) -> None:
+        """A new day: no counter serves anyone, no rating window is open."""
+        self.db.execute("UPDATE counters SET current = NULL, rating_ticket = NULL, rating_opened_at = NULL, "
+                        "rating_closes_at = NULL, updated_at = ?", (iso(at),))
+
+    def rating_windows_due(self, at: datetime) -> list[int]:
+        """Counters whose rating window has closed by ``at``."""
+        return [r["number"] for r in self.all(
+            "SELECT number FROM counters WHERE rating_closes_at IS NOT NULL AND rating_closes_at <= ?", iso(at))]
+
+    def prune(self, *, commands_before: datetime, refused_before: datetime, ratings_before: datetime,
+              oldest_day: str, dossiers_before: datetime, events_before: datetime) -> dict[str, int]:
+        """Delete by age; the caller holds the transaction. Returns rows removed per kind."""
+        removed: dict[str, int] = {}
+
+        def drop(name: str, sql: str, *args: Any) -> None:
+            removed[name] = removed.get(name, 0) + self.db.execute(sql, args).rowcount
+
+        drop("commands", "DELETE FROM commands WHERE applied_at < ?", iso(commands_before))
+        drop("commands", "DELETE FROM commands WHERE ok = 0 AND applied_at < ?", iso(refused_before))
+        drop("ratings", "DELETE FROM ratings WHERE received_at < ?", iso(ratings_before))
+        drop("tickets", "DELETE FROM tickets WHERE day < ? AND ticket_id NOT IN "
+                        "(SELECT rating_ticket FROM counters WHERE rating_ticket IS NOT NULL) AND ticket_id NOT IN "
+                        "(SELECT current FROM counters WHERE current IS NOT NULL)", oldest_day)
+        drop("sequences", "DELETE FROM sequences WHERE day < ?", oldest_day)
+        drop("interleave", "DELETE FROM interleave WHERE day < ?", oldest_day)
+        drop("dossiers", "DELETE FROM dossiers WHERE received_at < ?", iso(dossiers_before))
+        drop("events", "DELETE FROM outbox WHERE enqueued_at < ?", iso(events_before))
+        return removed
+
+    # ------------------------------------------------------------------ tickets
+
+    def last_number(self, day: str, area: str) -> int | None:
+        return self.scalar("SELECT last_number FROM sequences WHERE day = ? AND area = ?", day, area)
+
+    def set_last_number(self, day: str, area: str, number: int) -> None:
+        self.db.execute("INSERT INTO sequences(day, area, last_number) VALUES(?, ?, ?) "
+                        "ON CONFLICT(day, area) DO UPDATE SET last_number = excluded.last_number",
+                        (day, area, number))
+
+    def insert_ticket(self, *, ticket_id: str, day: str, area: str, number: str, priority: str | None,
+                      queue_pos: int, issued_at: datetime, kiosk: str, dossier_code: str | None = None,
+                      tracking_token: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO tickets(ticket_id, day, issue_area, area, number, priority, status, queue_pos, "
+            "issued_at, kiosk, dossier_code, tracking_token) VALUES(?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?)",
+            (ticket_id, day, area, area, number, priority, queue_pos, iso(issued_at), kiosk, dossier_code,
+             tracking_token))
+
+    def ticket_by_number(self, day: str, number: str) -> sqlite3.Row | None:
+        return self.one("SELECT * FROM tickets WHERE day = ? AND number = ?", day, number)
+
+    def cancel_ticket(self, ticket_id: str, at: datetime) -> None:
+        self.db.execute("UPDATE tickets SET status = 'cancelled', finished_at = ? WHERE ticket_id = ?",
+                        (iso(at), ticket_id))
+
+    def count_recall(self, ticket_id: str) -> None:
+        self.db.execute("UPDATE tickets SET call_count = call_count + 1 WHERE ticket_id = ?", (ticket_id,))
+
+    def skip_ticket(self, ticket_id: str, at: datetime) -> None:
+        self.db.execute("UPDATE tickets SET status = 'skipped', skipped_at = ? WHERE ticket_id = ?",
+                        (iso(at), ticket_id))
+
+    def requeue_reactivated(self, ticket_id: str, counter: int, queue_pos: int) -> None:
+        self.db.execute(
+            "UPDATE tickets SET status = 'waiting', target_counter = ?, queue_pos = ?, skipped_at = NULL "
+            "WHERE ticket_id = ?", (counter, queue_pos, ticket_id))
+
+    def requeue_transferred(self, ticket_id: str, area: str, target_counter: int | None, queue_pos: int) -> None:
+        self.db.execute(
+            "UPDATE tickets SET status = 'waiting', area = ?, target_counter = ?, queue_pos = ? WHERE ticket_id = ?",
+            (area, target_counter, queue_pos, ticket_id))
+
+    def attach_dossier(self, ticket_id: str, dossier_code: str) -> None:
+        self.db.execute("UPDATE tickets SET dossier_code = ? WHERE ticket_id = ?", (dossier_code, ticket_id))
+
+    def finish_ticket(self, ticket_id: str, at: datetime) -> None:
+        self.db.execute("UPDATE tickets SET status = 'done', finished_at = ? WHERE ticket_id = ?", (iso(at), ticket_id))
+
+    def call_ticket(self, ticket_id: str, counter: int, officer: str | None, at: datetime) -> None:
+        self.db.execute("UPDATE tickets SET status = 'called', counter = ?, officer = ?, called_at = ?, "
+                        "call_count = 1, target_counter = NULL WHERE ticket_id = ?",
+                        (counter, officer, iso(at), ticket_id))
+
+    # ------------------------------------------------------------------ the queue
+
+    def front_queue_pos(self, day: str) -> int | None:
+        """The smallest queue position of a ticket waiting today, if any."""
+        return self.scalar("SELECT MIN(queue_pos) FROM tickets WHERE day = ? AND status = 'waiting'", day)
+
+    def first_directed(self, day: str, counter: int) -> sqlite3.Row | None:
+        """The oldest waiting ticket reserved for this counter."""
+        return self.one("SELECT * FROM tickets WHERE day = ? AND status = 'waiting' AND target_counter = ? "
+                        "ORDER BY queue_pos LIMIT 1", day, counter)
+
+    _FIRST_IN_AREA = ("SELECT * FROM tickets WHERE day = ? AND area = ? AND status = 'waiting' "
+                      "AND target_counter IS NULL AND priority IS {} NULL ORDER BY queue_pos LIMIT 1")
+    _FIRST_NORMAL = _FIRST_IN_AREA.format("")
+    _FIRST_PRIORITY = _FIRST_IN_AREA.format("NOT")
+
+    def first_in_area(self, day: str, area: str, *, priority: bool) -> sqlite3.Row | None:
+        """The oldest waiting ticket of an area's own queue, priority or normal."""
+        return self.one(self._FIRST_PRIORITY if priority else self._FIRST_NORMAL, day, area)
+
+    def normal_since_priority(self, day: str, area: str) -> int | None:
+        return self.scalar("SELECT normal_since_priority FROM interleave WHERE day = ? AND area = ?", day, area)
+
+    def count_for_interleave(self, day: str, area: str, priority: bool) -> None:
+        """A ticket drawn from the area queue: a priority one restarts the count, a normal one adds one.
+        The count stays NULL until the first priority call of the day."""
+        self.db.execute("INSERT INTO interleave(day, area, normal_since_priority) VALUES(?, ?, ?) "
+                        "ON CONFLICT(day, area) DO UPDATE SET normal_since_priority = "
+                        "CASE WHEN ? THEN 0 ELSE normal_since_priority + 1 END",
+                        (day, area, 0 if priority else None, priority))
+
+    def count_waiting(self, day: str, area: str, *, priority_only: bool = False) -> int:
+        sql = "SELECT COUNT(*) FROM tickets WHERE day = ? AND area = ? AND status = 'waiting'"
+        if priority_only:
+            sql += " AND priority IS NOT NULL"
+        return int(self.scalar(sql, day, area))
+
+    # ------------------------------------------------------------------ counters
+
+    def counter(self, number: int) -> sqlite3.Row | None:
+        return self.one("SELECT * FROM counters WHERE number = ?", number)
+
+    def open_counter(self, number: int, officer: str, at: datetime) -> None:
+        self.db.execute("UPDATE counters SET status = 'open', officer = ?, updated_at = ? WHERE number = ?",
+                        (officer, iso(at), number))
+
+    def close_counter(self, number: int, at: datetime) -> None:
+        self.db.execute("UPDATE counters SET status = 'closed', officer = NULL, updated_at = ? WHERE number = ?",
+                        (iso(at), number))
+
+    def set_counter_status(self, number: int, status: str, at: datetime) -> None:
+        self.db.execute("UPDATE counters SET status = ?, updated_at = ? WHERE number = ?", (status, iso(at), number))
+
+    def set_current(self, number: int, ticket_id: str | None, at: datetime) -> None:
+        self.db.execute("UPDATE counters SET current = ?, updated_at = ? WHERE number = ?",
+                        (ticket_id, iso(at), number))
+
+    def open_rating_window(self, number: int, ticket_id: str, opened: datetime, closes: datetime) -> None:
+        """The ticket just finished; the counter serves nobody and its pad may rate it until ``closes``."""
+        self.db.execute(
+            "UPDATE counters SET current = NULL, rating_ticket = ?, rating_opened_at = ?, rating_closes_at = ?, "
+            "updated_at = ? WHERE number = ?", (ticket_id, iso(opened), iso(closes), iso(opened), number))
+
+    def close_rating_window(self, number: int, at: datetime) -> None:
+        self.db.execute("UPDATE counters SET rating_ticket = NULL, rating_opened_at = NULL, "
+                        "rating_closes_at = NULL, updated_at = ? WHERE number = ?", (iso(at), number))
+
+    def open_counter_numbers(self) -> list[int]:
+        return [r["number"] for r in self.all("SELECT number FROM counters WHERE status = 'open'")]
+
+    # ------------------------------------------------------------------ ratings
+
+    def rating_exists(self, rating_id: str) -> bool:
+        return self.one("SELECT 1 FROM ratings WHERE rating_id = ?", rating_id) is not None
+
+    def ticket_rated(self, ticket_id: str) -> bool:
+        return self.one("SELECT 1 FROM ratings WHERE ticket_id = ?", ticket_id) is not None
+
+    def insert_rating(self, *, rating_id: str, ticket_id: str | None, counter: int, officer: str | None,
+                      area: str | None, dossier_code: str | None, level: str, reasons: list[str],
+                      indicators: Any, rated_at: datetime, pad_id: str, received_at: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO ratings(rating_id, ticket_id, counter, officer, area, dossier_code, level, reasons, "
+            "indicators, rated_at, pad_id, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rating_id, ticket_id, counter, officer, area, dossier_code, level, self.dumps(reasons),
+             self.dumps(indicators) if indicators else None, iso(rated_at), pad_id, iso(received_at)))
+
+    # ------------------------------------------------------------------ dossiers
+
+    def upsert_dossier(self, code: str, record_json: str, updated_at: datetime, received_at: datetime) -> int:
+        """Store a record unless a newer one is already kept; 1 if stored, else 0."""
+        cur = self.db.execute(
+            "INSERT INTO dossiers(code, record, updated_at, received_at) VALUES(?, ?, ?, ?) "
+            "ON CONFLICT(code) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at, "
+            "received_at = excluded.received_at WHERE excluded.updated_at >= dossiers.updated_at",
+            (code, record_json, iso(updated_at), iso(received_at)))
+        return cur.rowcount
+
+    def dossier(self, code: str) -> sqlite3.Row | None:
+        return self.one("SELECT record, received_at FROM dossiers WHERE code = ?", code)
+
+    # ------------------------------------------------------------------ figures (the retained views)
+
+    def waiting_in_area(self, day: str, area: str) -> tuple[int, int]:
+        """(waiting, of which priority) in an area's queue today."""
+        row = self.one("SELECT COUNT(*) AS n, COUNT(priority) AS p FROM tickets "
+                       "WHERE day = ? AND area = ? AND status = 'waiting'", day, area)
+        return (row["n"], row["p"]) if row else (0, 0)
+
+    def last_called(self, day: str, area: str) -> str | None:
+        return self.scalar("SELECT number FROM tickets WHERE day = ? AND area = ? AND called_at IS NOT NULL "
+                           "ORDER BY called_at DESC LIMIT 1", day, area)
+
+    def issued_in_area(self, day: str, area: str) -> int:
+        return int(self.scalar("SELECT COUNT(*) FROM tickets WHERE day = ? AND issue_area = ?", day, area))
+
+    def served_in_area(self, day: str, area: str) -> int:
+        return int(self.scalar("SELECT COUNT(*) FROM tickets WHERE day = ? AND area = ? AND status = 'done'",
+                               day, area))
+
+    def recent_waits_min(self, day: str, area: str, limit: int) -> list[float]:
+        """Minutes from issue to call of the area's last ``limit`` calls today, newest first."""
+        return [r["w"] for r in self.all(
+            "SELECT (julianday(called_at) - julianday(issued_at)) * 1440 AS w FROM tickets "
+            "WHERE day = ? AND area = ? AND called_at IS NOT NULL ORDER BY called_at DESC LIMIT ?",
+            day, area, limit)]
+
+    def recent_service_min(self, area: str, limit: int) -> list[float]:
+        """Minutes from call to finish of the area's last ``limit`` served tickets (any day), newest first."""
+        return [r["s"] for r in self.all(
+            "SELECT (julianday(finished_at) - julianday(called_at)) * 1440 AS s FROM tickets "
+            "WHERE area = ? AND status = 'done' AND called_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+            area, limit)]
+
+    def count_tickets(self, day: str, status: str | None = None) -> int:
+        if status is None:
+            return int(self.scalar("SELECT COUNT(*) FROM tickets WHERE day = ?", day))
+        return int(self.scalar("SELECT COUNT(*) FROM tickets WHERE day = ? AND status = ?", day, status))
+
+    def average_wait_min(self, day: str) -> float | None:
+        return self.scalar("SELECT AVG((julianday(called_at) - julianday(issued_at)) * 1440) FROM tickets "
+                           "WHERE day = ? AND called_at IS NOT NULL", day)
+
+    def rating_tally(self, day: str) -> tuple[int, int]:
+        """(ratings given, of which satisfied or very satisfied) for today's tickets; not_rated left out."""
+        row = self.one("SELECT COUNT(*) AS n, COALESCE(SUM(r.level IN ('very_satisfied', 'satisfied')), 0) AS good "
+                       "FROM ratings r JOIN tickets t ON t.ticket_id = r.ticket_id "
+                       "WHERE t.day = ? AND r.level != 'not_rated'", day)
+        return (row["n"], row["good"]) if row else (0, 0)
 
     # ------------------------------------------------------------------ outbox
 

@@ -179,7 +179,7 @@ def build(rows: list[list[str]], areas: dict[str, str], explicit: dict[str, str]
     want_level = normalise(level) if level else None
     for n, row in enumerate(rows[start + 1:], start=start + 2):
 
-        def cell(key: str) -> str:
+        def cell(key: str, row=row) -> str:  # this row's cells, bound now
             col = cols.get(key)
             return row[col].strip() if col is not None and col < len(row) and row[col] else ""
 

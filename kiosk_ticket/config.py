@@ -172,6 +172,9 @@ class UsbTransport(StrictModel):
     vendor_id: int = Field(ge=0, le=0xFFFF)
     product_id: int = Field(ge=0, le=0xFFFF)
     timeout_ms: int = Field(2000, ge=100, le=60000)
+    # Epson's bulk endpoints; other makes differ (`lsusb -v -d VID:PID` lists them)
+    in_ep: int = Field(0x82, ge=0x81, le=0x8F, description="bulk IN endpoint address (status replies)")
+    out_ep: int = Field(0x01, ge=0x01, le=0x0F, description="bulk OUT endpoint address (print data)")
 
 
 class SerialTransport(StrictModel):
@@ -268,8 +271,9 @@ class Flow(StrictModel):
 class KioskSettings(DeviceSettings):
     device_id: str = Field("kiosk-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     hall_name: str | None = Field(None, description="Shown and printed; default: the dispatcher's hall name.")
-    tracking_url: str = Field("https://motcua.example.gov.vn/ve/{ticket_id}",
-                              description="The ticket's QR code; {ticket_id} is replaced.")
+    tracking_url: str = Field("https://motcua.example.gov.vn/ve/{token}",
+                              description="The ticket's QR code: the citizen's queue page (motcua-web); {token} is "
+                                          "replaced by the ticket's random tracking token.")
     timezone: TimeZoneName = Field("Asia/Ho_Chi_Minh", description="For the time printed on the ticket.")
     screen: Screen = Screen()
     timeouts: Timeouts = Timeouts()
@@ -312,8 +316,11 @@ class KioskSettings(DeviceSettings):
 
     @field_validator("tracking_url")
     @classmethod
-    def _has_ticket_id(cls, v: str) -> str:
-        if "{ticket_id}" not in v:
-            raise ValueError("must contain {ticket_id}")
+    def _has_token(cls, v: str) -> str:
+        # The ticket id is guessable (day, area, number): a QR carrying it would let anyone follow anyone.
+        if "{ticket_id}" in v:
+            raise ValueError("must not contain {ticket_id} (guessable): use {token}, e.g. https://hall.example/ve/{token}")
+        if "{token}" not in v:
+            raise ValueError("must contain {token}, e.g. https://hall.example/ve/{token}")
         return v
 

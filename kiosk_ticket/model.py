@@ -110,6 +110,7 @@ class View:
 class IssueTicket:
     area: str
     priority: str | None
+    dossier_code: str | None = None  # the receipt this citizen scanned or typed during this visit
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class _State:
     message: str | None = None
     typed: str = ""
     dossier: DossierView | None = None
+    receipt: str | None = None  # a dossier code looked up in this visit: the ticket carries it
     proc_area: str | None = None
     procedure: str | None = None
     scroll: int = 0
@@ -211,7 +213,7 @@ class KioskModel:
             self._go("priority")
         elif st.screen == "confirm" and target == "confirm" and st.area:
             self._go("issuing")
-            return IssueTicket(st.area, st.priority)
+            return IssueTicket(st.area, st.priority, st.receipt)
         elif st.screen == "priority" and kind == "cat" and arg in dict(self._categories()):
             st.priority = arg
             if self._single_area():
@@ -266,7 +268,7 @@ class KioskModel:
             self._go("confirm")
             return None
         self._go("issuing")
-        return IssueTicket(area, st.priority)
+        return IssueTicket(area, st.priority, st.receipt)
 
     def _single_area(self) -> str | None:
         """The one area of a one-area hall whose home button prints at once (setting), else None."""
@@ -323,6 +325,7 @@ class KioskModel:
             self._st.dossier = None
             return None
         self._go("looking_up")
+        self._st.receipt = code
         return LookupDossier(code)
 
     # ------------------------------------------------------------------ outcomes of the work
@@ -337,6 +340,7 @@ class KioskModel:
                                  priority_name=dict(self._categories()).get(t.priority) if t.priority else None,
                                  waiting_ahead=reply.waiting_ahead, estimated_wait_min=reply.estimated_wait_min,
                                  area_closed=getattr(st.summaries.get(t.area), "open_counters", None) == 0)
+        st.receipt = None  # one ticket per receipt
         self._result("ticket", None, now)
         self.view = self._render()
         return self.view != before
@@ -416,6 +420,7 @@ class KioskModel:
         st.scroll_limit = 0
         if screen == "idle":
             st.large = False  # the next citizen starts with the usual screen
+            st.receipt = None  # the citizen has left
         if screen in ("home", "idle"):
             st.area = st.priority = None
             st.ticket = None

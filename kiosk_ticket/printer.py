@@ -84,7 +84,8 @@ def open_transport(t: Transport, profile: str):
     from escpos import printer as p  # imported late: a config check should not need the library loaded
 
     if t.kind == "usb":  # pyusb only on the box that has the USB printer
-        return p.Usb(t.vendor_id, t.product_id, timeout=t.timeout_ms, profile=profile)
+        return p.Usb(t.vendor_id, t.product_id, timeout=t.timeout_ms, in_ep=t.in_ep, out_ep=t.out_ep,
+                     profile=profile)
     if t.kind == "serial":
         return p.Serial(devfile=t.device, baudrate=t.baudrate, timeout=1, profile=profile)
     if t.kind == "network":

@@ -37,7 +37,7 @@ from motcua.protocol import (
     TicketRequest,
     new_id,
 )
-from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
+from motcua.runtime import BrokerRefused, DeviceRuntime, Inbound, Offline, RequestFailed, RequestTimeout, SystemdNotifier
 from motcua.screen_service import ScreenService
 
 from .config import KioskSettings
@@ -222,7 +222,8 @@ class KioskService(ScreenService):
             log.warning("no ticket issued: %s", status.refusal.replace("_", " "))
             self._fail(status.refusal)
             return
-        req = TicketRequest(command_id=new_id(), area=effect.area, priority=effect.priority)
+        req = TicketRequest(command_id=new_id(), area=effect.area, priority=effect.priority,
+                            dossier_code=effect.dossier_code)
         try:
             reply = self.runtime.request(self.topics.ticket_issue(self.runtime.login), req, TicketReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)
@@ -230,12 +231,12 @@ class KioskService(ScreenService):
             log.warning("no ticket issued: %s", exc)
             self._fail("no_dispatcher")
             return
+        except BrokerRefused as exc:  # the dispatcher never saw it
+            log.error("no ticket issued: %s", exc)
+            self.runtime.last_error = str(exc)
+            self._fail("no_dispatcher")
+            return
         except RequestTimeout as exc:
-            if type(exc).__name__ == "NotAuthorized":  # the broker refused it: the dispatcher never saw it
-                log.error("no ticket issued: %s", exc)
-                self.runtime.last_error = str(exc)
-                self._fail("no_dispatcher")
-                return
             # The dispatcher may have issued it and only the reply was lost: settle it later
             # (same command id, so at most that one ticket), and cancel it if it exists.
             log.warning("no ticket issued: %s; settling %s in the background", exc, req.command_id)
@@ -290,7 +291,8 @@ class KioskService(ScreenService):
             hall_name=v.hall_name, area_name=names.get(t.area, t.area), number=t.number, ticket_id=t.ticket_id,
             issued_at=t.issued_at.astimezone(self.zone), waiting_ahead=reply.waiting_ahead,
             estimated_wait_min=reply.estimated_wait_min,
-            tracking_url=self.settings.tracking_url.format(ticket_id=t.ticket_id),
+            # no token (a dispatcher older than the queue page): no QR code rather than a dead link
+            tracking_url=self.settings.tracking_url.format(token=reply.tracking_token) if reply.tracking_token else None,
             priority_name=cats.get(t.priority) if t.priority else None,
             area_closed=next((a.closed for a in v.areas if a.code == t.area), False))
 
@@ -299,7 +301,7 @@ class KioskService(ScreenService):
         try:
             reply = self.runtime.request(self.topics.dossier_lookup(self.runtime.login), req, DossierReply,
                                          timeout=self.settings.timeouts.request_s, expiry_s=ISSUE_EXPIRY_S)
-        except (Offline, RequestTimeout) as exc:
+        except RequestFailed as exc:
             log.warning("dossier lookup failed: %s", exc)
             with self._lock:
                 self._after(self.model.lookup_failed(time.monotonic()), None)
@@ -388,7 +390,7 @@ class KioskService(ScreenService):
         try:
             reply = self.runtime.request(topic, msg, TicketReply, timeout=5,
                                          expiry_s=ISSUE_EXPIRY_S if isinstance(msg, TicketRequest) else None)
-        except (Offline, RequestTimeout):
+        except RequestFailed:
             return False
         if isinstance(msg, TicketRequest):
             if reply.ok and reply.ticket is not None:  # it exists but was never printed: cancel it

@@ -32,7 +32,7 @@ class TicketContent:
     issued_at: datetime  # already in the hall's zone
     waiting_ahead: int | None
     estimated_wait_min: int | None
-    tracking_url: str
+    tracking_url: str | None
     priority_name: str | None = None
     area_closed: bool = False  # no counter of the area open when the number was issued
 
@@ -135,10 +135,11 @@ class TicketRenderer:
         if c.area_closed:
             block(self.t.ticket_area_closed, 24, bold=True)
         rule()
-        qr = self._qr(c.tracking_url, int(220 * u))
-        img.paste(qr, ((w - qr.width) // 2, y))
-        y += qr.height + int(4 * u)
-        block(self.t.ticket_qr_hint, 20)
+        if c.tracking_url:
+            qr = self._qr(c.tracking_url, int(220 * u))
+            img.paste(qr, ((w - qr.width) // 2, y))
+            y += qr.height + int(4 * u)
+            block(self.t.ticket_qr_hint, 20)
         block(self.t.ticket_footer, 22, bold=True)
         y += int(24 * u)  # paper to tear past the cutter
         return img.crop((0, 0, w, y))

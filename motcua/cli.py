@@ -7,7 +7,7 @@
     motcua counter 3 transfer --to-area DD | --to-counter 5
     motcua counter 3 reactivate A1023
     motcua counter 3 dossier H12.22-240115-0001
-    motcua demo                            the whole hall on this box
+    motcua demo                            the whole hall on this box (package hall_demo)
     motcua schema export docs              regenerate JSON Schemas, AsyncAPI and docs/protocol.md
     motcua broker add-device kiosk kiosk-1 the site broker: devices, rights, certificates, bridge
 
@@ -27,43 +27,22 @@ import json
 import sys
 import threading
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from .protocol import CounterReply, Reply, TicketReply
-from .runtime import NotAuthorized, Offline, RequestTimeout
-from .settings import CONFIG_DIR, ENV_PREFIX, EX_CONFIG, MqttSettings, SettingsError
+from .runtime import BrokerRefused, Offline, RequestTimeout
+from .settings import CONNECTION_KEYS, EX_CONFIG, ConnectionSettings, MqttSettings, SettingsError, load_settings
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
 
-class _Connection(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
-    site: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    mqtt: MqttSettings = MqttSettings()
-
-
 def connection(args: argparse.Namespace) -> tuple[str, MqttSettings]:
-    path = Path(args.config) if args.config else CONFIG_DIR / "dispatcher.toml"
-    data: dict[str, Any] = {}
-    if args.config and not path.is_file():
-        raise SystemExit(f"motcua: settings file {path} does not exist")
-    if path.is_file():
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        data = {k: raw[k] for k in ("site", "mqtt") if k in raw}
-    try:
-        # the file's values are defaults; MOTCUA_* variables override them
-        conn = _Connection()
-        merged = {**data.get("mqtt", {}), **conn.mqtt.model_dump(exclude_unset=True)}
-        conn = _Connection(site=conn.site if "site" in conn.model_fields_set else data.get("site", "demo"),
-                           mqtt=MqttSettings(**merged))
-    except ValidationError as exc:
-        print(f"motcua: invalid connection settings: {exc}", file=sys.stderr)
-        raise SystemExit(EX_CONFIG) from None
+    """``site`` and ``[mqtt]`` of a settings file (default the dispatcher's, when present) under
+    ``MOTCUA_*`` variables, read by the daemons' own strict loader; then ``--site/--host/--port``."""
+    conn = load_settings(ConnectionSettings, "dispatcher", args.config, only=CONNECTION_KEYS)
     mqtt = conn.mqtt.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
     return args.site or conn.site, mqtt
 
@@ -90,6 +69,7 @@ def cmd_ticket(args: argparse.Namespace) -> int:
     if not r.ok:
         return _refused(r)
     t = r.ticket
+    assert t is not None  # an accepted ticket request carries its ticket
     prio = f", priority: {t.priority}" if t.priority else ""
     print(f"{t.number}  area {t.area}{prio}  ·  {r.waiting_ahead} ahead, about {r.estimated_wait_min} min  "
           f"·  ticket id {t.ticket_id}")
@@ -219,12 +199,19 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
         checks = ", ".join(f"{k} {v}" for k, v in (h.get("checks") or {}).items())
         line = f"  {dev_id:<22} {d.get('availability', '?'):<8} {h.get('status', '-'):<9}"
         if h:
-            line += f" {h.get('role', '')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
+            line += f" {h.get('role', '')} {h.get('version', '?')}, up {_uptime_now(h)}, {h.get('rss_mb') or 0:.0f} MB"
         if checks:
             line += f"  [{checks}]"
         if h.get("takeovers"):  # two processes share this login: say it where a technician looks first
             line += (f"\n  {'':<22} LOGIN USED TWICE: another connection took this login over "
                      f"{h['takeovers']} times (instance {h.get('instance') or '?'} reports it)")
+        com = d.get("commissioning")
+        if isinstance(com, dict):  # `motcua commission` on that box
+            line += (f"\n  {'':<22} commissioned {str(com.get('at', ''))[:16]}"
+                     if com.get("passed") else f"\n  {'':<22} commissioning FAILED {str(com.get('at', ''))[:16]}: "
+                     + ", ".join(k for k, v in (com.get("checks") or {}).items() if not v.get("ok")))
+        else:
+            line += f"\n  {'':<22} not commissioned"
         if h.get("last_error"):
             line += f"\n  {'':<22} last error: {h['last_error']}"
         out.append(line)
@@ -243,12 +230,6 @@ def render_status(site: str, retained: dict[str, bytes]) -> str:
                    f"({a.get('waiting_priority', 0)} priority)  last {a.get('last_called') or '-':<6} "
                    f"served {a.get('served_today', 0):>3}  avg wait {'-' if avg is None else f'{avg:.1f} min'}")
     return "\n".join(out)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    return run_demo(citizens=args.citizens, speed=args.speed, seed=args.seed, output=Path(args.output))
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -295,13 +276,6 @@ def build_parser() -> argparse.ArgumentParser:
     conn(sp)
     sp.set_defaults(func=cmd_counter)
 
-    sp = sub.add_parser("demo", help="run the whole hall on this box")
-    sp.add_argument("--citizens", type=int, default=40)
-    sp.add_argument("--speed", type=float, default=1.0, help="above 1 runs faster")
-    sp.add_argument("--seed", type=int, default=7)
-    sp.add_argument("--output", default="demo-output")
-    sp.set_defaults(func=cmd_demo)
-
     sp = sub.add_parser("schema", help="contract artefacts")
     sp.add_argument("what", choices=["export"])
     sp.add_argument("dir", nargs="?", default="docs")
@@ -321,7 +295,27 @@ def register_contributed(sub: argparse._SubParsersAction) -> None:
     from importlib.metadata import entry_points
 
     for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
-        entry.load()(sub)
+        try:
+            register = entry.load()
+        except ImportError as exc:
+            # a box installs only its role's extra: a command of another role (e.g. `report` on a
+            # kiosk) cannot load there; say so when it is asked for, and keep every other command
+            _unavailable(sub, entry.name, exc)
+            continue
+        register(sub)
+
+
+def _unavailable(sub: argparse._SubParsersAction, name: str, exc: ImportError) -> None:
+    missing = getattr(exc, "name", None) or str(exc)
+
+    def refuse(_args: argparse.Namespace) -> int:
+        print(f"motcua {name}: not installed on this box (it needs {missing}; the central box has it: "
+              "motcua[hub])", file=sys.stderr)
+        return EXIT_USAGE
+
+    sp = sub.add_parser(name, help=f"(not on this box: needs {missing})", add_help=False)
+    sp.add_argument("rest", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=refuse)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"motcua: invalid settings: {exc}", file=sys.stderr)
         return EX_CONFIG
-    except NotAuthorized as exc:
+    except BrokerRefused as exc:
         print(f"motcua: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except RequestTimeout as exc:

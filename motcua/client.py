@@ -7,7 +7,10 @@ lets a login write only the request topics its role names, and the dispatcher
 takes the sender from the topic, so nothing in a body says who is asking.
 Refusals come back as replies with ``ok: false`` and an ``error.code``
 (docs/protocol.md lists them); a request the broker itself refuses raises
-:class:`~motcua.runtime.NotAuthorized`.
+:class:`~motcua.runtime.BrokerRefused` (a sibling of
+:class:`~motcua.runtime.RequestTimeout` and :class:`~motcua.runtime.Offline`: catch them by type,
+or all three as :class:`~motcua.runtime.RequestFailed`). Each request type carries its own MQTT
+expiry (:attr:`~motcua.protocol.Request.expiry_s`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .protocol import (
     CounterReply,
     DossierLookup,
     DossierReply,
-    Message,
+    Request,
     Rating,
     RatingAck,
     Reply,
@@ -31,12 +34,10 @@ from .protocol import (
     TicketRequest,
     new_id,
 )
-from .protocol.topics import TOPIC_SPECS
 from .runtime import DeviceRuntime
 from .settings import DeviceSettings, MqttSettings
 
 R = TypeVar("R", bound=Reply)
-_EXPIRY = {spec.pattern: spec.expiry_s for spec in TOPIC_SPECS}
 
 
 def cli_device_id(prefix: str = "cli") -> str:
@@ -79,16 +80,15 @@ class HallClient:
 
     # ------------------------------------------------------------------ requests
 
-    def request(self, topic: str, message: Message, reply_model: type[R], *, timeout: float | None = None,
+    def request(self, topic: str, message: Request, reply_model: type[R], *, timeout: float | None = None,
                 expiry_s: int | None = None) -> R:
         """Any request: ``topic`` from ``self.topics`` with ``self.login`` as sender."""
         return self.runtime.request(topic, message, reply_model, timeout=timeout or self.timeout, expiry_s=expiry_s)
 
     def ticket(self, area: str, priority: str | None = None, *, command_id: str | None = None,
-               timeout: float | None = None) -> TicketReply:
-        req = TicketRequest(command_id=command_id or new_id(), area=area, priority=priority)
-        return self.request(self.topics.ticket_issue(self.login), req, TicketReply, timeout=timeout,
-                            expiry_s=_EXPIRY["request/{login}/ticket/issue"])
+               timeout: float | None = None, dossier_code: str | None = None) -> TicketReply:
+        req = TicketRequest(command_id=command_id or new_id(), area=area, priority=priority, dossier_code=dossier_code)
+        return self.request(self.topics.ticket_issue(self.login), req, TicketReply, timeout=timeout)
 
     def cancel(self, ticket_id: str, reason: str, *, command_id: str | None = None) -> TicketReply:
         req = TicketCancel(command_id=command_id or new_id(), ticket_id=ticket_id, reason=reason)
@@ -101,12 +101,11 @@ class HallClient:
             raise ValueError(f"unknown counter action {action!r}; one of {', '.join(COUNTER_ACTIONS)}")
         cmd = model(command_id=command_id or new_id(), **fields)
         return self.request(self.topics.counter_command(counter, action, self.login), cmd, CounterReply,
-                            timeout=timeout, expiry_s=_EXPIRY["request/{login}/counter/{counter}/{action}"])
+                            timeout=timeout)
 
     def rate(self, rating: Rating, *, timeout: float | None = None) -> RatingAck:
         return self.request(self.topics.counter_rating(rating.counter, self.login), rating, RatingAck, timeout=timeout)
 
     def lookup(self, code: str) -> DossierReply:
         req = DossierLookup(command_id=new_id(), code=code)
-        return self.request(self.topics.dossier_lookup(self.login), req, DossierReply,
-                            expiry_s=_EXPIRY["request/{login}/dossier/lookup"])
+        return self.request(self.topics.dossier_lookup(self.login), req, DossierReply)

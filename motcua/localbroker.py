@@ -19,10 +19,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from .broker.configs import DEV_TEMPLATE as DEV_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_CONFIG = REPO / "broker_config" / "dev" / "mosquitto.conf"
 
 
 def free_port() -> int:
@@ -41,12 +46,13 @@ def mosquitto_binary() -> str:
 class LocalBroker:
     """A Mosquitto process: ``start()``, ``stop()``, ``kill()``, ``restart()`` on the same port and data."""
 
-    def __init__(self, workdir: Path | str, port: int | None = None, template: Path = DEV_CONFIG,
-                 render: Callable[[LocalBroker], str] | None = None, site: str = "+"):
+    def __init__(self, workdir: Path | str, port: int | None = None, template: Traversable = DEV_CONFIG,
+                 render: Callable[[LocalBroker], str] | None = None, site: str = "+", extra_config: str = ""):
         """``render`` returns the config text to run instead of the dev template (e.g. the site config).
 
         ``site`` is the hall the ACL is written for; ``+`` (the default) lets
         every site use this broker, so tests can each have their own site.
+        ``extra_config`` is appended to the config (e.g. a rendered bridge).
         """
         from .broker.site import SiteBroker
 
@@ -55,6 +61,7 @@ class LocalBroker:
         self.template = template
         self.render = render
         self.site = site
+        self.extra_config = extra_config
         self.registry = SiteBroker(self.workdir / "etc")
         self.proc: subprocess.Popen | None = None
         self.config_path = self.workdir / "mosquitto.conf"
@@ -81,6 +88,8 @@ class LocalBroker:
             self.registry.directory.chmod(0o755)
             text = self.template.read_text().format(port=self.port, data_dir=self.workdir, user=getpass.getuser(),
                                                     etc_dir=self.registry.directory)
+        if self.extra_config:
+            text += "\n" + self.extra_config + "\n"
         self.config_path.write_text(text)
         return self.config_path
 
@@ -101,8 +110,8 @@ class LocalBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.stderr_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {err.strip()} "
+                said = self.stderr_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {said.strip()} "
                                    f"(log: {self.log_path})")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -143,9 +152,9 @@ class LocalBroker:
                                  f"{f' (counter {entry.counter})' if entry.counter else ''}, not {role}")
             else:
                 password = self.registry.password_of(device_id)
-        return MqttSettings(host="127.0.0.1", port=self.port, username=device_id, password=password)
+        return MqttSettings(host="127.0.0.1", port=self.port, username=device_id, password=SecretStr(password))
 
-    def client(self, device_id: str, role: str, counter: int | None = None, protocol: int | None = None):
+    def client(self, device_id: str, role: str, counter: int | None = None, protocol: Any = None):
         """A bare paho client (callback API 2) logged in as this device; connect it yourself."""
         import paho.mqtt.client as paho
         from paho.mqtt.enums import CallbackAPIVersion
@@ -172,7 +181,7 @@ class LocalBroker:
             answer: list = []
             c = paho.Client(CallbackAPIVersion.VERSION2, client_id=username, protocol=paho.MQTTv5)
             c.username_pw_set(username, password)
-            c.on_connect = lambda client, userdata, flags, rc, props: answer.append(rc)
+            c.on_connect = lambda client, userdata, flags, rc, props, answer=answer: answer.append(rc)
             try:
                 c.connect("127.0.0.1", self.port, keepalive=5)
                 while not answer and time.monotonic() < deadline:

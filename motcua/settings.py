@@ -25,6 +25,7 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
+from collections.abc import Collection
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,8 @@ CONFIG_DIR = Path("/etc/motcua")
 EX_CONFIG = 78  # sysexits.h; the systemd units do not restart on it: a bad file will not fix itself
 
 _toml_path: ContextVar[Path | None] = ContextVar("motcua_toml_path", default=None)
+# With load_settings(..., only=...): the top-level keys this reader takes from a file it shares
+_toml_only: ContextVar[frozenset[str] | None] = ContextVar("motcua_toml_only", default=None)
 
 
 class SettingsError(Exception):
@@ -154,6 +157,9 @@ class _TomlUnderEnv(TomlConfigSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
+        only = _toml_only.get()
+        if only is not None:
+            data = {k: v for k, v in data.items() if k in only}
         _drop_switched_choices(data, self._env())
         return data
 
@@ -171,12 +177,15 @@ def _drop_switched_choices(file: dict[str, Any], env: dict[str, Any]) -> None:
 S = TypeVar("S", bound=DeviceSettings)
 
 
-def _check_env_keys(cls: type[DeviceSettings]) -> None:
-    """pydantic-settings ignores MOTCUA_ variables that match no field; we do not."""
+def _check_env_keys(cls: type[DeviceSettings], only: frozenset[str] | None = None) -> None:
+    """pydantic-settings ignores MOTCUA_ variables that match no field; we do not
+    (a reader of ``only`` some keys leaves the others to the daemon they belong to)."""
     known = {name.upper() for name in cls.model_fields}
     for var in os.environ:
         if var.startswith(ENV_PREFIX):
             head = var[len(ENV_PREFIX):].split("__", 1)[0]
+            if only is not None and head.lower() not in only:
+                continue
             if head not in known:
                 raise SettingsError(
                     f"environment variable {var}: {head.lower()!r} is not a setting of this daemon "
@@ -195,11 +204,16 @@ def _format(err: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
-def load_settings(cls: type[S], role: str, config: Path | str | None = None, **overrides: Any) -> S:
+def load_settings(cls: type[S], role: str, config: Path | str | None = None, *,
+                  only: Collection[str] | None = None, **overrides: Any) -> S:
     """Load ``cls`` for ``role`` from ``config`` (or ``/etc/motcua/<role>.toml``) and the environment.
 
     An explicitly named file must exist; the default one may be absent (then
     only the environment and the defaults apply). Raises SettingsError.
+
+    ``only`` names the top-level keys to read from a file (and ``MOTCUA_`` variables) that
+    belong to another program, e.g. ``site`` and ``mqtt`` of the dispatcher's file for the
+    ``motcua`` command; inside those keys the rules are as strict as for the daemon itself.
     """
     if config is not None:
         path = Path(config)
@@ -215,11 +229,23 @@ def load_settings(cls: type[S], role: str, config: Path | str | None = None, **o
             tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
-    _check_env_keys(cls)
-    token = _toml_path.set(path)
+    keys = frozenset(only) if only is not None else None
+    _check_env_keys(cls, keys)
+    token, only_token = _toml_path.set(path), _toml_only.set(keys)
     try:
         return cls(**overrides)
     except ValidationError as exc:
         raise SettingsError(_format(exc, origin)) from None
     finally:
         _toml_path.reset(token)
+        _toml_only.reset(only_token)
+
+
+class ConnectionSettings(DeviceSettings):
+    """What a client of the hall needs (the ``motcua`` command): the site and the broker."""
+
+    device_id: str = Field("motcua-cli", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+#: The keys a client reads from any daemon's settings file.
+CONNECTION_KEYS = ("site", "mqtt")

@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import pygame
 import pygame.freetype
@@ -56,7 +57,7 @@ class CachedFont:
     def __init__(self, font: pygame.freetype.Font, book: Fonts):
         self._font = font
         self._book = book
-        self.size = int(font.size)
+        self.size = int(font.size)  # type: ignore[arg-type]  # a size we set: one number, never (w, h)
         self._key = (font.path, self.size)
 
     def get_rect(self, text: str) -> pygame.Rect:
@@ -67,7 +68,7 @@ class CachedFont:
         return rect.copy()
 
     def get_sized_height(self) -> int:
-        return self._font.get_sized_height()
+        return self._font.get_sized_height(0)  # 0: the font's own size
 
     def image(self, text: str, colour, background=None) -> pygame.Surface:
         key = ("img", self._key, text, tuple(colour), None if background is None else tuple(background))
@@ -151,7 +152,8 @@ def changed_rects(before: pygame.Surface, after: pygame.Surface) -> list[pygame.
     """The rectangles where ``after`` differs from ``before`` (few and coarse: many small ones are merged)."""
     same = pygame.mask.from_threshold(after, (0, 0, 0, 0), (1, 1, 1, 255), before)
     same.invert()
-    rects = same.get_bounding_rects()
+    # pygame's stubs say Rect; the call returns a list of them
+    rects = cast("list[pygame.Rect]", same.get_bounding_rects())
     if len(rects) > MAX_DIRTY_RECTS:
         return [rects[0].unionall(rects[1:])]
     return rects
@@ -231,7 +233,8 @@ class Display:
     @staticmethod
     def _desktop() -> tuple[int, int] | None:
         try:
-            return tuple(pygame.display.get_desktop_sizes()[0])
+            width, height = pygame.display.get_desktop_sizes()[0]
+            return width, height
         except (pygame.error, IndexError):
             return None
 

@@ -121,17 +121,17 @@ class ProgressPainter:
         first = self.t.by_area if view.group_by == "area" else self.t.by_agency
         labels = [first] + [label for label, _, _ in cols[1:]]
         size = 28 * u  # one size for every heading, the largest at which each takes at most two lines
-        while size > 12 and any(len(self.wrap(lbl, self.font(size, True), r - l - int(16 * u))) > 2
-                                for lbl, (_, l, r) in zip(labels, cols)):
+        while size > 12 and any(len(self.wrap(lbl, self.font(size, True), r - left - int(16 * u))) > 2
+                                for lbl, (_, left, r) in zip(labels, cols)):
             size -= 1
         head_font = self.font(size, True)
-        for i, (_, l, r) in enumerate(cols):
-            lines = self.wrap(labels[i], head_font, r - l - int(16 * u))
+        for i, (_, left, r) in enumerate(cols):
+            lines = self.wrap(labels[i], head_font, r - left - int(16 * u))
             line_h = head_font.get_sized_height()
             for k, line in enumerate(lines):
                 y = top + head_h // 2 + int((k - (len(lines) - 1) / 2) * line_h)
                 if i == 0:
-                    self.text(surface, line, head_font, c.muted, (l + int(16 * u), y))
+                    self.text(surface, line, head_font, c.muted, (left + int(16 * u), y))
                 else:
                     self.text(surface, line, head_font, c.muted, (r - int(16 * u), y), "right")
         rows = list(view.rows)
@@ -151,9 +151,9 @@ class ProgressPainter:
     def _row(self, surface, row: Row, cols, y: int, row_h: int, target: float, bold: bool) -> None:
         u, c = self.unit, self.c
         mid = y + row_h // 2
-        _, l, r = cols[0]
-        self.text(surface, row.name, self.fit(row.name, 34 * u, r - l - int(24 * u), bold), c.text,
-                  (l + int(16 * u), mid))
+        _, left, r = cols[0]
+        self.text(surface, row.name, self.fit(row.name, 34 * u, r - left - int(24 * u), bold), c.text,
+                  (left + int(16 * u), mid))
         figures = self.font(min(44 * u, row_h * 0.55), True)
         for i, field in enumerate(FIELDS):
             value = row.value(field)

@@ -67,71 +67,88 @@ def make_report(database: Path, period, hall, targets, now: datetime):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import periods, summary_text, write_all
     from .sqlite import DatabaseError
 
     settings = _settings(args)
-    tz, cutoff, now = settings.hall.timezone, settings.reports.cutoff, _now(args)
+    now = _now(args)
     database = Path(args.database or settings.database)
     out = Path(args.out or settings.reports.folder)
     hall = hall_info(settings)
-    if args.period == "due":
-        return _due(args, settings, database, out, hall, now)
+
+    def make(period):
+        return make_report(database, period, hall, settings.reports.targets, now)
+
     try:
-        if args.date_from or args.date_to:
-            if args.period or not (args.date_from and args.date_to):
-                print("motcua: give --from and --to together, without a period name", file=sys.stderr)
-                return EXIT_USAGE
-            period = periods.custom(date.fromisoformat(args.date_from), date.fromisoformat(args.date_to), tz).until(now)
-        else:
-            kind = args.period or "week"
-            if args.last:
-                period = periods.last_complete(kind, now, tz, cutoff)
-            elif args.date:
-                period = periods.period_of(kind, date.fromisoformat(args.date), tz, cutoff).until(now)
-            else:
-                period = periods.current(kind, now, tz, cutoff)
-    except ValueError as exc:
-        print(f"motcua: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        report = make_report(database, period, hall, settings.reports.targets, now)
+        return run_report(args, settings.reports, settings.hall.timezone, now, out, make)
     except DatabaseError as exc:
         print(f"motcua: {exc}", file=sys.stderr)
         return EXIT_NO_DATABASE
+
+
+def run_report(args: argparse.Namespace, report_settings, tz: str, now: datetime, out: Path, make) -> int:
+    """The period the arguments name (or every one that is due), ``make(period)`` its report, print and write it.
+
+    Shared with the province's ``motcua province report``, whose records come from elsewhere."""
+    if args.period == "due":
+        return _due(args, report_settings, tz, out, now, make)
+    try:
+        period = choose_period(args, tz, report_settings.cutoff, now)
+    except ValueError as exc:
+        print(f"motcua: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report = make(period)
+    from . import summary_text
+
     print(summary_text(report))
-    if not args.no_files:
-        try:
-            paths = write_all(report, out, tuple(args.formats.split(",")))
-        except OSError as exc:
-            print(f"motcua: cannot write the report into {out}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_NO_DATABASE
-        print(f"\nĐã ghi {len(paths)} tệp vào {paths[0].parent}:" if paths else "")
-        for p in paths:
-            print(f"  {p.name}")
+    if args.no_files:
+        return 0
+    paths = _write(report, out, args.formats)
+    if paths is None:
+        return EXIT_NO_DATABASE
+    print(f"\nĐã ghi {len(paths)} tệp vào {paths[0].parent}:" if paths else "")
+    for p in paths:
+        print(f"  {p.name}")
     return 0
 
 
-def _due(args, settings, database: Path, out: Path, hall, now: datetime) -> int:
+def choose_period(args: argparse.Namespace, tz: str, cutoff, now: datetime):
+    """``--from``/``--to``, or a kind with ``--last`` / ``--date`` / now. ValueError says what is wrong."""
+    from . import periods
+
+    if args.date_from or args.date_to:
+        if args.period or not (args.date_from and args.date_to):
+            raise ValueError("give --from and --to together, without a period name")
+        return periods.custom(date.fromisoformat(args.date_from), date.fromisoformat(args.date_to), tz).until(now)
+    kind = args.period or "week"
+    if args.last:
+        return periods.last_complete(kind, now, tz, cutoff)
+    if args.date:
+        return periods.period_of(kind, date.fromisoformat(args.date), tz, cutoff).until(now)
+    return periods.current(kind, now, tz, cutoff)
+
+
+def _write(report, out: Path, formats: str) -> list[Path] | None:
+    from . import write_all
+
+    try:
+        return write_all(report, out, tuple(formats.split(",")))
+    except OSError as exc:
+        print(f"motcua: cannot write the report into {out}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
+def _due(args, report_settings, tz: str, out: Path, now: datetime, make) -> int:
     """Write every scheduled report whose period has ended and which is not in the folder yet."""
-    from . import periods, write_all
+    from . import periods
     from .labels import period_stem
-    from .sqlite import DatabaseError
 
     written = 0
-    for kind in settings.reports.scheduled:
-        period = periods.last_complete(kind, now, settings.hall.timezone, settings.reports.cutoff)
+    for kind in report_settings.scheduled:
+        period = periods.last_complete(kind, now, tz, report_settings.cutoff)
         if (out / period.ident / f"{period_stem(period)}.xlsx").exists():
             continue
-        try:
-            report = make_report(database, period, hall, settings.reports.targets, now)
-        except DatabaseError as exc:
-            print(f"motcua: {exc}", file=sys.stderr)
-            return EXIT_NO_DATABASE
-        try:
-            paths = write_all(report, out, tuple(args.formats.split(",")))
-        except OSError as exc:
-            print(f"motcua: cannot write the report into {out}: {exc.strerror or exc}", file=sys.stderr)
+        paths = _write(make(period), out, args.formats)
+        if paths is None:
             return EXIT_NO_DATABASE
         written += 1
         print(f"{period.label}: {len(paths)} tệp trong {paths[0].parent}")
@@ -140,22 +157,27 @@ def _due(args, settings, database: Path, out: Path, hall, now: datetime) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    """Add ``report`` to the ``motcua`` command."""
+def add_period_arguments(sp: argparse.ArgumentParser) -> None:
+    """The arguments that choose a period and where its files go (``motcua report``, ``motcua province report``)."""
     from .periods import KINDS
 
-    sp = subparsers.add_parser("report", help="the hall's reports: week, month, quarter, ... (XLSX, PDF, CSV, PNG)",
-                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("period", nargs="?", choices=[*KINDS, "due"],
                     help="which period (default: week); 'due' writes what the timer would")
     sp.add_argument("--last", action="store_true", help="the last complete period instead of the current one")
     sp.add_argument("--date", help="the period that holds this local date (YYYY-MM-DD)")
     sp.add_argument("--from", dest="date_from", help="first local date of a period of your own (YYYY-MM-DD)")
     sp.add_argument("--to", dest="date_to", help="last local date, included")
-    sp.add_argument("--config", help="the dispatcher's settings file (default /etc/motcua/dispatcher.toml)")
-    sp.add_argument("--database", help="the dispatcher's database (default: the settings' database)")
     sp.add_argument("--out", help="folder for the files (default: the settings' reports.folder)")
     sp.add_argument("--formats", default="xlsx,pdf,csv,png", help="which files, comma separated")
     sp.add_argument("--no-files", action="store_true", help="print the summary only")
     sp.add_argument("--at", help=argparse.SUPPRESS)  # as if run at this time (tests, back-filling)
+
+
+def register(subparsers) -> None:
+    """Add ``report`` to the ``motcua`` command."""
+    sp = subparsers.add_parser("report", help="the hall's reports: week, month, quarter, ... (XLSX, PDF, CSV, PNG)",
+                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_period_arguments(sp)
+    sp.add_argument("--config", help="the dispatcher's settings file (default /etc/motcua/dispatcher.toml)")
+    sp.add_argument("--database", help="the dispatcher's database (default: the settings' database)")
     sp.set_defaults(func=cmd_report)

@@ -17,7 +17,7 @@ import time
 
 from announcer.touch import TouchSounds
 from motcua.protocol import CounterState, Rating, RatingAck
-from motcua.runtime import DeviceRuntime, Inbound, Offline, RequestTimeout, SystemdNotifier
+from motcua.runtime import DeviceRuntime, Inbound, RequestFailed, SystemdNotifier
 from motcua.screen_service import ScreenService
 
 from .config import PadSettings
@@ -108,7 +108,7 @@ class PadService(ScreenService):
                 return False
             try:
                 ack = self.runtime.request(self.topics.counter_rating(rating.counter, self.runtime.login), rating, RatingAck, timeout=5)
-            except (Offline, RequestTimeout) as exc:
+            except RequestFailed as exc:
                 self.outbox.attempted(rating.rating_id)
                 log.info("rating %s waits in the outbox: %s", rating.rating_id, exc)
                 return False

@@ -16,11 +16,13 @@ VENV=.venv
 #   systemd              systemd-analyze, to check the shipped units (present on any real box)
 #   espeak-ng            Vietnamese voice the announcer's default voice pack is generated from
 #   libglib2.0-0         libgthread, which pygame's audio mixer needs
+#   chromium, chromium-driver   the browser the web pages' tests drive (headless; never downloaded by a test)
 #   nftables, iproute2   the broker's per-source connection limits (systemd/motcua-broker.nft), and the
 #                        network namespaces tests/test_flood.py tries them in
 #   poppler-utils        pdftoppm/pdffonts/pdftotext: the tests look at the reports' PDF pages
 #   xvfb, imagemagick    a real X server for the screen tests and bench/screens.py, and `import` to see its picture
 #   xdotool              the screen tests resize a window from outside, as a mode change does
+#   postgresql           the province collector's database (the tests start their own cluster with initdb/pg_ctl)
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
@@ -37,6 +39,9 @@ command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
 have_gthread=no
 for lib in /usr/lib/*/libgthread-2.0.so.0 /usr/lib/libgthread-2.0.so.0; do [ -e "$lib" ] && have_gthread=yes; done
 [ "$have_gthread" = yes ] || need+=(libglib2.0-0)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
 # 32-bit Raspberry Pi OS: PyPI has no pygame wheel for armhf, so pip builds it against SDL2.
 case "$(uname -m)" in
@@ -63,7 +68,7 @@ stamp=$VENV/.motcua-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test,broker]'
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,test]'
     touch "$stamp"
 fi
 

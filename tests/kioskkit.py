@@ -140,15 +140,24 @@ def decode_raster(job: bytes) -> Image.Image:
 
 
 class FakeNetworkPrinter:
-    """A thermal printer on a loopback TCP port, answering status queries per ``mode``."""
+    """A thermal printer on a loopback TCP port, answering status queries per ``mode``.
+
+    Each socket is closed only by the thread that uses it (the listener by the accept loop, a
+    connection by its reader), and close() waits for those threads: no thread ever works on a
+    descriptor another has closed (or the system has since given to someone else).
+    """
+
+    POLL_S = 0.1
 
     def __init__(self, mode: str = "online"):
         self.mode = mode
         self.streams: list[EscPosStream] = []
         self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(self.POLL_S)
         self.port = self.server.getsockname()[1]
         self.connections = 0
         self._stop = threading.Event()
+        self._readers: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -168,25 +177,28 @@ class FakeNetworkPrinter:
         return sum(s.cuts for s in self.streams)
 
     def _serve(self) -> None:
-        self.server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            stream = EscPosStream(conn.sendall, self.mode)
-            self.streams.append(stream)
-            threading.Thread(target=self._read, args=(conn, stream), daemon=True).start()
+        with self.server:
+            while not self._stop.is_set():
+                try:
+                    conn, _ = self.server.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(self.POLL_S)
+                self.connections += 1
+                stream = EscPosStream(conn.sendall, self.mode)
+                self.streams.append(stream)
+                reader = threading.Thread(target=self._read, args=(conn, stream), daemon=True)
+                self._readers.append(reader)
+                reader.start()
 
     def _read(self, conn: socket.socket, stream: EscPosStream) -> None:
         with conn:
             while not self._stop.is_set():
                 try:
                     data = conn.recv(65536)
-                except OSError:
+                except TimeoutError:
+                    continue
+                except OSError:  # the kiosk reset the connection
                     return
                 if not data:
                     return
@@ -194,7 +206,9 @@ class FakeNetworkPrinter:
 
     def close(self) -> None:
         self._stop.set()
-        self.server.close()
+        self._thread.join(timeout=5)
+        for reader in self._readers:
+            reader.join(timeout=5)
 
 
 class PtyPrinter:

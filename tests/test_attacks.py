@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import paho.mqtt.client as mqtt
 import pytest
 
-from attackkit import SITE, ProductionHall
+from attackkit import ProductionHall
 from motcua.cli import main as motcua
 from motcua.protocol import new_id
 

@@ -135,10 +135,11 @@ def test_events_go_up_statuses_come_down_and_nothing_loops(bridged):
         assert seen == [hall.topic("dossier/status"), hall.topic("hall/notice"), hall.topic("event/call")]
         assert dispatcher.received.empty(), "the dispatcher got something that was not for it"
 
-        # a pad's rating goes up too (the province archives them), but not the pad's own replies
+        # a pad's raw rating stays in the hall: only the dispatcher's accepted rating event goes up
         pad = hall.login("pad-3")
         pad.publish(hall.topic("request/pad-3/rating/3"), b"{}")
-        assert central.next_message(timeout=10).topic == hall.topic("request/pad-3/rating/3")
+        dispatcher.publish(hall.topic("event/rating"), b'{"accepted": true}')
+        assert central.next_message(timeout=10).topic == hall.topic("event/rating")
         pad.close()
     finally:
         central.close()

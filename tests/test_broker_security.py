@@ -249,7 +249,7 @@ def test_a_hall_over_tls_with_the_shipped_settings(hall, tmp_path):
     log = open(tmp_path / "dispatcher.log", "w")
     daemon = subprocess.Popen([sys.executable, "-m", "dispatcher", "--config", str(REPO / "examples/hall.toml")],
                               env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    kiosk_login = MqttSettings(host="localhost", port=hall.tls_port, ca_file=hall.ca.cert_path,
+    kiosk_login = MqttSettings(host="127.0.0.1", port=hall.tls_port, ca_file=hall.ca.cert_path,
                                password_file=hall.sb.secret_path("kiosk-1"))
     try:
         with HallClient(SITE, mqtt=kiosk_login, device_id="kiosk-1", timeout=2) as kiosk:

@@ -54,3 +54,29 @@ def test_a_wrong_login_is_named(broker, site, capsys, monkeypatch):
     monkeypatch.setenv("MOTCUA_MQTT__PASSWORD", "not-the-password")
     rc, _, err = run(capsys, "ticket", "TP", "--port", str(broker.port), "--site", site, "--timeout", "1")
     assert rc == 3 and "Not authorized" in err and "tech-cli" in err
+
+
+def test_connection_comes_from_the_strict_loader(tmp_path, capsys, monkeypatch):
+    """`motcua` reads site and [mqtt] of a daemon's file; the rest of the file is the daemon's business,
+    but a misspelt key inside [mqtt] is an error naming it (exit 78), never silently ignored."""
+    import argparse
+
+    from motcua.cli import connection
+    from motcua.settings import EX_CONFIG
+
+    for var in [v for v in __import__("os").environ if v.startswith("MOTCUA_")]:
+        monkeypatch.delenv(var)
+    good = tmp_path / "dispatcher.toml"
+    good.write_text('site = "long-ho"\ndevice_id = "dispatcher"\ndatabase = "/x.db"\n'
+                    '[mqtt]\nhost = "10.0.0.2"\nport = 8883\n[hall]\nname = "x"\n', encoding="utf-8")
+    args = argparse.Namespace(config=str(good), host=None, port=None, site=None)
+    site, mqtt = connection(args)
+    assert (site, mqtt.host, mqtt.port) == ("long-ho", "10.0.0.2", 8883)
+    monkeypatch.setenv("MOTCUA_MQTT__PORT", "1884")
+    monkeypatch.setenv("MOTCUA_DATABASE", "/elsewhere.db")  # the dispatcher's, not ours: left alone
+    assert connection(args)[1].port == 1884
+
+    bad = tmp_path / "typo.toml"
+    bad.write_text('[mqtt]\nhots = "10.0.0.2"\n', encoding="utf-8")
+    rc, _, err = run(capsys, "status", "--config", str(bad))
+    assert rc == EX_CONFIG and "mqtt.hots" in err

@@ -13,9 +13,9 @@ from luma.core.device import dummy
 from counter_display.config import CounterBoxSettings
 from counter_display.matrix import ascii_art
 from counter_display.service import CounterBoxService
-from motcua.protocol import Health
+from motcua.protocol import Health, TicketEvent
 
-from conftest import wait_until
+from daemonkit import wait_until
 
 
 
@@ -147,6 +147,14 @@ def test_serial_keypad_types_a_counter_number_and_transfers(broker, site, dispat
         assert box.wait_outcome(seq + 1, 10).ok
         frame_text(box, "A1001")
         assert os.read(master, 16).startswith(b"+")
+        events = watcher_factory(f"motcua/v1/{site}/event/ticket")
+        seq = box.presses
+        os.write(master, b"H40.12-260302-0007\r")  # the citizen's receipt, scanned on the keypad's line
+        out = box.wait_outcome(seq + 1, 10)
+        assert out.ok and out.action == "attach_dossier", out
+        attached = TicketEvent.model_validate_json(events.wait_for(lambda m: b"dossier_attached" in m.payload).payload)
+        assert attached.ticket.number == "A1001" and attached.ticket.dossier_code == "H40.12-260302-0007"
+        assert os.read(master, 16).startswith(b"+")
         os.write(master, b"1\r2\r")
         frame_text(box, ">12")  # what was typed shows on the matrix
         os.write(master, b"C\r2\r")
@@ -194,7 +202,7 @@ def test_hostile_payloads_are_refused_and_the_box_keeps_showing(broker, site, di
 
 
 def test_the_box_survives_a_broker_restart(own_broker, site, tmp_path):
-    from conftest import DispatcherProcess
+    from daemonkit import DispatcherProcess
 
     d = DispatcherProcess(own_broker, site, tmp_path).start()
     box = make_box(own_broker, site)

@@ -10,7 +10,7 @@ from counter_display.keypads.serial import SerialKeypad
 from counter_display.model import Command, CounterBoxModel, Refusal
 from motcua.protocol import CounterState, Ticket
 
-from conftest import wait_until
+from daemonkit import wait_until
 
 T0 = datetime(2026, 3, 2, 1, 15, tzinfo=timezone.utc)
 

@@ -16,6 +16,9 @@ def test_demo_runs_a_small_day(tmp_path):
     out = r.stdout
     assert "Trung tâm Phục vụ hành chính công phường Long Châu: 8 areas, 10 counters" in out
     assert "«Mời công dân có số " in out
+    # the web service ran too: the console's address, and the first ticket's queue page (its QR code)
+    assert re.search(r"the manager's console: http://127\.0\.0\.1:\d+/console", out)
+    assert re.search(r"web +the citizen's page of [A-Z]\d+: http://127\.0\.0\.1:\d+/ve/[A-Za-z0-9_-]{22}", out)
     totals = re.search(r"tickets issued (\d+), served (\d+), no-shows (\d+)", out)
     issued, served, no_shows = map(int, totals.groups())
     assert issued == 12 and served + no_shows == 12, out[-1500:]

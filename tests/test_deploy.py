@@ -43,6 +43,9 @@ def test_unit_verifies_and_is_hardened(unit: Path, tmp_path: Path):
     ("counter_box.toml", "counter_display.config", "CounterBoxSettings"),
     ("hall_board.toml", "counter_display.board.config", "BoardSettings"),
     ("kiosk.toml", "kiosk_ticket.config", "KioskSettings"),
+    ("province-collector.toml", "province.config", "CollectorSettings"),
+    ("onestop.toml", "onestop.config", "OneStopSettings"),
+    ("web.toml", "web.settings", "WebSettings"),
     ("signboard.toml", "signboard.config", "SignboardSettings"),
     ("progress_board.toml", "progress_board.config", "ProgressSettings"),
 ])

@@ -12,7 +12,7 @@ from motcua.client import HallClient
 from motcua.protocol import CounterState, new_id
 from motcua.runtime import Offline, RequestTimeout
 
-from conftest import DispatcherProcess, Watcher
+from daemonkit import DispatcherProcess, Watcher
 
 
 def issued_numbers(database) -> list[str]:

@@ -26,10 +26,7 @@ from motcua.protocol import new_id
 from motcua.protocol.messages import DossierRecord
 from pydantic import ValidationError
 
-try:
-    from hallfactory import START, Clock, HallDriver, local, make_settings
-except ImportError:  # tests/ collected as a package
-    from tests.hallfactory import START, Clock, HallDriver, local, make_settings
+from hallfactory import START, Clock, HallDriver, local, make_settings
 
 
 @pytest.fixture
@@ -1088,6 +1085,7 @@ def test_estimate_uses_measured_service_time(make):
 def test_events_land_in_the_outbox_in_order_with_their_topics(h):
     ticket_topic = "motcua/v1/test/event/ticket"
     call_topic = "motcua/v1/test/event/call"
+    outcome_topic = "motcua/v1/test/event/outcome"
     h.open(1)
     a = h.ticket("TP")
     b = h.ticket("TP")
@@ -1103,9 +1101,11 @@ def test_events_land_in_the_outbox_in_order_with_their_topics(h):
         (call_topic, None),
         (ticket_topic, "called"),
         (ticket_topic, "finished"),   # next finishes a...
+        (outcome_topic, None),        # ...which ends its life...
         (call_topic, None),           # ...then calls b
         (ticket_topic, "called"),
         (ticket_topic, "finished"),
+        (outcome_topic, None),
     ]
     ids = [r["id"] for r in h.store.outbox()]
     assert ids == sorted(ids)
@@ -1284,3 +1284,45 @@ def test_reactivate_needs_a_counter_that_will_call_it(h):
     h.open(3)
     assert h.cmd(3, "pause").reply.ok
     assert h.cmd(3, "reactivate", number=t.number).reply.ok  # paused is fine: it is called after the break
+
+
+def test_each_ticket_gets_its_own_unguessable_tracking_token(h):
+    """The queue page's token: random per ticket, stored with it, returned only in the issue reply."""
+    first, second = h.issue("TP").reply, h.issue("TP").reply
+    tokens = [first.tracking_token, second.tracking_token]
+    assert all(t and len(t) >= 22 for t in tokens) and tokens[0] != tokens[1]
+    assert all(first.ticket.ticket_id not in t for t in tokens)
+    row = h.store.one("SELECT ticket_id FROM tickets WHERE tracking_token = ?", tokens[1])
+    assert row["ticket_id"] == second.ticket.ticket_id
+    assert all(tokens[0] not in str(payload) for _, payload in h.outbox())  # never broadcast
+    replay = h.issue("TP", command_id=first.command_id).reply
+    assert replay.tracking_token == tokens[0]  # a retried request gets the same ticket and the same token
+
+
+def test_a_database_from_before_the_tracking_token_is_migrated_forward(tmp_path):
+    """Schema version 2 (the release before the queue page) gains the token column; its tickets have none."""
+    import sqlite3
+
+    from dispatcher.store import MIGRATIONS, SCHEMA, Store
+
+    path = tmp_path / "v2.db"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA)
+    old.executescript(MIGRATIONS[2])
+    old.execute("PRAGMA user_version = 2")
+    old.execute("INSERT INTO tickets(ticket_id, day, issue_area, area, number, status, queue_pos, issued_at) "
+                "VALUES('20260302-TP-1', '2026-03-02', 'TP', 'TP', 'A1', 'waiting', 1, '2026-03-02T01:00:00+00:00')")
+    old.commit()
+    old.close()
+    store = Store(path)
+    try:
+        assert store.version == 3
+        assert store.one("SELECT tracking_token FROM tickets")["tracking_token"] is None
+        store.db.execute("UPDATE tickets SET tracking_token = 'abcdefghijklmnopqrstuv'")
+        with pytest.raises(sqlite3.IntegrityError):  # a token names one ticket only
+            store.db.execute("INSERT INTO tickets(ticket_id, day, issue_area, area, number, status, queue_pos, "
+                             "issued_at, tracking_token) VALUES('x', '2026-03-02', 'TP', 'TP', 'A2', 'waiting', 2, "
+                             "'2026-03-02T01:00:00+00:00', 'abcdefghijklmnopqrstuv')")
+    finally:
+        store.close()
+    Store(path).close()  # opening again changes nothing

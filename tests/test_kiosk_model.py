@@ -167,6 +167,24 @@ def test_scan_from_any_screen_and_result(m):
     assert d.freshness == "Thông tin cập nhật cách đây 25 phút"
 
 
+def test_a_receipt_scanned_before_taking_a_number_goes_with_the_ticket_once(m):
+    go(m, "idle")
+    m.scanned("000.00.17.H57-260225-0042", 1.0)
+    m.looked_up(sample_dossier(), "000.00.17.H57-260225-0042", 2.0)
+    m.tick(30.0)  # the result goes away; the citizen is still here
+    assert m.view.screen == "home"
+    assert go(m, "home:take", "area:DD", now=31.0) == IssueTicket("DD", None, "000.00.17.H57-260225-0042")
+    m.issued(sample_reply(priority=None), 32.0)
+    assert go(m, "nav:home", "home:take", "area:DD", now=40.0) == IssueTicket("DD", None)  # once
+    m.issued(sample_reply(priority=None), 41.0)
+    m.scanned("000.00.17.H57-260225-0042", 42.0)
+    m.looked_up(sample_dossier(), "000.00.17.H57-260225-0042", 43.0)
+    m.tick(300.0)
+    m.tick(500.0)  # nobody touched it: idle, the next citizen's ticket carries no one else's receipt
+    assert m.view.screen == "idle"
+    assert go(m, "idle", "home:take", "area:DD", now=501.0) == IssueTicket("DD", None)
+
+
 def test_malformed_and_failed_lookups(m):
     go(m, "idle")
     m.bad_scan(1.0)

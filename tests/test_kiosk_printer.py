@@ -13,7 +13,7 @@ from kiosk_ticket.config import KioskSettings, PrinterSettings, Texts
 from motcua.screen_settings import DEJAVU, DEJAVU_BOLD
 from kiosk_ticket.printer import PrinterError, PrinterStatus, TicketPrinter, to_cp1258
 from kiosk_ticket.ticket_render import TicketContent, TicketRenderer, ticket_lines, wrap
-from tests.kioskkit import FakeNetworkPrinter, PtyPrinter, decode_raster
+from kioskkit import FakeNetworkPrinter, PtyPrinter, decode_raster
 
 CONTENT = TicketContent(
     hall_name="Trung tâm Phục vụ hành chính công phường Long Châu",
@@ -38,7 +38,7 @@ def test_dummy_gets_init_raster_and_cut_and_the_raster_is_the_ticket():
     out = printer.device.output
     assert out.startswith(b"\x1b@\x1dv0\x00")  # ESC @, then GS v 0 raster, normal density
     assert out.endswith(b"\x1dV\x01") or out.endswith(b"\x1dVB\x00")  # partial cut
-    wb, h = out[6] | out[7] << 8, out[8] | out[9] << 8
+    wb = out[6] | out[7] << 8
     assert wb * 8 == 576
     assert same_picture(decode_raster(out), ticket)  # dot for dot what was rendered
 

@@ -9,8 +9,8 @@ import pytest
 
 from kiosk_ticket.config import ScannerSettings
 from kiosk_ticket.scanner import BarcodeScanner, LineAssembler, ScanError, parse_scan
-from tests.conftest import wait_until
-from tests.kioskkit import PtyScanner
+from daemonkit import wait_until
+from kioskkit import PtyScanner
 
 KEYS = ScannerSettings(device="x").url_query_keys
 

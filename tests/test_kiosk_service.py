@@ -11,7 +11,7 @@ import pytest
 from kiosk_ticket.config import KioskSettings
 from kiosk_ticket.service import KioskService
 from motcua.protocol import DossierRecord, DossierStatusUpdate, Health, TicketEvent
-from tests.kioskkit import FakeNetworkPrinter, decode_raster
+from kioskkit import FakeNetworkPrinter, decode_raster
 
 
 def settings(broker, site, tmp_path, **kw) -> KioskSettings:
@@ -72,7 +72,7 @@ def test_tickets_through_the_kiosk_printed_on_a_network_printer(dispatcher, brok
     assert v.ticket.number == "A1002" and v.ticket.priority_name == "Người cao tuổi" and v.ticket.waiting_ahead == 0
     # what came out of the printer is, dot for dot, the ticket the kiosk rendered
     wait = fake_printer.cuts
-    from tests.conftest import wait_until
+    from daemonkit import wait_until
     wait_until(lambda: wait() == 2, 5, "two cuts")
     printed = decode_raster(b"".join(s.printed for s in fake_printer.streams))
     assert printed.size[0] == 576
@@ -140,7 +140,7 @@ def test_dossier_lookup_by_scan(dispatcher, broker, site, tmp_path, kiosk_factor
     rec = DossierRecord(code="000.00.17.H57-260225-0042", procedure="Đăng ký khai sinh", status="ready",
                         ready_for_pickup=True, updated_at=datetime.now(timezone.utc))
     publisher.publish(f"motcua/v1/{site}/dossier/status", DossierStatusUpdate(records=[rec]).to_json(), qos=1)
-    from tests.conftest import wait_until
+    from daemonkit import wait_until
     wait_until(lambda: client.lookup(rec.code).found, 10, "the dispatcher to cache the dossier")
     kiosk = kiosk_factory(settings(broker, site, tmp_path))
     assert kiosk.runtime.wait_connected(10)
@@ -155,7 +155,7 @@ def test_dossier_lookup_by_scan(dispatcher, broker, site, tmp_path, kiosk_factor
 
 
 def test_a_rate_limited_kiosk_says_so_plainly(broker, site, tmp_path, fake_printer, kiosk_factory):
-    from tests.conftest import DispatcherProcess
+    from daemonkit import DispatcherProcess
 
     d = DispatcherProcess(broker, site, tmp_path, MOTCUA_HALL__LIMITS__TICKET_ISSUE__BURST="1",
                           MOTCUA_HALL__LIMITS__TICKET_ISSUE__PER_MINUTE="0.5").start()

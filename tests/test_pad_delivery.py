@@ -12,7 +12,7 @@ from motcua.protocol import Health, RatingAck  # noqa: E402
 from satisfaction_pad.config import PadSettings  # noqa: E402
 from satisfaction_pad.service import PadService  # noqa: E402
 
-from conftest import DispatcherProcess, Watcher, wait_until  # noqa: E402
+from daemonkit import DispatcherProcess, Watcher, wait_until  # noqa: E402
 
 
 def pad(broker, site, tmp_path, counter: int) -> PadService:

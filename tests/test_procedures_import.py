@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from pathlib import Path
 
 import pytest
 from openpyxl import Workbook

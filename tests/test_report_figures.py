@@ -11,10 +11,7 @@ from motcua.client import HallClient
 from motcua.localbroker import REPO, spawn_dispatcher
 from motcua.protocol import ReportSummary
 
-try:
-    from hallfactory import Clock, HallDriver, make_settings
-except ImportError:  # tests/ collected as a package
-    from tests.hallfactory import Clock, HallDriver, make_settings
+from hallfactory import Clock, HallDriver, make_settings
 
 
 def test_the_dispatcher_publishes_each_period_summary_retained(broker, tmp_path):

@@ -34,10 +34,7 @@ from openpyxl import load_workbook
 import reports
 from motcua.protocol import Rating, new_id
 
-try:
-    from hallfactory import HallDriver, local, make_settings
-except ImportError:  # tests/ collected as a package
-    from tests.hallfactory import HallDriver, local, make_settings
+from hallfactory import HallDriver, local, make_settings
 
 TZ = "Asia/Ho_Chi_Minh"
 HALL = reports.HallInfo(

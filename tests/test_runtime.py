@@ -13,7 +13,7 @@ from motcua.protocol import Health
 from motcua.runtime import SystemdNotifier
 from motcua.settings import DeviceSettings, SettingsError, load_settings
 
-from conftest import SAMPLE_HALL, DispatcherProcess, Watcher
+from daemonkit import SAMPLE_HALL, DispatcherProcess, Watcher
 from dispatcher.config import DispatcherSettings
 
 

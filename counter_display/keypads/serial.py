@@ -12,11 +12,24 @@ import logging
 import threading
 
 import serial as pyserial
+from pydantic import TypeAdapter, ValidationError
+
+from motcua.protocol.messages import DossierCode
 
 from ..config import SerialKeypadSettings
 from . import Keypad
 
 log = logging.getLogger("counter_display.keypad.serial")
+
+_DOSSIER = TypeAdapter(DossierCode)
+
+
+def _is_dossier_code(code: str) -> bool:
+    try:
+        _DOSSIER.validate_python(code)
+    except ValidationError:
+        return False
+    return True
 
 
 class SerialKeypad(Keypad):
@@ -92,6 +105,8 @@ class SerialKeypad(Keypad):
     def _code(self, code: str) -> None:
         self.codes_read += 1
         token = self.s.keys.get(code)
+        if token is None and self.s.dossier_scans and self.s.framing == "line" and _is_dossier_code(code):
+            token = f"dossier:{code}"  # a receipt scanned on the same line: attach it to the ticket
         if token is None:
             log.warning("serial keypad sent unknown key code %r: ignored", code[:32])
             return

@@ -28,7 +28,7 @@ try:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:  # pragma: no cover - the broker extra is not installed on device boxes
-    x509 = None
+    x509 = None  # type: ignore[assignment]
 
 CA_DAYS, SERVER_DAYS, DEVICE_DAYS = 3650, 825, 825
 
@@ -121,9 +121,10 @@ class SiteCA:
         _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
         return Issued(cert_path, key_path)
 
-    def server(self, hosts: list[str]) -> Issued:
-        """The broker's certificate, valid for each host name or IP address a device may dial."""
-        sans = []
+    def server(self, hosts: list[str], name: str = "server") -> Issued:
+        """The broker's certificate (or, named ``web``, the web console's), valid for each host name or IP
+        address a device or a browser may dial."""
+        sans: list[x509.GeneralName] = []
         for host in hosts:
             try:
                 sans.append(x509.IPAddress(ipaddress.ip_address(host)))
@@ -131,7 +132,7 @@ class SiteCA:
                 sans.append(x509.DNSName(host))
         # The broker reads its key as the mosquitto user: group-readable, given to that group by the caller.
         return self._issue(hosts[0], ExtendedKeyUsageOID.SERVER_AUTH, sans, SERVER_DAYS,
-                           self.dir / "server.crt", self.dir / "server.key", 0o640)
+                           self.dir / f"{name}.crt", self.dir / f"{name}.key", 0o640)
 
     def device(self, device_id: str) -> Issued:
         d = self.dir / "devices"
@@ -184,7 +185,7 @@ class SiteCA:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(int(entry["serial"]))
                 .revocation_date(dt.datetime.fromisoformat(entry["revoked_at"])).build())
-        crl = builder.sign(ca_key, hashes.SHA256())
+        crl = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]  # our CA key is EC, which sign takes
         tmp = self.crl_path.with_name("crl.pem.tmp")
         tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
         os.chmod(tmp, 0o644)

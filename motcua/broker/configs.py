@@ -8,12 +8,15 @@ tests start exactly the files a technician deploys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from ..protocol.topics import ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-BROKER_CONFIG = REPO / "broker_config"
+# broker_config/ of the repository, shipped inside this package (a link in the
+# source tree, real files in the wheel): read through importlib.resources so an
+# installed box needs no checkout.
+BROKER_CONFIG = files(__package__) / "templates"
 SITE_TEMPLATE = BROKER_CONFIG / "site" / "mosquitto.conf"
 CLIENT_CERTS_TEMPLATE = BROKER_CONFIG / "site" / "client-certs.conf"
 DEV_TEMPLATE = BROKER_CONFIG / "dev" / "mosquitto.conf"
@@ -23,10 +26,11 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # What crosses the bridge, below ``motcua/v1/{site}/``. Up: what happened in the
 # hall, for the province's dashboards and archives. Down: what the province
 # knows and the hall needs. Disjoint by construction (checked by a test), and
-# no command or ticket request goes up: a command can never echo back. Pads' ratings
-# (``request/{pad}/rating/{n}``) go up, out only, for the province's archive.
-UP = ("event/#", "counter/+/state", "request/+/rating/+", "area/+/summary", "hall/config", "hall/figures",
-      "hall/report/+", "device/+/availability", "device/+/health")
+# no command or request goes up: a command can never echo back. Ratings go up as the
+# dispatcher's ``event/rating`` (accepted, once, with its own record of who served what),
+# never as the pads' raw ``request/{pad}/rating/{n}`` messages (retries and refused ones).
+UP = ("event/#", "counter/+/state", "area/+/summary", "hall/config", "hall/figures", "hall/report/+",
+      "device/+/availability", "device/+/health")
 DOWN = ("dossier/status", "dossier/progress", "hall/notice", "central/#")
 
 

@@ -71,8 +71,12 @@ ROLES: dict[str, Role] = {r.name: r for r in (
          ((READ, "dossier/progress"), (READ, "dossier/status"), *_HALL)),
     Role("signboard", "LED signboard: scrolls the calls and the notice; read only",
          ((READ, "event/call"), *_HALL)),
-    Role("web", "the hall's web console: shows the hall, writes the notice, supervisor actions at any counter",
-         ((READ, "event/call"), (READ, "counter/+/state"), (READ, "area/+/summary"), (READ, "device/+/health"),
+    # event/ticket: the console counts what each counter served, and a citizen's page learns that its
+    # ticket was skipped, transferred, finished or cancelled (what the staff see, never the public page).
+    Role("web", "the hall's web console and citizens' queue pages: shows the hall, writes the notice, "
+                "supervisor actions at any counter",
+         ((READ, "event/call"), (READ, "event/ticket"), (READ, "counter/+/state"), (READ, "area/+/summary"),
+          (READ, "device/+/health"),
           (WRITE, "hall/notice"), (WRITE, "request/{me}/ticket/cancel"),
           *((WRITE, f"request/{{me}}/counter/+/{action}") for action in SUPERVISOR_ACTIONS), *_HALL)),
     Role("operator", "a technician's `motcua` command: reads the hall, sends counter commands and ticket requests",
@@ -84,7 +88,9 @@ ROLES: dict[str, Role] = {r.name: r for r in (
 # written by the dispatcher (whose role allows it) and read only by its owner.
 # ``health`` is read back too: another live instance of the same login shows up there.
 OWN_TOPICS = ((WRITE, "device/%u/availability"), (READWRITE, "device/%u/health"), (WRITE, "device/%u/state"),
-              (READ, "device/%u/reply"))
+              (READ, "device/%u/reply"),
+              # the result of `motcua commission` on that box, retained
+              (WRITE, "device/%u/commissioning"))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from .messages import Message
+from .messages import ErrorCode, Message
 
 M = TypeVar("M", bound=Message)
 
@@ -19,7 +19,7 @@ MAX_DEPTH = 16
 class PayloadError(ValueError):
     """A payload we refuse. ``code`` matches ErrorInfo.code; str() is the reason for logs and replies."""
 
-    def __init__(self, code: str, message: str, command_id: str | None = None, device_id: str | None = None):
+    def __init__(self, code: ErrorCode, message: str, command_id: str | None = None, device_id: str | None = None):
         super().__init__(message)
         self.code = code
         self.command_id = command_id

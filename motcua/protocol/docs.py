@@ -137,9 +137,9 @@ def examples() -> dict[str, list[Example]]:
     ticket = m.Ticket(ticket_id="20260302-TP-1023", number="A1023", area="TP", day=DAY, status="called",
                       issued_at=_at(8, 2, 11), called_at=_at(8, 15), counter=3)
     done = ticket.model_copy(update={"status": "done", "finished_at": _at(8, 24, 40), "dossier_code": dossier})
-    officer = {"officer_name": "Nguyễn Thị Lan"}  # officer ids and dossier codes stay off the public TV
+    officer: dict[str, Any] = {"officer_name": "Nguyễn Thị Lan"}  # officer ids and dossier codes stay off the public TV
 
-    def state(status: str, at: datetime, **kw: Any) -> m.CounterState:
+    def state(status: m.CounterStatus, at: datetime, **kw: Any) -> m.CounterState:
         people = officer if status != "closed" else {}
         return m.CounterState(counter=3, name="Quầy 3", status=status, updated_at=at, **people, **kw)
 
@@ -248,6 +248,15 @@ def examples() -> dict[str, list[Example]]:
             counter_name="Quầy 3", call_count=1))],
         "ticket event": [Example("A1023 called", _topic(spec["ticket event"]), m.TicketEvent(
             event_id=_id("event"), at=_at(8, 15), kind="called", ticket=ticket, counter=3, officer="lan.nguyen"))],
+        "rating event": [Example("The dispatcher accepted the rating of A1023", _topic(spec["rating event"]),
+                                 m.RatingEvent(
+            event_id=_id("accepted"), at=_at(8, 24, 55), rating_id=_id("rating"), ticket_id=ticket.ticket_id,
+            counter=3, area="TP", officer="lan.nguyen", dossier_code=dossier, level="very_satisfied",
+            reasons=["Hướng dẫn tận tình, dễ hiểu"], rated_at=_at(8, 24, 55), pad="pad-03", service_day=DAY))],
+        "ticket outcome": [Example("A1023 served at counter 3", _topic(spec["ticket outcome"]), m.TicketOutcome(
+            event_id=_id("outcome"), at=_at(8, 24, 40), outcome="done", issue_area="TP", officer="lan.nguyen",
+            ticket=ticket.model_copy(update={"status": "done", "finished_at": _at(8, 24, 40)}),
+            wait_min=13.0, service_min=9.67))],
         "counter command": [
             Example(f"`{action}`: {caption}", _topic(cmd_spec, login="counter-03", counter=3, action=action),
                     m.COUNTER_ACTIONS[action](command_id=_id(action), sent_at=at, **fields),

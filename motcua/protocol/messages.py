@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 # Every time stamp carries its offset (AwareDatetime): "08:15" means nothing
 # between a pad, the dispatcher and the province unless the zone is said.
@@ -64,28 +64,32 @@ class Message(BaseModel):
 # --------------------------------------------------------------------------- common
 
 
+#: Why a request was refused, for programs (docs/protocol.md lists them).
+ErrorCode = Literal[
+    "bad_payload",
+    "too_large",
+    "unknown_counter",
+    "unknown_area",
+    "unknown_category",
+    "unknown_officer",
+    "unknown_ticket",
+    "bad_state",
+    "id_reused",
+    "exhausted",
+    "empty",
+    "closed_hours",
+    "not_allowed",
+    "rate_limited",
+    "internal",
+]
+
+
 class ErrorInfo(BaseModel):
     """Why a command or request was refused. ``code`` is for programs, ``message`` for people."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    code: Literal[
-        "bad_payload",
-        "too_large",
-        "unknown_counter",
-        "unknown_area",
-        "unknown_category",
-        "unknown_officer",
-        "unknown_ticket",
-        "bad_state",
-        "id_reused",
-        "exhausted",
-        "empty",
-        "closed_hours",
-        "not_allowed",
-        "rate_limited",
-        "internal",
-    ]
+    code: ErrorCode
     message: str
 
 
@@ -101,6 +105,44 @@ class Reply(Message):
     ok: bool
     error: ErrorInfo | None = None
     replied_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Request(Message):
+    """Base of every message that expects a reply: the request contract the runtime is written against.
+
+    Its id (:attr:`request_id`) travels in the body and as the MQTT v5 correlation data, and the
+    reply echoes it as ``command_id``; its sender is the login level of the topic, and the body's
+    optional ``device_id`` (:attr:`claimed_sender`) is only a claim, refused when it names someone
+    else; its expiry (:attr:`expiry_s`) is how long the broker may hold it for an offline receiver,
+    after which acting on it would surprise the person who asked.
+    """
+
+    #: MQTT message expiry for this kind of request, in seconds (None: kept until delivered).
+    expiry_s: ClassVar[int | None] = None
+
+    @property
+    def request_id(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def claimed_sender(self) -> str | None:
+        raise NotImplementedError
+
+
+class CommandRequest(Request):
+    """A request whose id is ``command_id``: every request but a rating."""
+
+    command_id: MessageId
+    device_id: DeviceId | None = Field(
+        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+
+    @property
+    def request_id(self) -> str:
+        return self.command_id
+
+    @property
+    def claimed_sender(self) -> str | None:
+        return self.device_id
 
 
 class Health(Message):
@@ -205,28 +247,27 @@ class Ticket(BaseModel):
     dossier_code: DossierCode | None = None
 
 
-class TicketRequest(Message):
+class TicketRequest(CommandRequest):
     """Kiosk → dispatcher: issue a number in an area."""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 10
     area: AreaCode
     priority: CategoryCode | None = None
+    dossier_code: DossierCode | None = Field(
+        default=None, description="The dossier the citizen comes about, when the kiosk read it from the receipt.")
 
 
 class TicketReply(Reply):
     ticket: Ticket | None = None
     waiting_ahead: int | None = None
     estimated_wait_min: int | None = None
+    tracking_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")] | None = Field(
+        default=None, description="Random, unguessable: the kiosk prints it in the ticket's QR code (tracking_url), "
+                                  "the citizen's queue page finds the ticket by it. Only in the reply to an issue.")
 
 
-class TicketCancel(Message):
+class TicketCancel(CommandRequest):
     """Kiosk → dispatcher: withdraw a waiting ticket (e.g. it could not be printed)."""
-
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
     ticket_id: str = Field(max_length=64)
     reason: ShortText
 
@@ -264,12 +305,10 @@ class CounterState(Message):
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
-class CounterCommand(Message):
+class CounterCommand(CommandRequest):
     """Keypad → dispatcher, on ``request/{login}/counter/{n}/{action}``. The action is the topic's last level."""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 30
     sent_at: AwareDatetime | None = None
 
 
@@ -385,6 +424,28 @@ class TicketEvent(Event):
     counter: CounterNumber | None = None
     officer: OfficerId | None = None
     detail: str | None = None
+    from_area: AreaCode | None = Field(default=None, description="transferred: the area the ticket left.")
+
+
+TicketOutcomeKind = Literal["done", "cancelled", "expired"]
+
+
+class TicketOutcome(Event):
+    """Dispatcher → province (through the bridge): how a ticket's life ended, once per ticket.
+
+    Written to the dispatcher's outbox in the transaction that ends the ticket, so its ``event_id``
+    is the same on every retry: the province stores it once. A ticket served and later given a dossier code by the counter has it in the rating event
+    and in a ``dossier_attached`` ticket event; the outcome carries what was known when it ended.
+    """
+
+    outcome: TicketOutcomeKind
+    ticket: Ticket
+    issue_area: AreaCode = Field(description="The area whose number was printed (a transfer can change ``area``).")
+    officer: OfficerId | None = Field(default=None, description="Who served it (done), as the counter's login said.")
+    skipped_at: AwareDatetime | None = Field(default=None, description="When it was marked a no-show, if it "
+                                                                        "ended skipped (then expired).")
+    wait_min: float | None = Field(default=None, ge=0, description="Minutes from issue to the (last) call.")
+    service_min: float | None = Field(default=None, ge=0, description="Minutes from call to finish (done only).")
 
 
 class AreaSummary(Message):
@@ -474,7 +535,7 @@ class HallNotice(Message):
 RatingLevel = Literal["very_satisfied", "satisfied", "unsatisfied", "not_rated"]
 
 
-class Rating(Message):
+class Rating(Request):
     """Satisfaction pad → dispatcher, on ``counter/{n}/rating``. Retried until acknowledged."""
 
     rating_id: MessageId
@@ -492,6 +553,36 @@ class Rating(Message):
     indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = Field(
         None, description="The optional national nine-indicator form: indicator code -> score 0, 1 or 2.")
     rated_at: AwareDatetime
+
+    @property
+    def request_id(self) -> str:
+        return self.rating_id  # a rating's id has been ``rating_id`` on the wire since the first pads
+
+    @property
+    def claimed_sender(self) -> str | None:
+        return self.device_id
+
+
+class RatingEvent(Event):
+    """Dispatcher → province and one-stop software (through the bridge): a rating the dispatcher accepted.
+
+    Written to the outbox in the transaction that accepts the rating: refused ratings and pad retries
+    never produce one, and every retry of the publish carries the same ``event_id``. Ticket, counter, area and officer are the dispatcher's own record of
+    who served what, not the pad's claims.
+    """
+
+    rating_id: MessageId
+    ticket_id: str | None = Field(default=None, max_length=64)
+    counter: CounterNumber
+    area: AreaCode | None = None
+    officer: OfficerId | None = None
+    dossier_code: DossierCode | None = None
+    level: RatingLevel
+    reasons: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list, max_length=20)
+    indicators: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[int, Field(ge=0, le=2)]] | None = None
+    rated_at: AwareDatetime
+    pad: DeviceId = Field(description="The pad the rating came from (its login).")
+    service_day: date | None = Field(default=None, description="The service day of the rated ticket.")
 
 
 class RatingAck(Reply):
@@ -581,12 +672,10 @@ class DossierProgress(Message):
         return self
 
 
-class DossierLookup(Message):
+class DossierLookup(CommandRequest):
     """Kiosk → dispatcher: what is the status of this dossier?"""
 
-    command_id: MessageId
-    device_id: DeviceId | None = Field(
-        default=None, description="Optional claim of the sender; refused unless it is the login in the topic.")
+    expiry_s: ClassVar[int | None] = 10
     code: DossierCode
 
 

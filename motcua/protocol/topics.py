@@ -100,6 +100,14 @@ class Topics:
     def ticket_event(self) -> str:
         return f"{self.root}/event/ticket"
 
+    @property
+    def rating_event(self) -> str:
+        return f"{self.root}/event/rating"
+
+    @property
+    def outcome_event(self) -> str:
+        return f"{self.root}/event/outcome"
+
     # requests to the dispatcher: request/{sender login}/...
     def request(self, sender: str, *what: str | int) -> str:
         return "/".join([self.root, "request", _level(sender, "login"), *(_level(w, "request level") for w in what)])
@@ -229,13 +237,24 @@ TOPIC_SPECS: list[TopicSpec] = [
         "cancelled, expired, dossier attached.",
     ),
     TopicSpec(
+        "rating event", "event/rating", "dispatcher", "province collector, one-stop adapter (through the bridge)",
+        False, 1, m.RatingEvent,
+        "A rating the dispatcher accepted, once, with the ticket, counter, area, officer and dossier code of its "
+        "own record. Pads' raw ratings stay in the hall.",
+    ),
+    TopicSpec(
+        "ticket outcome", "event/outcome", "dispatcher", "province collector (through the bridge)", False, 1,
+        m.TicketOutcome,
+        "How a ticket ended (done, cancelled, expired), once per ticket, with its wait and service minutes.",
+    ),
+    TopicSpec(
         "counter command", "request/{login}/counter/{counter}/{action}", "that counter's keypad, the web console, motcua CLI",
         "dispatcher",
         False, 1, m.CounterCommand,
         "Actions: " + ", ".join(f"`{a}` ({c.__name__})" for a, c in m.COUNTER_ACTIONS.items())
         + ". Replied with CounterReply. Retrying with the same `command_id` is safe: the dispatcher applies it once "
         "and replies the same.",
-        reply=m.CounterReply, expiry_s=30,
+        reply=m.CounterReply, expiry_s=m.CounterCommand.expiry_s,
     ),
     TopicSpec(
         "rating", "request/{login}/rating/{counter}", "that counter's satisfaction pad", "dispatcher", False, 1,
@@ -246,7 +265,8 @@ TOPIC_SPECS: list[TopicSpec] = [
     ),
     TopicSpec(
         "ticket request", "request/{login}/ticket/issue", "kiosk, motcua CLI", "dispatcher", False, 1, m.TicketRequest,
-        "Issue a number in an area, optionally with a priority category.", reply=m.TicketReply, expiry_s=10,
+        "Issue a number in an area, optionally with a priority category.", reply=m.TicketReply,
+        expiry_s=m.TicketRequest.expiry_s,
     ),
     TopicSpec(
         "ticket cancel", "request/{login}/ticket/cancel", "kiosk, the web console", "dispatcher", False, 1, m.TicketCancel,
@@ -254,7 +274,8 @@ TOPIC_SPECS: list[TopicSpec] = [
     ),
     TopicSpec(
         "dossier lookup", "request/{login}/dossier/lookup", "kiosk", "dispatcher", False, 1, m.DossierLookup,
-        "Status of a dossier from the dispatcher's cache, with its age.", reply=m.DossierReply, expiry_s=10,
+        "Status of a dossier from the dispatcher's cache, with its age.", reply=m.DossierReply,
+        expiry_s=m.DossierLookup.expiry_s,
     ),
     TopicSpec(
         "dossier status", "dossier/status", "central system (through the bridge)", "dispatcher", False, 1,

@@ -1,7 +1,18 @@
 """The device runtime: MQTT connection, availability, health, systemd, logging."""
 
-from .device import DeviceRuntime, Inbound, NotAuthorized, Offline, RequestTimeout, rss_mb
+from .device import (
+    BrokerRefused,
+    DeviceRuntime,
+    Inbound,
+    NotAuthorized,
+    Offline,
+    Refused,
+    RequestFailed,
+    RequestTimeout,
+    rss_mb,
+)
 from .logs import setup_logging
 from .systemd import SystemdNotifier
 
-__all__ = ["DeviceRuntime", "Inbound", "NotAuthorized", "Offline", "RequestTimeout", "SystemdNotifier", "rss_mb", "setup_logging"]
+__all__ = ["BrokerRefused", "DeviceRuntime", "Inbound", "NotAuthorized", "Offline", "Refused", "RequestFailed",
+           "RequestTimeout", "SystemdNotifier", "rss_mb", "setup_logging"]

@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -53,6 +53,7 @@ from ..protocol import (
     Message,
     PayloadError,
     Reply,
+    Request,
     Topics,
     decode,
     new_id,
@@ -72,20 +73,42 @@ M = TypeVar("M", bound=Message)
 STUCK_HANDLER_S = 10.0
 
 
-class Offline(ConnectionError):
+class RequestFailed(Exception):
+    """A request came to nothing to act on. Its kinds are siblings, caught by type:
+
+    * :class:`Offline`: not connected, nothing was sent;
+    * :class:`RequestTimeout`: sent, no reply in time (the receiver may have acted: retry with the same id);
+    * :class:`BrokerRefused`: the broker refused to take it (this login may not send there): final;
+    * :class:`Refused`: the receiver answered ``ok: false`` (only when the caller asked for it to raise).
+    """
+
+
+class Offline(RequestFailed, ConnectionError):
     """The broker is not reachable right now; nothing was sent."""
 
 
-class RequestTimeout(TimeoutError):
+class RequestTimeout(RequestFailed, TimeoutError):
     """No reply arrived in time. Retrying with the same command id is safe."""
 
 
-class NotAuthorized(RequestTimeout):
+class BrokerRefused(RequestFailed):
     """The broker refused the request (PUBACK 0x87): this login's role may not send on that topic.
 
-    No reply will come, as with a timeout, so callers that retry or beep on a
-    timeout do the right thing; the message says why, for the technician.
+    No reply will come and retrying will not change that; the message says why, for the technician.
     """
+
+
+# The name callers used before the kinds were siblings.
+NotAuthorized = BrokerRefused
+
+
+class Refused(RequestFailed):
+    """The receiver refused the request; :attr:`reply` holds its answer, error code and message."""
+
+    def __init__(self, reply: Reply):
+        error = reply.error
+        super().__init__(f"{error.code}: {error.message}" if error else "refused")
+        self.reply = reply
 
 
 # MQTT v5 DISCONNECT reason 0x8E: another connection logged in with our client id.
@@ -129,6 +152,14 @@ class Inbound:
         """The levels of a request topic after the sender: ``['counter', '3', 'next']``."""
         return self.levels[2:] if self.sender else []
 
+    @property
+    def requester(self) -> str:
+        """The sender of a request: a handler given to :meth:`DeviceRuntime.on_command` always has one
+        (a message without is refused before any handler runs)."""
+        if self.sender is None:
+            raise ValueError(f"{self.topic!r} is not a request topic")
+        return self.sender
+
 
 @dataclass
 class _Pending:
@@ -161,7 +192,7 @@ def rss_mb() -> float | None:
         return None
 
 
-def _overall(checks: dict[str, str]) -> str:
+def _overall(checks: dict[str, str]) -> Literal["ok", "degraded", "fault"]:
     """Each check reads 'ok …', 'fault …' or anything else (degraded); the worst one wins."""
     if any(v.startswith("fault") for v in checks.values()):
         return "fault"
@@ -307,8 +338,9 @@ class DeviceRuntime:
                 if model is None:
                     raise PayloadError("bad_payload", f"no such request: {'/'.join(inbound.what)!r}")
                 message = decode(model, msg.payload, self.settings.mqtt.max_payload_bytes)
-                command_id = getattr(message, "command_id", None) or getattr(message, "rating_id", None) or command_id
-                claimed = getattr(message, "device_id", None)
+                claimed = None
+                if isinstance(message, Request):
+                    command_id, claimed = message.request_id, message.claimed_sender
                 if claimed is not None and claimed != inbound.sender:
                     raise PayloadError("not_allowed", f"the body says device {claimed!r} but the request comes from "
                                                       f"login {inbound.sender!r}", command_id)
@@ -350,8 +382,6 @@ class DeviceRuntime:
             cfg.host, cfg.port, keepalive=cfg.keepalive_s, clean_start=not self._persistent, properties=props,
         )
         self._client.loop_start()
-        # paho keeps its loop thread private; we watch it to decide whether to pet the watchdog
-        self._loop_thread = getattr(self._client, "_thread", None)
         if self.announce:
             self.every(self.settings.health_interval_s, self.publish_health, "health")
         if self.systemd.watchdog_s:
@@ -452,15 +482,16 @@ class DeviceRuntime:
         with self._pending_lock:
             return len(self._unacked) + len(self._early_acks)
 
-    def request(self, topic: str, message: Message, reply_model: type[R], *, timeout: float = 5.0,
-                expiry_s: int | None = None) -> R:
-        """Send a command or request and wait for its reply.
+    def request(self, topic: str, message: Request, reply_model: type[R], *, timeout: float = 5.0,
+                expiry_s: int | None = None, raise_refused: bool = False) -> R:
+        """Send a request and wait for its reply.
 
-        Raises Offline when not connected (nothing is sent) and RequestTimeout
-        when no reply came; the caller may retry with the same message, whose
-        ``command_id`` makes the retry harmless.
+        Raises :class:`Offline` when not connected (nothing is sent), :class:`RequestTimeout` when no
+        reply came (retry with the same message: its id makes the retry harmless),
+        :class:`BrokerRefused` when the broker would not take it, and, with ``raise_refused``,
+        :class:`Refused` when the reply is ``ok: false``. ``expiry_s`` overrides the request type's own.
         """
-        command_id = getattr(message, "command_id", None) or getattr(message, "rating_id")
+        command_id = message.request_id
         if not self._connected.is_set():
             raise Offline("not connected to the broker")
         pending = _Pending(reply_model, threading.Event())
@@ -469,8 +500,9 @@ class DeviceRuntime:
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = self.topics.reply(self.login)  # informative: replies go there whatever we say
         props.CorrelationData = command_id.encode()
-        if expiry_s is not None:
-            props.MessageExpiryInterval = expiry_s
+        expiry = expiry_s if expiry_s is not None else message.expiry_s
+        if expiry is not None:
+            props.MessageExpiryInterval = expiry
         try:
             info = self._client.publish(topic, message.to_json(), qos=1, properties=props)
             refused = self._track(info.mid, topic, command_id)
@@ -480,11 +512,14 @@ class DeviceRuntime:
             if not pending.done.wait(timeout):
                 raise RequestTimeout(f"no reply to {command_id} on {topic} within {timeout:g} s")
             if pending.refused:
-                raise NotAuthorized(f"the broker refused {command_id} on {topic} ({pending.refused}): "
+                raise BrokerRefused(f"the broker refused {command_id} on {topic} ({pending.refused}): "
                                     f"'{self.settings.mqtt.username or self.device_id}' may not send there; "
                                     "check its role (motcua broker list)")
-            assert pending.reply is not None
-            return pending.reply  # type: ignore[return-value]
+            reply = pending.reply
+            assert isinstance(reply, reply_model)
+            if raise_refused and not reply.ok:
+                raise Refused(reply)
+            return reply
         finally:
             with self._pending_lock:
                 self._pending.pop(command_id, None)
@@ -505,6 +540,9 @@ class DeviceRuntime:
     # ------------------------------------------------------------------ paho callbacks (network thread)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        # paho runs its callbacks on its network loop thread: that is the thread the watchdog
+        # watches (known from the first connection on; paho keeps its own handle to it private)
+        self._loop_thread = threading.current_thread()
         if reason_code.is_failure:
             self.last_error = f"broker refused connection: {reason_code}"
             log.error("broker %s:%s refused the connection: %s",

@@ -22,8 +22,8 @@ class SystemdNotifier:
         self._addr = addr or None
         usec = env.get("WATCHDOG_USEC")
         pid = env.get("WATCHDOG_PID")
-        enabled = usec and usec.isdigit() and (not pid or pid == str(os.getpid()))
-        self.watchdog_s: float | None = int(usec) / 1e6 if enabled else None
+        enabled = usec is not None and usec.isdigit() and (not pid or pid == str(os.getpid()))
+        self.watchdog_s: float | None = int(usec) / 1e6 if usec is not None and enabled else None
         self._sock: socket.socket | None = None
 
     @property

@@ -15,17 +15,19 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .client import HallClient
-from .localbroker import REPO, LocalBroker, spawn_dispatcher
-from .protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from announcer.demo import has_audio_output, start_for_demo
-from satisfaction_pad.config import PadSettings
-from satisfaction_pad.service import PadService
 from counter_display.demo import DemoBoard, press, start_boxes
 from counter_display.service import CounterBoxService
+from motcua.client import HallClient
+from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
+from motcua.protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
+from satisfaction_pad.config import PadSettings
+from satisfaction_pad.service import PadService
+from web.demo import DEMO_USER, DemoWeb
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
@@ -118,6 +120,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
     boxes: dict[int, CounterBoxService] = {}
     board: DemoBoard | None = None
     announcer = None
+    web: DemoWeb | None = None
     try:
         watcher = HallClient(mqtt=broker.mqtt("demo-narrator", "operator")).start()
         _wait_for(watcher, watcher.topics.availability("dispatcher"), 20, lambda p: p == AVAILABILITY_ONLINE)
@@ -150,12 +153,23 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
             w.start()
             workers.append(w)
 
-        kiosk = _start_kiosk(broker, out)
+        web = DemoWeb(broker, out).wait_ready()
+        print(f"  web        the manager's console: {web.url}/console  (login {DEMO_USER} / {web.password})")
+        DemoWeb.show(web.url + "/console", board.window)
+        first_page: list[str] = []
+
+        def first_citizen_page(printed) -> None:  # the first printed ticket's QR code: its queue page
+            if not first_page and printed.reply.tracking_token:
+                first_page.append(web.citizen_url(printed.reply.tracking_token))
+                narrator.say("web", f"the citizen's page of {printed.reply.ticket.number}: {first_page[0]}")
+                DemoWeb.show(first_page[0], board.window)
+
+        kiosk = _start_kiosk(broker, out, web.citizen_url("{token}"), first_citizen_page)
         print(f"  kiosk      citizens take numbers on the kiosk; each printed ticket saved as a PNG in "
               f"{out / 'tickets'}\n")
         areas = list(AREA_WEIGHTS)
         weights = [AREA_WEIGHTS[a] for a in areas]
-        for i in range(citizens):
+        for _ in range(citizens):
             area = rng.choices(areas, weights)[0]
             priority = rng.choice(["elderly", "disabled", "pregnant", "small_children"]) if rng.random() < 0.15 else None
             view = _citizen_takes_a_number(kiosk, area, priority)
@@ -188,7 +202,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
         spoken = announcer.played
         print(f"  announcements: {len(spoken)} played and saved in {out / 'announcements'}")
         for p in pads.values():  # every rating reaches the dispatcher before the day's figures
-            p.wait_for_view(lambda v: p.outbox.size() == 0, 10)
+            p.wait_for_view(_outbox_empty(p), 10)
             p.stop()
         _day_report(out / "dispatcher.db", out / "reports")
         return 0
@@ -204,6 +218,8 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
                 print(f"  board: {len(board.saved)} frames saved in {board.folder}")
         if announcer is not None:
             announcer.stop()
+        if web is not None:
+            web.stop()
         dispatcher.terminate()
         try:
             dispatcher.wait(10)
@@ -261,13 +277,19 @@ def _counter_staff(box: CounterBoxService, number: int, officer: str, luck: floa
             continue
         done.wait(rng.uniform(1.0, 3.0) * pace)  # serving the citizen
         finished = press(box, "finish")
-        window = finished.reply.counter.rating_window if finished and finished.ok and finished.reply.counter else None
+        shown = finished.reply.counter if finished and finished.ok and finished.reply else None
+        window = shown.rating_window if shown else None
         if pad is not None and window:
             _citizen_rates(pad, window.number, rng, pace, narrator)
     press(box, "open_close")
 
 
 RATING_WORDS = {"very_satisfied": "Rất hài lòng", "satisfied": "Hài lòng", "unsatisfied": "Không hài lòng"}
+
+
+def _outbox_empty(pad: PadService) -> Callable[[object], bool]:
+    """A view predicate: every rating of this pad delivered."""
+    return lambda _view: pad.outbox.size() == 0
 
 
 def _citizen_rates(pad: PadService, number: str, rng: random.Random, pace: float, narrator: Narrator) -> None:
@@ -290,9 +312,9 @@ def _citizen_rates(pad: PadService, number: str, rng: random.Random, pace: float
     narrator.say(f"pad {pad.settings.counter}", f"{number}: «{RATING_WORDS[level]}»{detail}")
 
 
-def _start_kiosk(broker: LocalBroker, out: Path):
+def _start_kiosk(broker: LocalBroker, out: Path, tracking_url: str, on_printed=lambda printed: None):
     """The ticket kiosk's own code (model, service, raster ticket, ESC/POS bytes) with an in-memory printer."""
-    from kiosk_ticket.config import KioskSettings
+    from kiosk_ticket.config import DummyTransport, KioskSettings, PrinterSettings, Timeouts
     from kiosk_ticket.printer import raster_image
     from kiosk_ticket.service import KioskService
 
@@ -300,12 +322,14 @@ def _start_kiosk(broker: LocalBroker, out: Path):
     shutil.rmtree(tickets, ignore_errors=True)
     tickets.mkdir(parents=True)
     login = broker.mqtt("kiosk-1", "kiosk")
-    kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts={"debounce_ms": 0},
-                                       printer={"transport": {"kind": "dummy"},
-                                                "counter_file": out / "kiosk-printed.json"}))
+    kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts=Timeouts(debounce_ms=0),
+                                       tracking_url=tracking_url,
+                                       printer=PrinterSettings(transport=DummyTransport(kind="dummy"),
+                                                               counter_file=out / "kiosk-printed.json")))
 
     def save(printed) -> None:  # what the paper shows, decoded back from the bytes sent to the printer
         raster_image(printed.job).save(tickets / f"{printed.reply.ticket.number}.png")
+        on_printed(printed)
 
     kiosk.on_printed = save
     kiosk.start()
@@ -356,7 +380,7 @@ def _day_report(database: Path, folder: Path) -> None:
     from dispatcher.config import DispatcherSettings
     from reports.cli import hall_info
 
-    from .settings import load_settings
+    from motcua.settings import load_settings
 
     settings = load_settings(DispatcherSettings, "dispatcher", SAMPLE_HALL, database=database)
     now = datetime.now(timezone.utc)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Build the Debian arm64 stand-in of a box's OS (what Raspberry Pi OS Lite 64-bit
+# gives a real box) into $1, with its kernel and initrd next to it.
+# Slow part: packages configured under qemu-user-static. The initramfs holds only what
+# a virtio disk with ext4 needs (MODULES=list), set before the kernel is installed, so
+# the one mkinitramfs the kernel's postinst runs is short.
+set -euo pipefail
+out=$1; suite=${SUITE:-bookworm}; mirror=${MIRROR:-http://deb.debian.org/debian}
+# What Raspberry Pi OS Lite already has, plus the Debian packages the roles' bundles
+# ask for (roles.toml: debian): the stand-in VM has no mirror to fetch them from.
+include=$(tr '\n' ',' <<'PKGS' | sed 's/,$//'
+systemd
+systemd-sysv
+systemd-timesyncd
+udev
+dbus
+kmod
+iproute2
+ca-certificates
+openssl
+linux-image-arm64
+python3
+python3-venv
+mosquitto
+mosquitto-clients
+fonts-dejavu-core
+espeak-ng
+libglib2.0-0
+libusb-1.0-0
+python3-spidev
+alsa-utils
+libgbm1
+libegl1
+libgles2
+libgl1-mesa-dri
+PKGS
+)
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+rm -rf "$out.tmp"
+mkdir -p "$out.tmp"
+mmdebstrap --arch=arm64 --variant=minbase --include="$include" \
+    --dpkgopt=force-confold --dpkgopt=force-confdef \
+    --essential-hook='mkdir -p "$1/etc/initramfs-tools"' \
+    --essential-hook='printf "MODULES=list\nBUSYBOX=auto\nCOMPRESS=gzip\nRUNSIZE=10%%\nFSTYPE=auto\n" > "$1/etc/initramfs-tools/initramfs.conf"' \
+    --essential-hook='printf "virtio_pci\nvirtio_mmio\nvirtio_blk\next4\n" > "$1/etc/initramfs-tools/modules"' \
+    "$suite" "$out.tmp/root" "$mirror"
+mv "$out.tmp/root" "$out.tmp/rootfs"
+rm -rf "$out"; mv "$out.tmp" "$out"

@@ -1,0 +1,496 @@
+"""Build and boot a Debian arm64 stand-in of one box, provisioned from its bundle, and check it from the host.
+
+    images/build --role counter --boot-check
+    images/build --role all --boot-check          every role that has a unit, one after another
+
+What happens (each step timed, the times printed and written as one JSON line at the end):
+
+1. base root filesystem: ``images/rootfs.sh`` (mmdebstrap, arm64, bookworm) once, cached in
+   ``$MOTCUA_IMAGE_CACHE`` (default /var/cache/motcua-images) and rebuilt when rootfs.sh changes;
+2. the central box's part, on this host: ``motcua broker init``, ``gen-certs`` for the address
+   the VM sees the host at (10.0.2.2), a release of this checkout (``motcua box release``: wheels
+   for aarch64 from PyPI, cached), ``motcua box bundle ROLE ID``; the site broker (our
+   broker_config/site) listening on loopback;
+3. the box's disk: the base with the bundle on /boot/firmware/motcua (where the Imager's boot
+   partition is mounted), ext4 by ``mke2fs -d``;
+4. ``qemu-system-aarch64 -M virt`` (TCG) boots it; inside, images/guest-check.sh runs the
+   documented install command, waits, reports the units' state on a virtio console, powers off;
+5. the host checks: install.sh said OK; every unit active, never restarted, running as motcua
+   with NoNewPrivs and a seccomp filter; ``systemctl --failed`` empty; the box published
+   ``online`` (and its health with the release's version) on the host's broker.
+
+What the stand-in proves and what needs a real Pi: images/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from boxes.bundle import BundleRequest, make_bundle  # noqa: E402
+from boxes.release import make_release  # noqa: E402
+from boxes.roles import load_roles  # noqa: E402
+from motcua.broker.configs import render_site  # noqa: E402
+from motcua.broker.site import SiteBroker  # noqa: E402
+from motcua.localbroker import LocalBroker, free_port  # noqa: E402
+
+CACHE = Path(os.environ.get("MOTCUA_IMAGE_CACHE", "/var/cache/motcua-images"))
+HOST_FROM_GUEST = "10.0.2.2"  # qemu user networking: the host's loopback as the guest sees it
+SITE = "standin"
+
+# What a technician sets on a bench box without the hall's hardware (the VM has no SPI
+# matrix, no BCM GPIO header, no keypad or scanner): the same bundle, these keys changed.
+BENCH = {
+    "counter": {"sets": ['matrix.driver="dummy"', 'gpio.pin_factory="mock"'], "unsets": ["serial_keypad"]},
+    "announcer": {"sets": ['audio.driver="alsa"'], "unsets": ["amplifier.relay_pin"]},
+    # the USB printer gadget on dummy_hcd: Epson's ids, the endpoints dummy_hcd gives it (lsusb -v)
+    "kiosk": {"sets": ["printer.transport.vendor_id=0x04b8", "printer.transport.product_id=0x0e15",
+                       "printer.transport.in_ep=0x81", "printer.transport.out_ep=0x02"],
+              "unsets": ["scanner"]},
+    "pad": {"sets": [], "unsets": []},
+    "board": {"sets": [], "unsets": []},
+    "hub": {"sets": [], "unsets": []},
+}
+# The update test's bad release: the counter daemon cannot start (exit 1, so systemd restarts it).
+BROKEN_COUNTER = ("counter_display/__main__.py::import sys\n\n\ndef main():\n"
+                  "    sys.exit('this release is broken on purpose (the update test)')\n")
+# Every box: under TCG the TLS handshake alone takes 20 s or more, longer than the default MQTT
+# keepalive (15 s) within which paho wants the broker's CONNACK; a Pi does it in well under a second.
+for _bench in BENCH.values():
+    _bench["sets"].append("mqtt.keepalive_s=120")
+DEVICE = {"hub": ("dispatcher", None), "counter": ("counter-3", 3), "kiosk": ("kiosk-1", None),
+          "pad": ("pad-3", 3), "board": ("board-1", None), "announcer": ("announcer-1", None)}
+
+
+def log(msg: str) -> None:
+    print(f"[standin {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def base_rootfs(times: dict) -> Path:
+    """The cached base: rebuilt only when rootfs.sh changes."""
+    key = digest(HERE / "rootfs.sh")
+    base = CACHE / "base-bookworm"
+    if (base / "key").is_file() and (base / "key").read_text().strip() == key:
+        return base
+    log(f"building the base root filesystem in {base} (mmdebstrap, arm64; about 10-15 min)")
+    t0 = time.monotonic()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "base.log").open("w") as out:
+        subprocess.run([str(HERE / "rootfs.sh"), str(base)], check=True, stdout=out, stderr=subprocess.STDOUT)
+    (base / "key").write_text(key + "\n")
+    times["rootfs_s"] = round(time.monotonic() - t0, 1)
+    return base
+
+
+def wheel_of_checkout(work: Path, version: str | None = None, sabotage: str | None = None) -> Path:
+    """A wheel of this checkout; ``version`` and ``sabotage`` make the update test's releases."""
+    # always from a copy: setuptools writes build/ and *.egg-info into the tree it builds, and two
+    # builds of one tree at once (parallel stand-ins) break each other
+    src = work / f"src-{version or 'checkout'}"
+    shutil.rmtree(src, ignore_errors=True)
+    ignore = shutil.ignore_patterns(".venv", ".git", "dist", "demo-output", "__pycache__", "*.egg-info", "build")
+    shutil.copytree(REPO, src, ignore=ignore, symlinks=True)
+    if version:
+        py = src / "pyproject.toml"
+        py.write_text(py.read_text().replace('version = "', f'version = "{version}"  # was "', 1))
+    if sabotage:
+        target, text = sabotage.split("::", 1)
+        (src / target).write_text(text)
+    dist = work / f"dist-{version or 'checkout'}"
+    shutil.rmtree(dist, ignore_errors=True)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"building the wheel of {src} failed:\n{r.stderr[-2000:]}")
+    return next(dist.glob("motcua-*.whl"))
+
+
+@dataclass
+class Hub:
+    """The central box's side, played by this host."""
+
+    work: Path
+    broker: LocalBroker | None = None
+    releases: Path = field(init=False)
+    good: str = "0.1.1"
+    bad: str = "0.1.2"
+    http_port: int = 0
+    seen: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.releases = self.work / "releases"
+        self.registry = SiteBroker(self.work / "broker")
+
+    def start(self) -> None:
+        self.registry.init(SITE)
+        from motcua.broker.certs import SiteCA
+
+        ca = SiteCA(self.registry.certs_dir, SITE)
+        ca.ensure()
+        ca.server([HOST_FROM_GUEST, "127.0.0.1"])
+        port = free_port()
+
+        def render(b: LocalBroker) -> str:
+            text = render_site(self.registry.directory, data_dir=b.workdir, local_port=free_port(), tls_port=port,
+                               log_dest=f"file {b.workdir / 'mosquitto.log'}", user=_user())
+            # loopback only: the guest reaches it through qemu's user network (10.0.2.2 -> 127.0.0.1)
+            return text.replace(f"\nlistener {port}\n", f"\nlistener {port} 127.0.0.1\n")
+
+        self.broker = LocalBroker(self.work / "mosquitto", port=port, render=render, site=SITE)
+        self.broker.registry = self.registry
+        self.broker.start()
+        self.watch()
+
+    def watch(self) -> None:
+        """Record every availability and health the boxes publish, with when it arrived."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.registry.add_device("operator", "standin-check")
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="standin-check", protocol=paho.MQTTv5)
+        c.username_pw_set("standin-check", self.registry.password_of("standin-check"))
+        c.tls_set(ca_certs=str(self.registry.certs_dir / "ca.crt"))
+        lock = threading.Lock()
+
+        def on_message(_c, _u, msg):
+            with lock:
+                self.seen.setdefault(msg.topic, []).append((time.monotonic(), msg.payload.decode(errors="replace")))
+
+        c.on_message = on_message
+        c.on_connect = lambda cl, *_: cl.subscribe(f"motcua/v1/{SITE}/device/+/#", qos=1)
+        self.broker.reload()
+        c.connect("127.0.0.1", self.broker.port)
+        c.loop_start()
+        self._client = c
+
+    def values(self, device_id: str, what: str) -> list[str]:
+        return [v for _, v in self.seen.get(f"motcua/v1/{SITE}/device/{device_id}/{what}", [])]
+
+    def last(self, device_id: str, what: str) -> str | None:
+        values = self.seen.get(f"motcua/v1/{SITE}/device/{device_id}/{what}")
+        return values[-1][1] if values else None
+
+    def stop(self) -> None:
+        if self.broker:
+            self._client.loop_stop()
+            self.broker.stop()
+
+
+def _user() -> str | None:
+    return "root" if os.geteuid() == 0 else None
+
+
+def release_of(hub: Hub, wheel: Path, times: dict, key: str = "release_s") -> Path:
+    t0 = time.monotonic()
+    cache = CACHE / "pip-cache"
+    rel = make_release(wheel, releases=hub.releases, ca_key=hub.registry.certs_dir / "ca.key", pythons=("3.11",),
+                       cache=cache)
+    times[key] = round(time.monotonic() - t0, 1)
+    return rel
+
+
+def disk_for(role: str, base: Path, bundle: Path, work: Path, extra: str | None, env: dict[str, str],
+             units: list[str]) -> Path:
+    root = work / "root"
+    if root.exists():
+        subprocess.run(["rm", "-rf", str(root)], check=True)
+    subprocess.run(["cp", "-a", "--reflink=auto", str(base / "rootfs"), str(root)], check=True)
+    boot = root / "boot" / "firmware"
+    boot.mkdir(parents=True, exist_ok=True)
+    (boot / "config.txt").write_text("# the Pi's boot configuration (stand-in)\n")
+    shutil.copytree(bundle, boot / "motcua", symlinks=False)
+    (root / "etc" / "hostname").write_text(f"box-{role}\n")
+    (root / "etc" / "hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 box-{role}\n")
+    net = root / "etc" / "systemd" / "network"
+    net.mkdir(parents=True, exist_ok=True)
+    (net / "20-wired.network").write_text("[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n")
+    wants = root / "etc" / "systemd" / "system" / "multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    for unit in ("systemd-networkd.service",):
+        link = wants / unit
+        if not link.exists():
+            link.symlink_to(f"/lib/systemd/system/{unit}")
+    nwo = root / "etc" / "systemd" / "system" / "network-online.target.wants"
+    nwo.mkdir(parents=True, exist_ok=True)
+    if not (nwo / "systemd-networkd-wait-online.service").exists():
+        (nwo / "systemd-networkd-wait-online.service").symlink_to(
+            "/lib/systemd/system/systemd-networkd-wait-online.service")
+    sbin = root / "usr" / "local" / "sbin"
+    sbin.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE / "guest-check.sh", sbin / "motcua-standin")
+    (sbin / "motcua-standin").chmod(0o755)
+    # Under TCG on a shared 2-core host a Python daemon takes minutes, not seconds, to start: give the
+    # role's units the time (start timeout, watchdog) with a drop-in; every hardening line stays as shipped.
+    for unit in units:
+        dropin = root / "etc" / "systemd" / "system" / f"{unit}.d"
+        dropin.mkdir(parents=True, exist_ok=True)
+        (dropin / "stand-in-tcg.conf").write_text(
+            "# images/build: emulated arm64 is 10-50x slower than a Pi\n[Service]\nTimeoutStartSec=900\n"
+            + ("WatchdogSec=600\n" if unit != "motcua-broker.service" else ""))
+    for helper in (HERE / "checks").glob("*.py"):
+        shutil.copy(helper, sbin / helper.name)
+    if extra:
+        (sbin / "motcua-standin-extra").write_text(extra)
+        (sbin / "motcua-standin-extra").chmod(0o755)
+    envlines = "".join(f"Environment={k}={v}\n" for k, v in env.items())
+    (root / "etc" / "systemd" / "system" / "motcua-standin.service").write_text(
+        "[Unit]\nDescription=stand-in: install from the bundle, report, power off\n"
+        "Wants=network-online.target\nAfter=network-online.target\n\n"
+        f"[Service]\nType=oneshot\n{envlines}ExecStart=/usr/local/sbin/motcua-standin\n"
+        "StandardOutput=journal+console\n")
+    (wants / "motcua-standin.service").symlink_to("/etc/systemd/system/motcua-standin.service")
+    # no login prompt needed on the console
+    image = work / "disk.ext4"
+    image.unlink(missing_ok=True)
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", str(root), "-L", "rootfs", str(image), "4G"], check=True)
+    subprocess.run(["rm", "-rf", str(root)], check=True)
+    return image
+
+
+def boot(base: Path, image: Path, work: Path, role: str, timeout: float) -> tuple[list[str], float]:
+    boot_dir = base / "rootfs" / "boot"
+    kernel = sorted(boot_dir.glob("vmlinuz-*"))[-1]
+    initrd = sorted(boot_dir.glob("initrd.img-*"))[-1]
+    report = work / "report.txt"
+    console = work / "console.log"
+    report.unlink(missing_ok=True)
+    cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "1536",
+           "-kernel", str(kernel), "-initrd", str(initrd),
+           "-append", "root=/dev/vda rw console=ttyAMA0 systemd.show_status=1 net.ifnames=0",
+           "-drive", f"file={image},if=virtio,format=raw",
+           "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=",
+           "-device", "virtio-serial-device", "-chardev", f"file,id=rep,path={report}",
+           "-device", "virtconsole,chardev=rep",
+           "-display", "none", "-serial", f"file:{console}", "-monitor", "none", "-no-reboot"]
+    if role in ("kiosk", "pad", "board"):
+        cmd += ["-device", "virtio-gpu-pci", "-device", "virtio-tablet-pci"]
+    if role == "announcer":
+        cmd += ["-audiodev", "none,id=snd0", "-device", "intel-hda", "-device", "hda-output,audiodev=snd0"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(work / "qemu.stderr").open("w"))
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log(f"{role}: the VM did not power off within {timeout:.0f} s (console: {console})")
+    elapsed = time.monotonic() - t0
+    lines = report.read_text(errors="replace").splitlines() if report.exists() else []
+    return [ln.removeprefix("STANDIN ") for ln in lines if ln.startswith("STANDIN ")], elapsed
+
+
+def judge(role: str, device_id: str, lines: list[str], hub: Hub, version: str, work: Path) -> list[str]:
+    """What the host checks; each failure as a sentence."""
+    problems = []
+    facts = {}
+    for ln in lines:
+        key, _, rest = ln.partition(" ")
+        facts.setdefault(key, []).append(rest)
+    if facts.get("install_rc") != ["0"]:
+        problems.append("install.sh did not succeed: " + " | ".join(facts.get("install_log", [])[-5:]))
+    units = facts.get("unit", [])
+    if not units:
+        problems.append("no unit reported (did the VM boot? see console.log)")
+    for u in units:
+        name, *kv = u.split()
+        d = dict(x.split("=", 1) for x in kv)
+        if d.get("active") != "active" or d.get("sub") != "running":
+            problems.append(f"{name} is {d.get('active')}/{d.get('sub')}")
+        if d.get("restarts") != "0":
+            problems.append(f"{name} restarted {d.get('restarts')} times")
+    for h in facts.get("unit_hardening", []):
+        name, *kv = h.split()
+        d = dict(x.split("=", 1) for x in kv)
+        if d.get("NoNewPrivs") != "1" or d.get("Seccomp") != "2":
+            problems.append(f"{name}: hardening not applied ({h})")
+        if d.get("CapEff", "0").strip("0"):
+            problems.append(f"{name}: has capabilities {d.get('CapEff')}")
+        if name != "motcua-broker.service" and d.get("user") != "motcua":
+            problems.append(f"{name} runs as {d.get('user')}, not motcua")
+    if len(facts.get("unit_hardening", [])) != len(units):
+        problems.append("some unit's process could not be inspected")
+    if facts.get("failed") != ["none"]:
+        problems.append(f"systemctl --failed: {facts.get('failed')}")
+    if role == "hub":
+        status = "\n".join(facts.get("status", []))
+        if f"{device_id}" not in status or "online" not in status:
+            problems.append(f"the hub's own broker does not show the dispatcher online: {status[-500:]}")
+    else:
+        # the box's clean shutdown at the end publishes offline: what counts is that it came online
+        if "online" not in hub.values(device_id, "availability"):
+            problems.append(f"{device_id} never published online on the host's broker "
+                            f"(seen: {hub.values(device_id, 'availability')})")
+        versions = [json.loads(p).get("version") for _, p in hub.seen.get(
+            f"motcua/v1/{SITE}/device/{device_id}/health", [])]
+        if version not in versions:
+            problems.append(f"{device_id}'s health never carried release {version}: {versions}")
+    for ln in facts.get("check", []):
+        if not ln.startswith("ok "):
+            problems.append(f"check: {ln}")
+    if role == "kiosk":
+        problems += read_ticket(facts, work)
+    if role == "counter":
+        problems += judge_update(facts, hub, device_id)
+    return problems
+
+
+def read_ticket(facts: dict, work: Path) -> list[str]:
+    """The raster the gadget received, decoded in the box, read back here: it must show the test number."""
+    import base64
+
+    from boxes.commission import TEST_NUMBER
+
+    png = facts.get("ticket_png")
+    if not png:
+        return ["no ticket came out of the USB printer gadget"]
+    path = work / "ticket.png"
+    path.write_bytes(base64.b64decode(png[0]))
+    log(f"kiosk: the ticket as printed over USB: {path}")
+    if shutil.which("tesseract") is None:
+        return ["tesseract is missing (scripts/bootstrap-images.sh installs it): cannot read the ticket"]
+    text = subprocess.run(["tesseract", str(path), "-", "--psm", "11"], capture_output=True, text=True).stdout
+    compact = "".join(text.split())
+    if TEST_NUMBER not in compact:
+        return [f"the printed ticket does not show {TEST_NUMBER}; OCR read: {compact[:200]!r}"]
+    log(f"kiosk: OCR of the printed ticket reads {TEST_NUMBER}")
+    return []
+
+
+def judge_update(facts: dict, hub: Hub, device_id: str) -> list[str]:
+    """Good release: installed and healthy. Bad release: rolled back by itself, back online on the good one."""
+    problems = []
+    one = lambda k: (facts.get(k) or [""])[0]  # noqa: E731
+    if one("update_good_rc") != "0" or not one("update_good_venv").startswith(f"releases/{hub.good}/"):
+        problems.append(f"update to {hub.good} failed: rc {one('update_good_rc')}, venv {one('update_good_venv')}")
+    if one("update_bad_rc") != "1" or not one("update_bad_venv").startswith(f"releases/{hub.good}/"):
+        problems.append(f"the bad release {hub.bad} was not rolled back: rc {one('update_bad_rc')}, "
+                        f"venv {one('update_bad_venv')}")
+    if not one("update_final").startswith("active"):
+        problems.append(f"after the rollback the unit is {one('update_final')}")
+    versions = [json.loads(p).get("version") for _, p in hub.seen.get(
+        f"motcua/v1/{SITE}/device/{device_id}/health", [])]
+    if hub.good not in versions:
+        problems.append(f"{device_id} never reported health on {hub.good}: {versions}")
+    elif versions[-1] != hub.good:
+        problems.append(f"{device_id}'s last health is on {versions[-1]}, not {hub.good}")
+    avail = hub.values(device_id, "availability")
+    if "online" not in avail[avail.index("offline") + 1:] if "offline" in avail[:-1] else "online" not in avail:
+        problems.append(f"{device_id} did not come back online after the rollback: {avail}")
+    return problems
+
+
+def extra_script(role: str) -> str | None:
+    path = HERE / "checks" / f"{role}.sh"
+    return path.read_text() if path.is_file() else None
+
+
+def boot_check(role: str, base: Path, work: Path, hub: Hub, release: Path, times: dict, timeout: float) -> bool:
+    device_id, counter = DEVICE[role]
+    bench = BENCH[role]
+    rw = work / role
+    shutil.rmtree(rw, ignore_errors=True)
+    rw.mkdir(parents=True)
+    t0 = time.monotonic()
+    bundle = make_bundle(BundleRequest(
+        role=role, device_id=device_id, counter=counter, out=rw / "bundle", release=release, site=SITE,
+        broker_dir=hub.registry.directory, broker_host=HOST_FROM_GUEST, broker_port=hub.broker.port,
+        update_url=f"http://{HOST_FROM_GUEST}:{hub.http_port}/", sets=bench["sets"], unsets=bench["unsets"]))
+    hub.broker.reload()
+    env = {}
+    if role == "counter":  # install.sh run twice; then the update test: a good release, then a bad one
+        env = {"CHECK_IDEMPOTENT": "1", "GOOD": hub.good, "BAD": hub.bad}
+        t1 = time.monotonic()
+        for version, sabotage in ((hub.good, None), (hub.bad, BROKEN_COUNTER)):
+            wheel = wheel_of_checkout(work, version=version, sabotage=sabotage)
+            make_release(wheel, releases=hub.releases, ca_key=hub.registry.certs_dir / "ca.key", pythons=("3.11",),
+                         cache=CACHE / "pip-cache", latest=False)
+        times["update_releases_s"] = round(time.monotonic() - t1, 1)
+    env["BOX_START_WAIT"] = "900"
+    units = [u.name for u in load_roles()[role].units()]
+    image = disk_for(role, base, bundle, rw, extra_script(role), env, units)
+    times[f"{role}_disk_s"] = round(time.monotonic() - t0, 1)
+    log(f"{role}: booting {image} under qemu-system-aarch64 (TCG)")
+    lines, elapsed = boot(base, image, rw, role, timeout)
+    times[f"{role}_boot_check_s"] = round(elapsed, 1)
+    (rw / "report.lines").write_text("\n".join(lines) + "\n")
+    for ln in lines:
+        if ln.split(" ", 1)[0] in ("install_done", "install_again_done", "boot_done", "end", "check", "timing"):
+            log(f"{role}: {ln}")
+    version = json.loads((release / "release.json").read_text())["version"]
+    problems = judge(role, device_id, lines, hub, version, rw)
+    image.unlink(missing_ok=True)
+    if problems:
+        log(f"{role}: FAILED ({elapsed:.0f} s)\n  - " + "\n  - ".join(problems) + f"\n  report: {rw / 'report.lines'}"
+            f"\n  console: {rw / 'console.log'}")
+        return False
+    log(f"{role}: OK ({elapsed:.0f} s): installed from its bundle, unit active, no restart, hardened, online")
+    return True
+
+
+def serve_releases(hub: Hub) -> None:
+    from boxes.release import serve
+
+    hub.http_port = free_port()
+    hub.releases.mkdir(parents=True, exist_ok=True)
+    t = threading.Thread(target=serve, args=(hub.releases, "127.0.0.1", hub.http_port), daemon=True)
+    t.start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="images/build", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--role", default="all", help="a role from boxes/roles.toml, or all")
+    p.add_argument("--boot-check", action="store_true", help="boot it under qemu and check it from the host")
+    p.add_argument("--work", help="working directory (default: a fresh one under the cache)")
+    p.add_argument("--timeout", type=float, default=float(os.environ.get("MOTCUA_BOOT_TIMEOUT", 900)),
+                   help="seconds one VM may run")
+    args = p.parse_args(argv)
+    roles = [r for r, spec in load_roles().items() if spec.units()] if args.role == "all" else [args.role]
+    times: dict = {}
+    t_all = time.monotonic()
+    base = base_rootfs(times)
+    log(f"base root filesystem: {base}" + (f" (built in {times['rootfs_s']} s)" if "rootfs_s" in times else " (cached)"))
+    if not args.boot_check:
+        return 0
+    work = Path(args.work) if args.work else CACHE / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    hub = Hub(work / "central")  # the central box played by this host (not the "hub" role's own VM folder)
+    ok = True
+    try:
+        hub.start()
+        serve_releases(hub)
+        wheel = wheel_of_checkout(work)
+        release = release_of(hub, wheel, times)
+        log(f"release {release.name} in {release} ({times['release_s']} s)")
+        for role in roles:
+            ok &= boot_check(role, base, work, hub, release, times, args.timeout)
+    finally:
+        hub.stop()
+    times["total_s"] = round(time.monotonic() - t_all, 1)
+    print(json.dumps({"ok": ok, "roles": roles, **times}), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

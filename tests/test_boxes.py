@@ -1,0 +1,297 @@
+"""Provisioning: the roles catalogue, `motcua box bundle`, release signatures, install.sh's shape.
+
+The whole path (bundle → boot → install → online → update → rollback) runs in
+images/build --boot-check under qemu (from .ci/run); these are the fast parts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from boxes import release as rel
+from boxes import update
+from boxes.bundle import BundleError, BundleRequest, make_bundle
+from boxes.cli import register  # noqa: F401  (the entry point must import)
+from boxes.roles import UNITS, load_roles, unit_files, unit_roles
+from motcua.broker.site import SiteBroker
+from motcua.localbroker import REPO
+from motcua.settings import load_settings
+
+SETTINGS_CLASSES = {
+    "hub": ("dispatcher.config", "DispatcherSettings", "dispatcher"),
+    "counter": ("counter_display.config", "CounterBoxSettings", "counter"),
+    "kiosk": ("kiosk_ticket.config", "KioskSettings", "kiosk"),
+    "pad": ("satisfaction_pad.config", "PadSettings", "satisfaction_pad"),
+    "board": ("counter_display.board.config", "BoardSettings", "board"),
+    "announcer": ("announcer.config", "AnnouncerSettings", "announcer"),
+}
+
+
+def test_every_unit_belongs_to_a_role_and_every_role_has_units():
+    roles = load_roles()
+    for unit in unit_files():
+        named = unit_roles(unit.read_text())
+        assert named, f"{unit.name} names no role: add X-Motcua-Roles= to its [Install] section"
+        assert set(named) <= set(roles), f"{unit.name} names unknown roles {set(named) - set(roles)}"
+    for role in roles.values():
+        assert role.units(), f"role {role.name} installs no unit"
+
+
+def test_every_role_has_its_extra_and_its_example():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for role in load_roles().values():
+        assert role.extra in project["optional-dependencies"], f"pyproject.toml lacks the extra {role.extra}"
+        assert (REPO / "examples" / role.settings.example).is_file()
+
+
+def test_releases_carry_every_roles_extra():
+    assert set(rel.ALL_EXTRAS.split(",")) == {r.extra for r in load_roles().values()}
+
+
+def test_the_lock_pins_every_runtime_dependency():
+    lock = {line.split("==")[0].lower() for line in (REPO / "boxes" / "box.lock").read_text().splitlines()
+            if "==" in line}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = list(project["dependencies"])
+    for extra in {r.extra for r in load_roles().values()}:
+        names += project["optional-dependencies"][extra]
+    for req in names:
+        name = req.split(";")[0].split("[")[0].split(">")[0].split("<")[0].split("=")[0].strip().lower()
+        assert name in lock, f"{name} is not in boxes/box.lock: run scripts/lock_boxes.py"
+
+
+@pytest.fixture
+def hub(tmp_path: Path):
+    """A central box's broker directory with its CA, and a release folder."""
+    sb = SiteBroker(tmp_path / "broker")
+    sb.init("hcm-q1")
+    from motcua.broker.certs import SiteCA
+
+    SiteCA(sb.certs_dir, "hcm-q1").ensure()
+    release = tmp_path / "releases" / "0.1.0"
+    (release / "wheels").mkdir(parents=True)
+    (release / "constraints.txt").write_text("paho-mqtt==2.2.0\n")
+    (release / "release.json").write_text(json.dumps({"version": "0.1.0", "files": {}}))
+    return sb, release
+
+
+def bundle(hub, tmp_path, role="counter", device="counter-3", counter=3, **kw):
+    sb, release = hub
+    return make_bundle(BundleRequest(role=role, device_id=device, counter=counter, out=tmp_path / f"b-{device}",
+                                     release=release, broker_dir=sb.directory, broker_host="192.168.1.10", **kw))
+
+
+@pytest.mark.parametrize("role, device, counter", [
+    ("counter", "counter-3", 3), ("kiosk", "kiosk-1", None), ("pad", "pad-3", 3), ("board", "board-1", None),
+    ("announcer", "announcer-1", None)])
+def test_bundle_holds_a_valid_box(hub, tmp_path, role, device, counter, monkeypatch):
+    out = bundle(hub, tmp_path, role, device, counter)
+    sb, _ = hub
+    box = tomllib.loads((out / "box.toml").read_text())
+    assert box["role"] == role and box["device_id"] == device and box["site"] == "hcm-q1"
+    assert box["broker"] == {"host": "192.168.1.10", "port": 8883}
+    assert box["time"]["server"] == "192.168.1.10" and box["update"]["url"] == "http://192.168.1.10:8090/"
+    # the password is the one the broker knows, readable by root only
+    secret = out / "secrets" / "mqtt.password"
+    assert secret.read_text().strip() == sb.password_of(device)
+    assert secret.stat().st_mode & 0o077 == 0
+    assert (out / "secrets" / "ca.crt").read_bytes() == (sb.certs_dir / "ca.crt").read_bytes()
+    assert sb.load().find(device).role == load_roles()[role].broker_role
+    assert sorted(p.name for p in (out / "units").iterdir()) == sorted(box["units"] + ["motcua.sysusers.conf"])
+    # the settings file loads as the daemon will load it
+    import importlib
+
+    for var in [v for v in __import__("os").environ if v.startswith("MOTCUA_")]:
+        monkeypatch.delenv(var)
+    module, cls, settings_role = SETTINGS_CLASSES[role]
+    settings = load_settings(getattr(importlib.import_module(module), cls), settings_role,
+                             out / "settings" / box["settings_file"])
+    assert settings.device_id == device and settings.site == "hcm-q1"
+    assert settings.mqtt.host == "192.168.1.10" and settings.mqtt.port == 8883
+    r = subprocess.run(["bash", "-n", str(out / "install.sh")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_bundle_again_keeps_the_password_and_refuses_a_changed_role(hub, tmp_path):
+    sb, _ = hub
+    bundle(hub, tmp_path)
+    first = sb.password_of("counter-3")
+    bundle(hub, tmp_path)
+    assert sb.password_of("counter-3") == first
+    with pytest.raises(BundleError, match="registered as counter"):
+        bundle(hub, tmp_path, "pad", "counter-3", 3)
+    with pytest.raises(BundleError, match="--counter"):
+        bundle(hub, tmp_path, "counter", "counter-4", None)
+
+
+def test_bench_overrides_and_the_kiosk_printer_udev_rule(hub, tmp_path):
+    out = bundle(hub, tmp_path, "kiosk", "kiosk-1", None, sets=["printer.transport.product_id=0x0202"],
+                 unsets=["scanner"])
+    settings = tomllib.loads((out / "settings" / "kiosk.toml").read_text())
+    assert settings["printer"]["transport"]["product_id"] == 0x0202 and "scanner" not in settings
+    assert "# Every key is checked" in (out / "settings" / "kiosk.toml").read_text()  # comments kept
+    rules = (out / "udev" / "60-motcua.rules").read_text()
+    assert 'ATTR{idVendor}=="04b8", ATTR{idProduct}=="0202", GROUP="lp"' in rules
+    with pytest.raises(BundleError, match="no such key"):
+        bundle(hub, tmp_path, "kiosk", "kiosk-1", None, unsets=["printr"])
+
+
+def test_hub_bundle_needs_a_site_and_uses_loopback(hub, tmp_path):
+    with pytest.raises(BundleError, match="--site"):
+        bundle(hub, tmp_path, "hub", "dispatcher", None)
+    out = bundle(hub, tmp_path, "hub", "dispatcher", None, site="hcm-q1")
+    settings = tomllib.loads((out / "settings" / "dispatcher.toml").read_text())
+    assert settings["mqtt"]["host"] == "127.0.0.1" and settings["mqtt"]["port"] == 1883
+    assert "motcua-broker.service" in tomllib.loads((out / "box.toml").read_text())["units"]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl missing")
+def test_release_signature_is_checked_with_the_site_ca(hub, tmp_path):
+    sb, release = hub
+    manifest = release / "release.json"
+    sig = rel.sign(manifest, sb.certs_dir / "ca.key")
+    update.verify_signature(manifest.read_bytes(), sig.read_bytes(), sb.certs_dir / "ca.crt")
+    tampered = manifest.read_bytes().replace(b"0.1.0", b"0.1.1")
+    with pytest.raises(update.UpdateError, match="does not verify"):
+        update.verify_signature(tampered, sig.read_bytes(), sb.certs_dir / "ca.crt")
+    # another hall's CA does not vouch for this release
+    from motcua.broker.certs import SiteCA
+
+    other = SiteCA(tmp_path / "other", "other").ensure()
+    with pytest.raises(update.UpdateError, match="does not verify"):
+        update.verify_signature(manifest.read_bytes(), sig.read_bytes(), other.cert)
+
+
+def test_update_downloads_only_what_this_python_can_use():
+    import sys
+
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    assert update.wanted(f"wheels/pydantic_core-2.50.5-{tag}-{tag}-manylinux_2_17_aarch64.whl")
+    assert update.wanted("wheels/paho_mqtt-2.2.0-py3-none-any.whl")
+    assert update.wanted("wheels/cryptography-50.0.2-cp311-abi3-manylinux_2_34_aarch64.whl")
+    assert not update.wanted("wheels/pygame-2.6.1-cp399-cp399-manylinux_2_17_aarch64.whl")
+    assert update.wanted("constraints.txt") and not update.wanted("release.json")
+
+
+def test_machine_gated_requirements_follow_the_box_not_the_builder():
+    reqs = ["lgpio>=0.2,<1; (platform_machine == 'aarch64' or platform_machine == 'armv7l') "
+            "and python_version < '3.13'", "paho-mqtt>=2.1,<3"]
+    assert rel.machine_gated(reqs, "3.11") == ["lgpio<1,>=0.2"]
+    assert rel.machine_gated(reqs, "3.13") == []
+
+
+def test_units_ship_inside_the_package():
+    assert {u.name for u in unit_files()} >= {"motcua-counter.service", "motcua-dispatcher.service"}
+    assert (UNITS / "motcua.sysusers.conf").is_file()
+
+
+# ---------------------------------------------------------------------------- commissioning
+
+
+def test_commission_a_counter_box_and_see_it_in_status(broker, site, tmp_path, monkeypatch, capsys):
+    """LED pattern, every key pressed (gpiozero's mock pins), the buzzer; the result retained on the central box."""
+    import threading
+
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from motcua.cli import main as motcua
+
+    for var in [v for v in __import__("os").environ if v.startswith("MOTCUA_")]:
+        monkeypatch.delenv(var)
+    for var, value in broker.env("counter-7", "counter", 7).items():
+        monkeypatch.setenv(var, value)
+    settings = tmp_path / "counter.toml"
+    settings.write_text(f'site = "{site}"\ndevice_id = "counter-7"\ncounter = 7\n'
+                        '[matrix]\ndriver = "dummy"\n'
+                        '[gpio]\npin_factory = "mock"\nbuttons = { next = 17, recall = 27 }\nbuzzer_pin = 18\n')
+    box = tmp_path / "box.toml"
+    box.write_text(f'role = "counter"\nsite = "{site}"\ndevice_id = "counter-7"\ncounter = 7\nrelease = "0.1.0"\n'
+                   'units = ["motcua-counter.service"]\n')
+    Device.pin_factory = factory = MockFactory()
+    stop = threading.Event()
+
+    def officer():  # presses each key once the check is waiting for it
+        pins = (17, 27)
+        for n, pin in enumerate(pins):
+            while not stop.is_set():
+                if n + 1 < len(pins) and factory.pin(pins[n + 1]).pull == "up":
+                    break  # the check asks for the next key now
+                p = factory.pin(pin)
+                if p.pull == "up":  # the check's Button is on it: press and release, again if need be
+                    try:
+                        p.drive_low()
+                        time.sleep(0.1)
+                        p.drive_high()
+                    except AttributeError:  # the check closed that button while we pressed it: it is done
+                        pass
+                time.sleep(0.1)
+
+    t = threading.Thread(target=officer, daemon=True)
+    t.start()
+    try:
+        rc = motcua(["commission", "--box", str(box), "--yes", "--keep-running", "--technician", "tuan.le"])
+    finally:
+        stop.set()
+        Device.pin_factory = None
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "counter-7: COMMISSIONED (3/3 checks passed)" in out
+    assert "matrix" in out and "all 2 keys" in out
+    for var, value in broker.env("tech-com", "operator").items():
+        monkeypatch.setenv(var, value)
+    assert motcua(["status", "--port", str(broker.port), "--site", site]) == 0
+    status = capsys.readouterr().out
+    assert "counter-7" in status and "commissioned 20" in status, status
+
+
+def test_commission_fails_plainly_when_a_key_is_never_pressed(tmp_path, monkeypatch):
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from boxes import commission
+    from counter_display.config import CounterBoxSettings
+
+    Device.pin_factory = MockFactory()
+    try:
+        s = CounterBoxSettings(site="x", device_id="counter-1", counter=1,
+                               gpio={"pin_factory": "mock", "buttons": {"next": 17}})
+        result = commission.check_keys(s, commission.Ask(True), wait_s=0.2)
+    finally:
+        Device.pin_factory = None
+    assert not result.ok and result.detail == "not pressed: next (GPIO 17)"
+
+
+def test_hub_bundle_carries_the_broker_firewall_rules(hub, tmp_path):
+    out = bundle(hub, tmp_path, "hub", "dispatcher", None, site="hcm-q1")
+    assert (out / "units" / "motcua-broker.nft").read_text() == (REPO / "systemd" / "motcua-broker.nft").read_text()
+    assert "/etc/motcua/" in (REPO / "systemd" / "motcua-broker.service").read_text()
+
+
+def test_a_command_of_another_role_does_not_break_motcua_on_a_box(monkeypatch, capsys):
+    """A kiosk's venv has no numpy: a hub command (like `motcua report`) cannot load there; the rest works."""
+    import importlib.metadata as md
+
+    from motcua import cli
+
+    class Missing:
+        name = "tally"
+
+        def load(self):
+            raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
+
+    real = md.entry_points
+    monkeypatch.setattr(md, "entry_points", lambda group: [*real(group=group), Missing()]
+                        if group == cli.COMMANDS_GROUP else real(group=group))
+    parser = cli.build_parser()
+    args = parser.parse_args(["tally", "weekly"])
+    assert args.func(args) == cli.EXIT_USAGE
+    assert "motcua tally: not installed on this box (it needs numpy" in capsys.readouterr().err
+    assert parser.parse_args(["commission", "--yes"]).yes

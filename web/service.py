@@ -1,0 +1,54 @@
+"""Put the web service together from its settings: history, live view, requests, accounts, pages."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from motcua.settings import SettingsError
+
+from .accounts import Accounts
+from .app import build_app, _static_versions
+from .audit import AuditLog
+from .history import History
+from .live import Live
+from .outbound import Outbound
+from .present import Renderer
+from .settings import WebSettings
+
+
+def session_secret(path: Path) -> str:
+    """The key that signs session cookies: made once, kept private, survives restarts."""
+    try:
+        text = path.read_text().strip()
+        if len(text) >= 32:
+            return text
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise SettingsError(f"secret_file: cannot read {path}: {exc.strerror}") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        secret = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+    except OSError as exc:
+        raise SettingsError(f"secret_file: cannot create {path}: {exc.strerror}") from None
+    return secret
+
+
+def build(settings: WebSettings) -> tuple[Starlette, Live]:
+    versions = _static_versions()
+    renderer = Renderer(settings.timezone, lambda name: f"/static/{name}?v={versions.get(name, '0')}")
+    live = Live(settings, History(settings.database), renderer.section)
+    audit = AuditLog(settings.audit_file)
+    outbound = Outbound(live.client, audit, live.notice_seen)
+    from .reports_page import routes as report_routes
+
+    app = build_app(settings, live, outbound, Accounts(settings.users_file), audit, renderer,
+                    session_secret(settings.secret_file), extra_routes=report_routes(settings, renderer))
+    return app, live
