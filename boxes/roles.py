@@ -70,6 +70,12 @@ def get_role(name: str) -> Role:
     return roles[name]
 
 
+# Units no box bundle installs: the web console and the province's services are set up by hand
+# (systemd/README.md, docs/web.md, docs/province.md), since they need accounts and settings a
+# bundle does not make. Such a unit says so with X-Motcua-Roles=manual.
+MANUAL = "manual"
+
+
 def unit_roles(unit_text: str) -> list[str]:
     """The roles a unit names in its [Install] section (X-Motcua-Roles=…)."""
     found = re.findall(rf"^{ROLES_KEY}=(.*)$", unit_text, flags=re.M)

@@ -34,7 +34,8 @@ def test_failures_are_siblings_not_refinements():
 
 
 def test_the_wire_format_of_requests_is_unchanged():
-    assert list(m.TicketRequest.model_fields) == ["schema_version", "command_id", "device_id", "area", "priority"]
+    assert list(m.TicketRequest.model_fields) == ["schema_version", "command_id", "device_id", "area", "priority",
+                                                  "dossier_code"]
     assert list(m.Rating.model_json_schema()["properties"])[:3] == ["schema_version", "rating_id", "device_id"]
     try:
         m.TicketRequest(command_id="c" * 12, area="TP", expiry_s=5)
