@@ -324,6 +324,8 @@ def _start_kiosk(broker: LocalBroker, out: Path, tracking_url: str, on_printed=l
     login = broker.mqtt("kiosk-1", "kiosk")
     kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts=Timeouts(debounce_ms=0),
                                        tracking_url=tracking_url,
+                                       # one process, one pygame mixer: the announcer's voice only
+                                       sound={"enabled": False},
                                        printer=PrinterSettings(transport=DummyTransport(kind="dummy"),
                                                                counter_file=out / "kiosk-printed.json")))
 
@@ -339,10 +341,9 @@ def _start_kiosk(broker: LocalBroker, out: Path, tracking_url: str, on_printed=l
 
 
 def _citizen_takes_a_number(kiosk, area: str, priority: str | None):
-    """Touch by touch, as a citizen would: home, take a number, the area, [priority], confirm."""
-    for target in ("nav:home", "home:take", f"area:{area}") + (("priority", f"cat:{priority}") if priority else ()):
+    """Touch by touch, as a citizen would: home, take a number, [priority], the area (which prints)."""
+    for target in ("nav:home", "home:take") + (("priority", f"cat:{priority}") if priority else ()) + (f"area:{area}",):
         kiosk.tap(target)
-    kiosk.tap("confirm")
     kiosk.wait_for_view(lambda v: v.screen in ("ticket", "error"), 15)
     return kiosk.view
 
@@ -353,7 +354,8 @@ def _start_pad(broker: LocalBroker, counter: int, out: Path) -> PadService:
         Path(f"{outbox}{suffix}").unlink(missing_ok=True)
     # debounce off: the scripted citizen taps faster than a finger could bounce
     settings = PadSettings(site="demo", device_id=f"pad-{counter}", counter=counter, outbox=outbox, debounce_ms=0,
-                           mqtt=broker.mqtt(f"pad-{counter}", "pad", counter), retry_s=[0.2, 0.5])
+                           mqtt=broker.mqtt(f"pad-{counter}", "pad", counter), retry_s=[0.2, 0.5],
+                           sound={"enabled": False})  # one process, one pygame mixer: the announcer's only
     pad = PadService(settings)
     pad.start()
     return pad

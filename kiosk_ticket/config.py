@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from announcer.touch import TouchSoundSettings
 from motcua.protocol.messages import ProcedureInfo
 from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
@@ -31,10 +32,17 @@ class Texts(StrictModel):
     procedures: str = "Thủ tục hành chính"
     procedures_hint: str = "Giấy tờ cần nộp, phí, lệ phí, thời gian"
     back: str = "Quay lại"
+    large_text_on: str = "Chữ to, rõ hơn"
+    large_text_off: str = "Chữ cỡ thường"
     home: str = "Về trang chính"
     choose_area: str = "Xin chọn lĩnh vực cần giải quyết"
     waiting: str = "Đang chờ: {n} người"
     priority_path: str = "Tôi thuộc diện ưu tiên"
+    priority_chosen: str = "Ưu tiên: {name} (chạm để đổi)"
+    choose_area_priority: str = "Số ưu tiên: xin chọn lĩnh vực"
+    area_closed: str = "Chưa có quầy mở"
+    refused_area_closed: str = "Lĩnh vực này hiện chưa có quầy nào mở. Xin Ông/Bà liên hệ quầy hướng dẫn."
+    ticket_area_closed: str = "Lĩnh vực này hiện chưa có quầy mở, xin Ông/Bà chờ quầy mở."
     choose_priority: str = "Ông/Bà thuộc diện ưu tiên nào?"
     no_priority: str = "Không thuộc diện ưu tiên"
     confirm_title: str = "Xin kiểm tra lại"
@@ -78,6 +86,10 @@ class Texts(StrictModel):
     malformed_code: str = "Mã vừa quét không phải mã hồ sơ. Xin quét lại mã trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả."
     lookup_failed: str = "Chưa tra cứu được, hệ thống đang bận. Xin thử lại sau ít phút."
     procedures_title: str = "Thủ tục hành chính"
+    search: str = "Tìm thủ tục theo tên"
+    search_hint: str = "Gõ vài chữ trong tên thủ tục, không cần dấu:"
+    search_none: str = "Không tìm thấy thủ tục nào có các chữ này."
+    space: str = "Dấu cách"
     no_procedures: str = "Lĩnh vực này chưa có thủ tục được niêm yết tại đây."
     documents: str = "Giấy tờ cần nộp"
     fee: str = "Phí, lệ phí"
@@ -126,6 +138,12 @@ class Colours(StrictModel):
     key: Colour = (255, 255, 255)
 
 
+HIGH_CONTRAST = dict(background=(255, 255, 255), text=(0, 0, 0), muted=(0, 0, 0), header=(0, 0, 0),
+                     header_text=(255, 230, 0), primary=(0, 40, 140), secondary=(0, 85, 30), tertiary=(90, 40, 0),
+                     priority=(100, 0, 90), button_text=(255, 255, 255), nav=(0, 0, 0), error=(160, 0, 0),
+                     ok=(0, 90, 20), key=(255, 255, 255))
+
+
 class Screen(ScreenSettings):
     """The shared screen settings; a kiosk is usually a 32" portrait panel."""
 
@@ -133,6 +151,9 @@ class Screen(ScreenSettings):
     height: int = Field(1920, ge=240, le=7680, description="Window height of a windowed run (not used full screen).")
     diagonal_in: float = Field(32.0, ge=3, le=120, description="The panel's diagonal in inches.")
     colours: Colours = Colours()
+    high_contrast: Colours = Field(Colours(**HIGH_CONTRAST), description=(
+        "The colours of the large-text mode a citizen switches on with the home screen's button."))
+    large_text_scale: float = Field(1.3, ge=1.0, le=2.0, description="How much larger text is in that mode.")
 
 
 class Timeouts(StrictModel):
@@ -232,6 +253,21 @@ class ScannerSettings(StrictModel):
         description="In a QR code holding a URL, the query parameters that may carry the dossier code.")
 
 
+class Flow(StrictModel):
+    """How many touches a number takes."""
+
+    confirm_before_print: bool = Field(
+        False, description="Show a 'check and print' screen after the area is chosen (one touch more); "
+                           "off: touching an area prints the number.")
+    issue_tickets: bool = Field(
+        True, description="false: a kiosk without a printer, for the dossier lookup and the procedures only.")
+    single_area_direct: bool = Field(
+        True, description="A hall with one service area prints the number from the home screen's button.")
+    closed_area: Literal["issue", "refuse"] = Field(
+        "issue", description="An area with no open counter: 'issue' a number anyway (the screen and the "
+                             "ticket say no counter is open yet) or 'refuse' it with a message.")
+
+
 class KioskSettings(DeviceSettings):
     device_id: str = Field("kiosk-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     hall_name: str | None = Field(None, description="Shown and printed; default: the dispatcher's hall name.")
@@ -241,6 +277,10 @@ class KioskSettings(DeviceSettings):
     timezone: TimeZoneName = Field("Asia/Ho_Chi_Minh", description="For the time printed on the ticket.")
     screen: Screen = Screen()
     timeouts: Timeouts = Timeouts()
+    flow: Flow = Flow()
+    sound: TouchSoundSettings = Field(TouchSoundSettings(), description=(
+        "A tick through the kiosk's own speaker on every touch, and the printed number spoken (the "
+        "announcer's voice pack); `enabled = false` for silence."))
     printer: PrinterSettings = PrinterSettings()
     scanner: ScannerSettings | None = None
     procedures: list[ProcedureInfo] = Field(

@@ -13,8 +13,9 @@ is one request, never two numbers.
 
 Screens::
 
-    idle ─ home ─┬─ areas ─ confirm ─[priority ─ confirm]─ issuing ─┬─ ticket
-                 │                                                   └─ error
+    idle ─ home ─┬─ areas ─[confirm]─ issuing ─┬─ ticket        (2 touches: "take", the area)
+                 │    └─ priority ─ areas          └─ error         (priority: 4 touches, chosen before the area)
+                 ├─ (one area) issuing                              (1 touch; its priority button: 3)
                  ├─ dossier (keypad; or a scan from anywhere) ─ looking_up ─ dossier_result
                  └─ proc_areas ─ proc_list ─ proc_detail (scrollable)
 """
@@ -30,14 +31,19 @@ from motcua.protocol import AreaSummary, DossierReply, HallConfig, ProcedureInfo
 from .config import KioskSettings
 
 ScreenName = Literal["idle", "home", "areas", "confirm", "priority", "issuing", "ticket", "error", "dossier",
-                     "looking_up", "dossier_result", "proc_areas", "proc_list", "proc_detail"]
+                     "looking_up", "dossier_result", "proc_areas", "proc_list", "proc_detail", "proc_search"]
 BUSY = ("issuing", "looking_up")
 PARENT: dict[str, str] = {
-    "areas": "home", "confirm": "areas", "priority": "confirm", "ticket": "home", "error": "home",
+    "areas": "home", "confirm": "areas", "priority": "areas", "ticket": "home", "error": "home",
     "dossier": "home", "dossier_result": "dossier", "proc_areas": "home", "proc_list": "proc_areas",
-    "proc_detail": "proc_list", "home": "home", "idle": "idle",
+    "proc_detail": "proc_list", "home": "home", "idle": "idle", "proc_search": "proc_areas",
 }
-KEYPAD = "1234567890QWERTYUIOPASDFGHJKLZXCVBNM.-/"
+SEARCH_KEYS = ("QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM")  # diacritics not needed: the search ignores them
+MAX_RESULTS = 4
+# the dossier keypad's rows: the digits together, the letters as on a keyboard, then the separators
+# dossier codes use (the contract's DossierCode: letters, digits, '.', '_', '/', '-')
+KEYPAD_ROWS = ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM", "-./_")
+KEYPAD = "".join(KEYPAD_ROWS)
 MAX_TYPED = 40
 
 
@@ -46,6 +52,12 @@ class AreaRow:
     code: str
     name: str
     waiting: int | None  # None until the dispatcher's summary arrived
+    prefix: str = ""  # the ticket's letter
+    open_counters: int | None = None  # None until the dispatcher's summary arrived
+
+    @property
+    def closed(self) -> bool:
+        return self.open_counters == 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class IssuedTicket:
     priority_name: str | None
     waiting_ahead: int | None
     estimated_wait_min: int | None
+    area_closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,10 @@ class View:
     procedure: ProcedureInfo | None = None
     scroll: int = 0
     connected: bool = True
+    single_area: bool = False  # the home screen's button prints at once
+    large: bool = False  # large text and high contrast, switched on by the citizen; off for the next one
+    tickets: bool = True  # False: a lookup kiosk without a printer
+    query: str = ""  # typed in the procedures search
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,9 @@ class _State:
     procedure: str | None = None
     scroll: int = 0
     scroll_limit: int = 0
+    large: bool = False
+    query: str = ""
+    from_search: bool = False
     last_touch: float = 0.0
     result_until: float | None = None
     summaries: dict[str, AreaSummary] = field(default_factory=dict)
@@ -172,28 +192,36 @@ class KioskModel:
     def _apply_tap(self, target: str, now: float) -> Effect | None:
         st = self._st
         kind, _, arg = target.partition(":")
-        if target == "nav:home" or (st.screen == "idle"):
+        if target == "mode:large" and st.screen == "home":
+            st.large = not st.large
+        elif target == "nav:home" or (st.screen == "idle"):
             self._go("home")
         elif target == "nav:back":
-            self._go(PARENT.get(st.screen, "home"))
+            self._go("proc_search" if st.screen == "proc_detail" and st.from_search else PARENT.get(st.screen, "home"))
+        elif st.screen == "home" and arg in ("take", "priority") and not self.s.flow.issue_tickets:
+            pass  # a lookup kiosk: no printer, no numbers
         elif st.screen == "home" and kind == "home":
-            self._go({"take": "areas", "dossier": "dossier", "procedures": "proc_areas"}.get(arg, "home"))
             st.priority = None
+            if arg == "take" and self._single_area():
+                return self._take(self._single_area(), now)
+            self._go({"take": "areas", "priority": "priority", "dossier": "dossier",
+                      "procedures": "proc_areas"}.get(arg, "home"))
             st.typed = "" if arg == "dossier" else st.typed
         elif st.screen == "areas" and kind == "area" and arg in self._area_names():
-            st.area = arg
-            self._go("confirm")
-        elif st.screen == "confirm" and target == "priority":
+            return self._take(arg, now)
+        elif st.screen == "areas" and target == "priority":
             self._go("priority")
         elif st.screen == "confirm" and target == "confirm" and st.area:
             self._go("issuing")
             return IssueTicket(st.area, st.priority, st.receipt)
         elif st.screen == "priority" and kind == "cat" and arg in dict(self._categories()):
             st.priority = arg
-            self._go("confirm")
+            if self._single_area():
+                return self._take(self._single_area(), now)
+            self._go("areas")
         elif st.screen == "priority" and target == "no_priority":
             st.priority = None
-            self._go("confirm")
+            self._go("home" if self._single_area() else "areas")
         elif st.screen == "dossier" and kind == "key":
             if arg == "del":
                 st.typed = st.typed[:-1]
@@ -203,13 +231,49 @@ class KioskModel:
             return self._lookup(st.typed, now)
         elif st.screen == "proc_areas" and kind == "parea":
             st.proc_area = arg
+            st.from_search = False
             self._go("proc_list")
+        elif st.screen == "proc_areas" and target == "search":
+            st.query = ""
+            self._go("proc_search")
+        elif st.screen == "proc_search" and kind == "skey":
+            if arg == "del":
+                st.query = st.query[:-1]
+            elif arg == "space" and st.query and not st.query.endswith(" "):
+                st.query += " "
+            elif len(arg) == 1 and any(arg in row for row in SEARCH_KEYS) and len(st.query) < MAX_TYPED:
+                st.query += arg
+        elif st.screen == "proc_search" and kind == "proc":
+            p = next((p for p in self._procedures() if p.code == arg), None)
+            if p is not None:
+                st.proc_area, st.procedure, st.from_search = p.area, p.code, True
+                self._go("proc_detail")
         elif st.screen == "proc_list" and kind == "proc":
             st.procedure = arg
             self._go("proc_detail")
         elif kind == "scroll" and st.screen in ("proc_list", "proc_detail"):
             self.scroll(-400 if arg == "up" else 400, now)
         return None
+
+    def _take(self, area: str, now: float) -> Effect | None:
+        """The citizen chose ``area``: print at once, or confirm first (setting); an area with no open counter
+        is refused or issued with a word, per setting."""
+        st = self._st
+        st.area = area
+        summary = st.summaries.get(area)
+        if summary is not None and summary.open_counters == 0 and self.s.flow.closed_area == "refuse":
+            self._result("error", self.t.refused_area_closed, now)
+            return None
+        if self.s.flow.confirm_before_print:
+            self._go("confirm")
+            return None
+        self._go("issuing")
+        return IssueTicket(area, st.priority, st.receipt)
+
+    def _single_area(self) -> str | None:
+        """The one area of a one-area hall whose home button prints at once (setting), else None."""
+        names = self._area_names()
+        return next(iter(names)) if len(names) == 1 and self.s.flow.single_area_direct else None
 
     def scroll(self, dy: int, now: float) -> bool:
         """A finger dragged the list by ``dy`` pixels (positive: further down the content)."""
@@ -274,7 +338,8 @@ class KioskModel:
         names = self._area_names()
         st.ticket = IssuedTicket(number=t.number, ticket_id=t.ticket_id, area_name=names.get(t.area, t.area),
                                  priority_name=dict(self._categories()).get(t.priority) if t.priority else None,
-                                 waiting_ahead=reply.waiting_ahead, estimated_wait_min=reply.estimated_wait_min)
+                                 waiting_ahead=reply.waiting_ahead, estimated_wait_min=reply.estimated_wait_min,
+                                 area_closed=getattr(st.summaries.get(t.area), "open_counters", None) == 0)
         st.receipt = None  # one ticket per receipt
         self._result("ticket", None, now)
         self.view = self._render()
@@ -354,6 +419,7 @@ class KioskModel:
         st.scroll = 0
         st.scroll_limit = 0
         if screen == "idle":
+            st.large = False  # the next citizen starts with the usual screen
             st.receipt = None  # the citizen has left
         if screen in ("home", "idle"):
             st.area = st.priority = None
@@ -391,7 +457,10 @@ class KioskModel:
     def _render(self) -> View:
         st = self._st
         names = self._area_names()
-        areas = tuple(AreaRow(code, name, st.summaries[code].waiting if code in st.summaries else None)
+        prefixes = {a.code: a.prefix for a in self.config.areas} if self.config else {}
+        areas = tuple(AreaRow(code, name, st.summaries[code].waiting if code in st.summaries else None,
+                              prefixes.get(code, ""),
+                              st.summaries[code].open_counters if code in st.summaries else None)
                       for code, name in names.items())
         procs = self._procedures()
         proc_area_codes = list(dict.fromkeys(p.area for p in procs))
@@ -399,15 +468,20 @@ class KioskModel:
         cats = self._categories()
         priority = next((c for c in cats if c[0] == st.priority), None)
         in_area = tuple(p for p in procs if p.area == st.proc_area)
+        if st.screen == "proc_search":
+            from .catalogue import search
+
+            in_area = tuple(search(procs, st.query, MAX_RESULTS))
         return View(
             screen=st.screen,
             hall_name=self.s.hall_name or (self.config.hall_name if self.config else ""),
             areas=areas, categories=cats, area=area, priority=priority, ticket=st.ticket, message=st.message,
             typed=st.typed, dossier=st.dossier,
             proc_areas=tuple((c, names.get(c, c)) for c in proc_area_codes),
-            procedures=in_area if st.screen in ("proc_list", "proc_detail") else (),
+            procedures=in_area if st.screen in ("proc_list", "proc_detail", "proc_search") else (),
             procedure=next((p for p in in_area if p.code == st.procedure), None) if st.screen == "proc_detail" else None,
-            scroll=st.scroll, connected=self.connected,
+            scroll=st.scroll, connected=self.connected, single_area=self._single_area() is not None,
+            large=st.large, tickets=self.s.flow.issue_tickets, query=st.query,
         )
 
 

@@ -13,7 +13,7 @@ import pygame
 from motcua.touchscreen import CachedFont, Fonts, Targets
 
 from .config import KioskSettings
-from .model import KEYPAD, View
+from .model import KEYPAD_ROWS, SEARCH_KEYS, View
 
 
 class Painter:
@@ -24,11 +24,12 @@ class Painter:
         self.fonts = Fonts(settings.screen)
         self.scroll_limit = 0
         self.u = 1.0
+        self.k = 1.0  # text scale: larger in the large-text mode
 
     # ------------------------------------------------------------------ text helpers
 
     def font(self, size: float, bold: bool = False) -> CachedFont:
-        return self.fonts(max(10, size), bold)
+        return self.fonts(max(10, size * self.k), bold)
 
     @staticmethod
     def wrap(text: str, font: CachedFont, width: int) -> list[str]:
@@ -82,8 +83,8 @@ class Painter:
 
         while font.size > 18 and (any(font.get_rect(w).width > width for w in label.split())
                                   or height() > rect.height - pad // 2):
-            font = self.font(font.size - 2, True)
-            hint_font = self.font(max(14, int(font.size * 0.68)))
+            font = self.fonts(font.size - 2, True)  # sizes already scaled: the faces directly
+            hint_font = self.fonts(max(14, int(font.size * 0.68)))
         top = rect.centery - height() // 2
         for fnt, text, gap in ((font, label, 1.2), (hint_font, hint, 1.25)):
             if not text:
@@ -97,6 +98,9 @@ class Painter:
     # ------------------------------------------------------------------ entry point
 
     def draw(self, surface: pygame.Surface, view: View) -> Targets:
+        screen = self.s.screen
+        self.c = screen.high_contrast if view.large else screen.colours
+        self.k = screen.large_text_scale if view.large else 1.0
         surface.fill(self.c.background)
         w, h = surface.get_size()
         self.u = min(w, h) / 1080
@@ -117,9 +121,14 @@ class Painter:
         k = 1.0 if self.portrait else 0.8  # a landscape screen is short: thinner bars leave room for the content
         bar = pygame.Rect(0, 0, w, int(230 * u * k))
         pygame.draw.rect(surface, self.c.header, bar)
-        self.text(surface, view.hall_name, self.font(34 * u, True), self.c.header_text, (w // 2, int(60 * u * k)),
+        # the header keeps its height in the large-text mode: the hall's name as usual, the title as large as
+        # one line allows
+        self.text(surface, view.hall_name, self.fonts(34 * u, True), self.c.header_text, (w // 2, int(60 * u * k)),
                   w - int(60 * u))
-        self.text(surface, title, self.font(54 * u, True), self.c.header_text, (w // 2, int(160 * u * k)), w - int(60 * u))
+        title_font = self.font(54 * u, True)
+        while title_font.size > 54 * u and title_font.get_rect(title).width > w - int(60 * u):
+            title_font = self.fonts(title_font.size - 4, True)
+        self.text(surface, title, title_font, self.c.header_text, (w // 2, int(160 * u * k)), w - int(60 * u))
         return bar.bottom
 
     def _footer_top(self, surface: pygame.Surface) -> int:
@@ -174,30 +183,67 @@ class Painter:
         top = self._header(surface, view, self.t.home_title)
         area = pygame.Rect(0, 0, 0, 0)
         area.update(self._content(surface, top))
-        area.height = surface.get_height() - area.top - int(60 * self.u)
-        rects = self._grid(area, 3, int(440 * self.u), cols=1 if self.portrait else 3)
+        toggle_h = int(130 * self.u)
+        area.height = surface.get_height() - area.top - int(60 * self.u) - toggle_h - int(30 * self.u)
+        items = [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)] if view.tickets else []
+        if view.tickets and view.single_area and view.categories:  # a one-area hall prints from here: priority is its own button
+            items.append(("priority", self.t.priority_path, None, self.c.priority))
+        items += [("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
+                  ("procedures", self.t.procedures, self.t.procedures_hint, self.c.tertiary)]
+        rects = self._grid(area, len(items), int(440 * self.u), cols=1 if self.portrait else len(items))
         targets: Targets = {}
-        for rect, (key, label, hint, colour) in zip(rects, (
-            ("take", self.t.take_number, self.t.take_number_hint, self.c.primary),
-            ("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
-            ("procedures", self.t.procedures, self.t.procedures_hint, self.c.tertiary),
-        )):
+        for rect, (key, label, hint, colour) in zip(rects, items):
             self.button(surface, rect, label, colour, hint, size=72)
             targets[f"home:{key}"] = rect
+        toggle = pygame.Rect(area.left, area.bottom + int(30 * self.u), area.width, toggle_h)
+        pygame.draw.rect(surface, self.c.text, toggle, width=max(3, int(5 * self.u)), border_radius=int(24 * self.u))
+        self.text(surface, f"Aa  {self.t.large_text_off if view.large else self.t.large_text_on}",
+                  self.font(46 * self.u, True), self.c.text, toggle.center, toggle.width - int(40 * self.u))
+        targets["mode:large"] = toggle
         return targets
 
     def _areas(self, surface: pygame.Surface, view: View) -> Targets:
-        top = self._header(surface, view, self.t.choose_area)
+        u = self.u
+        top = self._header(surface, view, self.t.choose_area_priority if view.priority else self.t.choose_area)
         area = self._content(surface, top)
         if not view.areas:
-            self.text(surface, self.t.no_areas, self.font(48 * self.u), self.c.muted, area.center, area.width)
+            self.text(surface, self.t.no_areas, self.font(48 * u), self.c.muted, area.center, area.width)
             return {}
         targets: Targets = {}
-        for rect, a in zip(self._grid(area, len(view.areas), int(260 * self.u)), view.areas):
+        if view.categories:  # priority is its own choice, made before the area (whose touch prints)
+            pr = pygame.Rect(area.left, area.top, area.width, int((150 if self.portrait else 110) * u))
+            label = self.t.priority_chosen.format(name=view.priority[1]) if view.priority else self.t.priority_path
+            self.button(surface, pr, label, self.c.priority, size=46)
+            targets["priority"] = pr
+            area = pygame.Rect(area.left, pr.bottom + int(40 * u), area.width, area.bottom - pr.bottom - int(40 * u))
+        for rect, a in zip(self._grid(area, len(view.areas), int(260 * u)), view.areas):
             hint = self.t.waiting.format(n=a.waiting) if a.waiting is not None else None
-            self.button(surface, rect, a.name, self.c.primary, hint, size=46)
+            if a.closed:
+                hint = f"{hint} · {self.t.area_closed}" if hint else self.t.area_closed
+            self.area_button(surface, rect, a.prefix, a.name, self.c.nav if a.closed else self.c.primary, hint)
             targets[f"area:{a.code}"] = rect
         return targets
+
+    def area_button(self, surface: pygame.Surface, rect: pygame.Rect, letter: str, name: str, colour,
+                    hint: str | None) -> None:
+        """An area's button with the ticket's letter in a square on its left, as the ticket prints it."""
+        u = self.u
+        pygame.draw.rect(surface, colour, rect, border_radius=int(24 * u))
+        if not letter:
+            self.button(surface, rect, name, colour, hint, size=46)
+            return
+        side = min(rect.height - int(30 * u), int(170 * u))
+        square = pygame.Rect(0, 0, side, side)
+        square.midleft = (rect.left + int(20 * u), rect.centery)
+        pygame.draw.rect(surface, self.c.button_text, square, border_radius=int(16 * u))
+        font = self.font(side * 0.62, True)
+        while font.size > 14 and font.get_rect(letter).width > side - int(12 * u):
+            font = self.fonts(font.size - 4, True)
+        r = font.get_rect(letter)
+        r.center = square.center
+        font.render_to(surface, r, letter, colour)
+        rest = pygame.Rect(square.right, rect.top, rect.right - square.right, rect.height)
+        self.button(surface, rest, name, colour, hint, size=46)
 
     def _confirm(self, surface: pygame.Surface, view: View) -> Targets:
         u = self.u
@@ -225,16 +271,11 @@ class Painter:
         else:
             room = pygame.Rect(info.right + gap, area.top, area.width - info.width - gap, area.height)
         # the confirm button gets 300 (and the priority path 180) design pixels, less when the room is short
-        want = int(300 * u) + (int(50 * u) + int(180 * u) if view.categories else 0)
+        want = int(300 * u)
         scale = min(1.0, room.height / want) if want else 1.0
         confirm = pygame.Rect(room.left, room.top, room.width, int(300 * u * scale))
         self.button(surface, confirm, self.t.confirm, self.c.ok, size=72)
-        targets: Targets = {"confirm": confirm}
-        if view.categories:
-            pr = pygame.Rect(room.left, confirm.bottom + int(50 * u * scale), room.width, int(180 * u * scale))
-            self.button(surface, pr, self.t.priority_path, self.c.priority, size=50)
-            targets["priority"] = pr
-        return targets
+        return {"confirm": confirm}
 
     def _priority(self, surface: pygame.Surface, view: View) -> Targets:
         top = self._header(surface, view, self.t.choose_priority)
@@ -277,6 +318,8 @@ class Painter:
             lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text))
         if t.estimated_wait_min is not None:
             lines.append((self.t.wait_text(t.estimated_wait_min), self.font(46 * u), self.c.text))
+        if t.area_closed:
+            lines.append((self.t.ticket_area_closed, self.font(44 * u, True), self.c.error))
         lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary))
 
         def height(text: str, font: CachedFont) -> int:
@@ -286,9 +329,9 @@ class Painter:
         # the number takes what the words leave, up to its design size, and never wider than the card
         pad = int(30 * u)
         size = min(330 * u, (card.height - words_h - 3 * pad) / 0.8)
-        while size > 30 and self.font(size, True).get_rect(t.number).width > card.width - int(80 * u):
+        while size > 30 and self.fonts(size, True).get_rect(t.number).width > card.width - int(80 * u):
             size -= 10
-        number_font = self.font(max(30, size), True)
+        number_font = self.fonts(max(30, size), True)  # fitted to the card: not scaled again
         r = number_font.get_rect(t.number)
         r.midtop = (w // 2, card.top + pad)
         number_font.render_to(surface, r, t.number, self.c.header)
@@ -330,26 +373,25 @@ class Painter:
         shown = (view.typed or "") + "▌"
         font = self.font(60 * u, True)
         while font.size > 20 and font.get_rect(shown).width > field.width - int(40 * u):
-            font = self.font(font.size - 4, True)
+            font = self.fonts(font.size - 4, True)
         r = font.get_rect(shown)
         r.midleft = (field.left + int(24 * u), field.centery)
         font.render_to(surface, r, shown, self.c.text)
         y = field.bottom + int(30 * u)
-        keys = list(KEYPAD)
         gap = int(24 * u)
         if self.portrait:  # the keys, then Xóa and Tra cứu across the bottom
-            cols, action_h = 8, int(170 * u)
+            action_h = int(170 * u)
             grid = pygame.Rect(area.left, y, area.width, area.bottom - y - action_h - int(30 * u))
             bw = (area.width - gap) // 3
             delete = pygame.Rect(area.left, area.bottom - action_h, bw, action_h)
             lookup = pygame.Rect(delete.right + gap, area.bottom - action_h, area.width - bw - gap, action_h)
         else:  # a short screen: the keys use the whole height, Tra cứu and Xóa stacked on their right
-            cols, aw = 13, int(area.width * 0.24)
+            aw = int(area.width * 0.2)
             grid = pygame.Rect(area.left, y, area.width - aw - gap, area.bottom - y)
             lookup = pygame.Rect(grid.right + gap, y, aw, (grid.height - gap) * 3 // 5)
             delete = pygame.Rect(grid.right + gap, lookup.bottom + gap, aw, grid.bottom - lookup.bottom - gap)
         targets: Targets = {}
-        for rect, key in zip(self._grid(grid, len(keys), int(150 * u), cols=cols, gap=max(4, int(12 * u))), keys):
+        for rect, key in self._keys(grid, max(4, int(12 * u))):
             pygame.draw.rect(surface, self.c.key, rect, border_radius=int(14 * u))
             pygame.draw.rect(surface, self.c.nav, rect, width=max(2, int(3 * u)), border_radius=int(14 * u))
             self.text(surface, key, self.font(min(56 * u, rect.height * 0.5), True), self.c.text, rect.center)
@@ -360,6 +402,21 @@ class Painter:
         if view.typed:
             targets["lookup"] = lookup
         return targets
+
+    def _keys(self, grid: pygame.Rect, gap: int) -> list[tuple[pygame.Rect, str]]:
+        """The keypad laid out for dossier codes: one row of the ten digits (the keys most codes are made of),
+        the letters in keyboard rows, the separators on the last row; every key the same size."""
+        layout = KEYPAD_ROWS if self.portrait else (KEYPAD_ROWS[0] + KEYPAD_ROWS[-1],) + KEYPAD_ROWS[1:-1]
+        cols = max(len(row) for row in layout)  # a short screen: the separators end the digits' row
+        rows = len(layout)
+        kw = (grid.width - (cols - 1) * gap) // cols
+        kh = min(int(150 * self.u), (grid.height - (rows - 1) * gap) // rows)
+        keys = []
+        for r, row in enumerate(layout):
+            left = grid.left + (grid.width - len(row) * kw - (len(row) - 1) * gap) // 2  # shorter rows centred
+            for i, key in enumerate(row):
+                keys.append((pygame.Rect(left + i * (kw + gap), grid.top + r * (kh + gap), kw, kh), key))
+        return keys
 
     def _dossier_result(self, surface: pygame.Surface, view: View) -> Targets:
         u = self.u
@@ -385,11 +442,16 @@ class Painter:
         row(self.t.dossier_status, d.status, self.c.primary, self.font(64 * u, True))
         if d.appointment:
             row(self.t.appointment, d.appointment)
-        box = pygame.Rect(area.left, y, area.width, int(200 * u))
-        pygame.draw.rect(surface, self.c.ok if d.ready else self.c.nav, box, border_radius=int(20 * u))
-        self.text(surface, self.t.ready_yes if d.ready else self.t.ready_no, self.font(46 * u, True),
-                  self.c.button_text, box.center, box.width - int(40 * u))
-        y = box.bottom + int(40 * u)
+        # a notice, not a button: a coloured bar on its left and the words on the page's own background
+        font = self.font(46 * u, True)
+        text = self.t.ready_yes if d.ready else self.t.ready_no
+        bar = int(16 * u)
+        height = len(self.wrap(text, font, area.width - 3 * bar)) * int(font.size * 1.3)
+        pygame.draw.rect(surface, self.c.ok if d.ready else self.c.muted,
+                         pygame.Rect(area.left, y, bar, height + int(20 * u)))
+        self.left_text(surface, text, font, self.c.ok if d.ready else self.c.text, area.left + 2 * bar,
+                       y + int(10 * u), area.width - 3 * bar)
+        y += height + int(60 * u)
         self.left_text(surface, d.freshness, self.font(38 * u), self.c.muted, area.left, y, area.width)
         return {}
 
@@ -399,10 +461,73 @@ class Painter:
         if not view.proc_areas:
             self.text(surface, self.t.no_procedures, self.font(48 * self.u), self.c.muted, area.center, area.width)
             return {}
-        targets: Targets = {}
-        for rect, (code, name) in zip(self._grid(area, len(view.proc_areas), int(220 * self.u)), view.proc_areas):
-            self.button(surface, rect, name, self.c.tertiary, size=min(50, rect.height / self.u / 3))
+        u = self.u
+        search = pygame.Rect(area.left, area.top, area.width, int(130 * u))
+        self.button(surface, search, self.t.search, self.c.primary, size=46)
+        targets: Targets = {"search": search}
+        area = pygame.Rect(area.left, search.bottom + int(30 * u), area.width, area.bottom - search.bottom - int(30 * u))
+        for rect, (code, name) in zip(self._grid(area, len(view.proc_areas), int(220 * u)), view.proc_areas):
+            self.button(surface, rect, name, self.c.tertiary, size=min(50, rect.height / u / 3))
             targets[f"parea:{code}"] = rect
+        return targets
+
+    def _proc_search(self, surface: pygame.Surface, view: View) -> Targets:
+        """Search by name: the typed words, the first matches as buttons, a letter keyboard without marks."""
+        u = self.u
+        top = self._header(surface, view, self.t.search)
+        area = self._content(surface, top)
+        y = area.top
+        y += self.left_text(surface, self.t.search_hint, self.font(38 * u), self.c.text, area.left, y, area.width)
+        field = pygame.Rect(area.left, y + int(10 * u), area.width, int(110 * u))
+        pygame.draw.rect(surface, (255, 255, 255), field, border_radius=int(12 * u))
+        pygame.draw.rect(surface, self.c.primary, field, width=max(2, int(5 * u)), border_radius=int(12 * u))
+        shown = view.query + "▌"
+        font = self.font(54 * u, True)
+        while font.size > 20 and font.get_rect(shown).width > field.width - int(40 * u):
+            font = self.fonts(font.size - 4, True)
+        r = font.get_rect(shown)
+        r.midleft = (field.left + int(24 * u), field.centery)
+        font.render_to(surface, r, shown, self.c.text)
+        gap = int(16 * u)
+        rows = len(SEARCH_KEYS) + 1
+        # never under 8 mm on a small panel, whatever the design size gives
+        kh = max(int((110 if self.portrait else 80) * u), int(8 * self.s.screen.px_per_mm(surface.get_size())))
+        keys_top = area.bottom - rows * kh - (rows - 1) * gap
+        min_h = int(8 * self.s.screen.px_per_mm(surface.get_size()))
+        if self.portrait:  # the results between the words typed and the keyboard
+            results = pygame.Rect(area.left, field.bottom + int(20 * u), area.width,
+                                  keys_top - field.bottom - int(40 * u))
+            keys = pygame.Rect(area.left, keys_top, area.width, area.bottom - keys_top)
+        else:  # a short screen: the keyboard on the left, the results beside it
+            kw_all = area.width * 3 // 5
+            keys_top = max(keys_top, field.bottom + int(20 * u))
+            keys = pygame.Rect(area.left, keys_top, kw_all, area.bottom - keys_top)
+            results = pygame.Rect(keys.right + gap * 2, keys_top, area.right - keys.right - gap * 2,
+                                  area.bottom - keys_top)
+        shown = view.procedures[:max(0, (results.height + int(12 * u)) // (min_h + int(12 * u)))]
+        targets: Targets = {}
+        if view.query.strip() and not view.procedures:
+            self.text(surface, self.t.search_none, self.font(40 * u), self.c.muted, results.center, results.width)
+        if shown:
+            for rect, p in zip(self._grid(results, len(shown), int(130 * u), cols=1, gap=int(12 * u)), shown):
+                self.button(surface, rect, p.name, self.c.tertiary, size=min(40, rect.height / u / 2.6))
+                targets[f"proc:{p.code}"] = rect
+        cols = max(len(row) for row in SEARCH_KEYS)
+        kw = (keys.width - (cols - 1) * gap) // cols
+        for r_i, row in enumerate(SEARCH_KEYS):
+            left = keys.left + (keys.width - len(row) * kw - (len(row) - 1) * gap) // 2
+            for i, key in enumerate(row):
+                rect = pygame.Rect(left + i * (kw + gap), keys_top + r_i * (kh + gap), kw, kh)
+                pygame.draw.rect(surface, self.c.key, rect, border_radius=int(14 * u))
+                pygame.draw.rect(surface, self.c.nav, rect, width=max(2, int(3 * u)), border_radius=int(14 * u))
+                self.text(surface, key, self.font(min(50 * u, rect.height * 0.5), True), self.c.text, rect.center)
+                targets[f"skey:{key}"] = rect
+        last = keys_top + len(SEARCH_KEYS) * (kh + gap)
+        space = pygame.Rect(keys.left, last, (keys.width - gap) * 2 // 3, kh)
+        delete = pygame.Rect(space.right + gap, last, keys.right - space.right - gap, kh)
+        self.button(surface, space, self.t.space, self.c.nav, size=40)
+        self.button(surface, delete, f"⌫ {self.t.delete}", self.c.nav, size=40)
+        targets["skey:space"], targets["skey:del"] = space, delete
         return targets
 
     def _scroller(self, surface: pygame.Surface, area: pygame.Rect, content_h: int) -> tuple[pygame.Rect, Targets]:

@@ -58,8 +58,8 @@ def sample_hall_config(site: str = "demo") -> HallConfig:
 
 def sample_summaries(config: HallConfig) -> list[AreaSummary]:
     return [AreaSummary(area=a.code, name=a.name, waiting=w, waiting_priority=0, issued_today=w + 10,
-                        served_today=10, open_counters=1)
-            for a, w in zip(config.areas, (7, 12, 3, 4, 0, 5, 1, 2))]
+                        served_today=10, open_counters=o)
+            for a, w, o in zip(config.areas, (7, 12, 3, 4, 0, 5, 1, 2), (1, 2, 1, 1, 0, 1, 1, 1))]
 
 
 def sample_reply(number: str = "B2013", area: str = "DD", priority: str | None = "elderly") -> TicketReply:
@@ -110,12 +110,17 @@ def render_all(out: Path, settings: KioskSettings | None = None, landscape: bool
     shot("idle")
     press("idle")
     shot("home")
+    press("mode:large")
+    press("home:take")
+    shot("large-areas")  # the large-text, high-contrast mode a citizen switches on from home
+    press("nav:home")
+    press("mode:large")
     press("home:take")
     shot("areas")
-    press("area:DD")
     press("priority")
+    shot("priority")
     press("cat:elderly")
-    shot("confirm")
+    shot("areas-priority")  # the next touch, on an area, prints
     outcome(service.model.issue_failed, "paper_out")
     shot("error-paper-out")
     press("nav:home")
@@ -134,6 +139,15 @@ def render_all(out: Path, settings: KioskSettings | None = None, landscape: bool
     press("parea:DD")
     press("proc:DD-01")
     shot("procedure")
+    press("nav:back")
+    press("nav:back")
+    press("search")
+    for key in "KHAI":
+        press(f"skey:{key}")
+    press("skey:space")
+    for key in "SINH":
+        press(f"skey:{key}")
+    shot("procedure-search")
 
     # the printed ticket, decoded back from the bytes the printer receives
     for width, name in ((576, "ticket-80mm"), (384, "ticket-58mm")):

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
+from announcer.touch import TouchSounds
 from motcua.protocol import (
     AreaSummary,
     DossierLookup,
@@ -86,6 +87,8 @@ class KioskService(ScreenService):
         self.zone = ZoneInfo(settings.timezone)
         self.model = KioskModel(settings)
         self._init_screen()  # the lock, on_view_change, the screen's health
+        self.sounds = TouchSounds(settings.sound)
+        self.on_touch = self.sounds.touched
         self.on_printed: Callable[[Printed], None] = lambda printed: None
         self.printer_status: PrinterStatus | None = None
         self.printer_error: str | None = None
@@ -107,6 +110,7 @@ class KioskService(ScreenService):
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        self.sounds.start()
         self.runtime.start()
         self._worker.start()
         self._settler.start()
@@ -129,6 +133,7 @@ class KioskService(ScreenService):
             self.scanner.stop()
         self.runtime.stop()
         self.printer.close()
+        self.sounds.close()
 
     # ------------------------------------------------------------------ what the screen calls
 
@@ -273,6 +278,7 @@ class KioskService(ScreenService):
             self._after(self.model.issued(reply, done), None)
         self._save_refill_count()
         log.info("ticket %s (%s) printed, %s ahead", t.number, t.area, reply.waiting_ahead)
+        self.sounds.number(t.number)
         self.on_printed(printed)
 
     def ticket_content(self, reply: TicketReply) -> TicketContent:
@@ -287,7 +293,8 @@ class KioskService(ScreenService):
             estimated_wait_min=reply.estimated_wait_min,
             # no token (a dispatcher older than the queue page): no QR code rather than a dead link
             tracking_url=self.settings.tracking_url.format(token=reply.tracking_token) if reply.tracking_token else None,
-            priority_name=cats.get(t.priority) if t.priority else None)
+            priority_name=cats.get(t.priority) if t.priority else None,
+            area_closed=next((a.closed for a in v.areas if a.code == t.area), False))
 
     def _lookup(self, effect: LookupDossier) -> None:
         req = DossierLookup(command_id=new_id(), code=effect.code)
@@ -323,6 +330,8 @@ class KioskService(ScreenService):
         return status
 
     def _poll_printer(self) -> None:
+        if not self.settings.flow.issue_tickets:
+            return  # a lookup kiosk has no printer to ask
         with self._lock:
             busy = self.model.busy
         if not busy:  # the worker is asking it anyway
@@ -399,6 +408,12 @@ class KioskService(ScreenService):
     # ------------------------------------------------------------------ health
 
     def _checks(self) -> dict[str, str]:
+        if not self.settings.flow.issue_tickets:
+            checks = {"printer": "ok: none (dossier lookup and procedures only)"}
+            if self.scanner is not None:
+                checks["scanner"] = self.scanner.status
+            checks["screen"] = self.screen_check()
+            return checks
         st = self.printer_status
         err = f"; last error: {self.printer_error}" if self.printer_error else ""
         one_way = self.settings.printer.status_query == "none" or self.settings.printer.transport.kind in (

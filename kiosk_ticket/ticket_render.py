@@ -34,6 +34,7 @@ class TicketContent:
     estimated_wait_min: int | None
     tracking_url: str | None
     priority_name: str | None = None
+    area_closed: bool = False  # no counter of the area open when the number was issued
 
 
 @lru_cache(maxsize=64)
@@ -131,6 +132,8 @@ class TicketRenderer:
             block(self.t.ahead.format(n=c.waiting_ahead), 24)
         if c.estimated_wait_min is not None:
             block(self.t.wait_text(c.estimated_wait_min), 24)
+        if c.area_closed:
+            block(self.t.ticket_area_closed, 24, bold=True)
         rule()
         if c.tracking_url:
             qr = self._qr(c.tracking_url, int(220 * u))
@@ -188,4 +191,6 @@ def ticket_lines(c: TicketContent, t: Texts, columns: int) -> list[str]:
         lines += wrapped(t.ahead.format(n=c.waiting_ahead))
     if c.estimated_wait_min is not None:
         lines += wrapped(t.wait_text(c.estimated_wait_min))
+    if c.area_closed:
+        lines += wrapped(t.ticket_area_closed)
     return lines + ["-" * columns] + wrapped(t.ticket_footer) + ["", ""]

@@ -26,6 +26,7 @@ class ScreenService:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self.on_view_change: Callable[[Any], None] = lambda view: None
+        self.on_touch: Callable[[], None] = lambda: None  # a touch that did something (a sounded confirmation)
         self.screen_status = "ok"  # set by serve_screen when there is no display
         self.screen_beat: float | None = None  # set by the screen loop; None until it runs (or headless)
 
@@ -37,7 +38,10 @@ class ScreenService:
 
     def tap(self, target: str, now: float | None = None) -> Any:
         with self._lock:
-            self._step(self.model.tap(target, time.monotonic() if now is None else now))
+            result = self.model.tap(target, time.monotonic() if now is None else now)
+            self._step(result)
+            if result if isinstance(result, bool) else (result[0] or result[1] is not None):
+                self.on_touch()
             return self.view
 
     def tick(self, now: float | None = None) -> Any:

@@ -91,12 +91,16 @@ class CachedFont:
 class Fonts:
     """The two faces of a screen at every size asked for, with one bounded cache of their renderings."""
 
-    def __init__(self, screen: ScreenSettings, max_items: int = 1500):
+    def __init__(self, screen: ScreenSettings, max_items: int = 1500, max_bytes: int = 24 << 20):
         pygame.freetype.init()
         self.paths = {False: str(screen.font), True: str(screen.bold_font)}
         self._fonts: dict[tuple[bool, int], CachedFont] = {}
         self._cache: OrderedDict[tuple, object] = OrderedDict()
         self.max_items = max_items
+        # bounded by pixels too: a kiosk renders every new ticket number at 300 pt (about 1 MB each), and
+        # 1500 of those kept by count alone grew the kiosk to ~500 MiB over a day's numbers
+        self.max_bytes = max_bytes
+        self.bytes = 0
 
     def __call__(self, size: float, bold: bool = False) -> CachedFont:
         key = (bold, max(8, int(size)))
@@ -111,15 +115,25 @@ class Fonts:
             self._cache.move_to_end(key)
         return item
 
+    @staticmethod
+    def _bytes(item) -> int:
+        return item.get_bytesize() * item.get_width() * item.get_height() if isinstance(item, pygame.Surface) else 64
+
     def put(self, key: tuple, item):
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self.bytes -= self._bytes(old)
         self._cache[key] = item
-        if len(self._cache) > self.max_items:
-            self._cache.popitem(last=False)
+        self.bytes += self._bytes(item)
+        while len(self._cache) > 1 and (len(self._cache) > self.max_items or self.bytes > self.max_bytes):
+            _, dropped = self._cache.popitem(last=False)
+            self.bytes -= self._bytes(dropped)
         return item
 
     def clear(self) -> None:
         """Forget renderings (after the display's pixel format changed)."""
         self._cache.clear()
+        self.bytes = 0
 
 
 def antialiased(size: tuple[int, int], draw, scale: int = 4) -> pygame.Surface:

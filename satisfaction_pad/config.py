@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from announcer.touch import TouchSoundSettings
 from motcua.protocol.messages import CounterNumber
 from motcua.screen_settings import Colour, ScreenSettings
 from motcua.settings import DeviceSettings, StrictModel
@@ -114,6 +115,9 @@ class PadSettings(DeviceSettings):
     indicators: list[Choice] = Field(default_factory=lambda: list(DEFAULT_INDICATORS), min_length=1, max_length=12)
     retry_s: list[float] = Field([1, 2, 5, 10], min_length=1, description="Delays between delivery attempts.")
     screen: Screen = Screen()
+    sound: TouchSoundSettings = Field(TouchSoundSettings(speak_number=False), description=(
+        "A tick through the pad's own speaker on every touch (the announcer's voice pack); "
+        "`enabled = false` for silence."))
     texts: Texts = Texts()
 
     @field_validator("reasons", "indicators")

@@ -132,6 +132,11 @@ class PadModel:
             _, code, value = (target.split(":") + ["", ""])[:3]
             if code in {i.code for i in self.s.indicators} and value in ("0", "1", "2"):
                 session.scores[code] = int(value)
+        elif screen == "indicators" and session and target == "back":
+            # one indicator a page: back undoes the last answer given (the page shows it again)
+            answered = [i.code for i in self.s.indicators if i.code in session.scores]
+            if answered:
+                del session.scores[answered[-1]]
         elif screen == "indicators" and session and target == "send" and self._indicators_complete():
             self._finish(now)
         self._refresh()

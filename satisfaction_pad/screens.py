@@ -151,31 +151,47 @@ class Painter:
         return targets
 
     def _indicators(self, surface: pygame.Surface, view: View) -> Targets:
+        """One indicator a page: its words large and three large score buttons (not a grid of small ones);
+        when all are answered, the answers and a large "send". "Back" undoes the last answer."""
         w, h = surface.get_size()
         u = self.unit
         top = self._header(surface, view, self.t.indicators_title)
         scores = dict(view.scores)
+        indicators = self.s.indicators
+        current = next((i for i, ind in enumerate(indicators) if ind.code not in scores), None)
+        gap = int(30 * u)
+        bar_h = int(120 * u)
         targets: Targets = {}
-        n = len(self.s.indicators)
-        rh = (h - top - int(150 * u)) // n
-        bw = int(90 * u)
-        for i, ind in enumerate(self.s.indicators):
-            y = top + int(10 * u) + i * rh
-            self.text(surface, f"{i + 1}. {ind.label}", self.font(int(26 * u)), self.c.text,
-                      (int(30 * u), y + rh // 2), align="left", width=w - 4 * bw - int(80 * u))
-            for score in range(3):
-                r = pygame.Rect(w - (3 - score) * (bw + int(14 * u)) - int(20 * u), y + int(4 * u), bw, rh - int(8 * u))
-                chosen = scores.get(ind.code) == score
-                pygame.draw.rect(surface, self.c.selected if chosen else (255, 255, 255), r, border_radius=int(10 * u))
-                pygame.draw.rect(surface, self.c.satisfied, r, width=max(2, int(3 * u)), border_radius=int(10 * u))
-                self.text(surface, self.t.score_labels[score], self.fit(self.t.score_labels, int(30 * u), bw - int(8 * u), True),
-                          self.c.text, r.center)
-                targets[f"score:{ind.code}:{score}"] = r
-        complete = all(i.code in scores for i in self.s.indicators)
-        send = pygame.Rect(0, 0, int(420 * u), int(100 * u))
-        send.bottomright = (w - int(24 * u), h - int(20 * u))
-        self.button(surface, send, self.t.send, self.c.very_satisfied if complete else self.c.muted)
-        targets["send"] = send
+        bottom = h - bar_h - 2 * gap
+        if scores:
+            back = pygame.Rect(gap, h - bar_h - gap, int(360 * u), bar_h)
+            self.button(surface, back, f"◀ {self.t.back}", self.c.muted)
+            targets["back"] = back
+        if current is None:  # every indicator answered: what was chosen, then send
+            row_h = min(int(56 * u), (bottom - top - gap) // max(1, len(indicators)))
+            font = self.font(max(12, int(min(28 * u, row_h * 0.55))))
+            for i, ind in enumerate(indicators):
+                y = top + gap // 2 + i * row_h + row_h // 2
+                self.text(surface, f"{i + 1}. {ind.label}: {self.t.score_labels[scores[ind.code]]}", font,
+                          self.c.text, (gap, y), align="left", width=w - 2 * gap)
+            send = pygame.Rect(w - gap - int(480 * u), h - bar_h - gap, int(480 * u), bar_h)
+            self.button(surface, send, self.t.send, self.c.very_satisfied)
+            targets["send"] = send
+            return targets
+        ind = indicators[current]
+        step = f"{current + 1}/{len(indicators)}"
+        self.text(surface, step, self.font(int(30 * u), True), self.c.muted, (w // 2, top + int(40 * u)))
+        self.text(surface, ind.label, self.font(int(40 * u), True), self.c.text, (w // 2, top + int(130 * u)),
+                  width=w - 4 * gap)
+        row_top = top + int(220 * u)
+        bw = (w - 4 * gap) // 3
+        bh = max(int(120 * u), bottom - row_top)
+        label_font = self.fit(self.t.score_labels, int(48 * u), bw - int(20 * u), True)
+        for score, colour in enumerate((self.c.unsatisfied, self.c.satisfied, self.c.very_satisfied)):
+            r = pygame.Rect(gap + score * (bw + gap), row_top, bw, bh)
+            pygame.draw.rect(surface, colour, r, border_radius=int(24 * u))
+            self.text(surface, self.t.score_labels[score], label_font, self.c.button_text, r.center)
+            targets[f"score:{ind.code}:{score}"] = r
         return targets
 
     def _thanks(self, surface: pygame.Surface, view: View) -> Targets:

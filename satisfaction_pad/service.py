@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+from announcer.touch import TouchSounds
 from motcua.protocol import CounterState, Rating, RatingAck
 from motcua.runtime import DeviceRuntime, Inbound, RequestFailed, SystemdNotifier
 from motcua.screen_service import ScreenService
@@ -33,6 +34,8 @@ class PadService(ScreenService):
         self.runtime = DeviceRuntime(settings, "satisfaction_pad", checks=self._checks, notifier=notifier)
         self.topics = self.runtime.topics
         self._init_screen()  # the lock, on_view_change, the screen's health
+        self.sounds = TouchSounds(settings.sound)
+        self.on_touch = self.sounds.touched
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.model = PadModel(settings, self.outbox, on_recorded=lambda r: self._wake.set())
@@ -44,6 +47,7 @@ class PadService(ScreenService):
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        self.sounds.start()
         self.runtime.start()
         self._sender.start()
         self.runtime.every(1.0, self._watch_link, "link")
@@ -56,6 +60,7 @@ class PadService(ScreenService):
         self._sender.join(timeout=10)
         self.runtime.stop()
         self.outbox.close()
+        self.sounds.close()
 
     # ------------------------------------------------------------------ what the screen calls
 

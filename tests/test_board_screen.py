@@ -225,3 +225,10 @@ def test_board_daemon_runs_headless_and_stops_cleanly(broker, site, dispatcher, 
         proc.terminate()
         assert proc.wait(15) == 0, proc.stderr.read().decode(errors="replace")[-2000:]
     watch.wait_for(lambda m: m.topic.endswith("/availability") and m.payload == b"offline", 10)
+
+
+def test_the_waiting_list_shows_each_areas_ticket_letter():
+    m = BoardModel(BoardSettings())
+    service = type("S", (), {"model": m})()
+    feed_board(service, 1000.0)
+    assert [(a.prefix, a.name) for a in m.view(1000, WALL).areas] == [(p, n) for _, n, p, _ in AREAS]

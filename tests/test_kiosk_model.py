@@ -28,12 +28,12 @@ def go(m: KioskModel, *targets: str, now: float = 0.0):
     return effect
 
 
-def test_take_a_number_in_three_touches(m):
+def test_take_a_number_in_two_touches_from_home(m):
     assert m.view.screen == "idle"
     assert go(m, "idle", "home:take") is None
     assert m.view.screen == "areas"
-    assert [(a.code, a.waiting) for a in m.view.areas][:2] == [("TP", 7), ("DD", 12)]
-    effect = go(m, "area:DD", "confirm")
+    assert [(a.code, a.prefix, a.waiting) for a in m.view.areas][:2] == [("TP", "A", 7), ("DD", "B", 12)]
+    effect = go(m, "area:DD")
     assert effect == IssueTicket("DD", None) and m.view.screen == "issuing"
     m.issued(sample_reply(priority=None), 1.0)
     v = m.view
@@ -41,18 +41,58 @@ def test_take_a_number_in_three_touches(m):
     assert v.ticket.area_name == "Đất đai, môi trường"
 
 
-def test_priority_path(m):
-    effect = go(m, "idle", "home:take", "area:TP", "priority", "cat:elderly", "confirm")
-    assert effect == IssueTicket("TP", "elderly")
+def test_priority_is_chosen_before_the_area_in_four_touches(m):
+    go(m, "idle")
+    effect = go(m, "home:take", "priority", "cat:elderly")
+    assert effect is None and m.view.screen == "areas" and m.view.priority == ("elderly", "Người cao tuổi")
+    assert go(m, "area:TP") == IssueTicket("TP", "elderly")
     m.issue_failed("no_dispatcher", 1.0)
     assert m.view.screen == "error" and "Chưa có số nào được cấp" in m.view.message
-    go(m, "nav:home", "home:take", "area:TP", "priority", "no_priority")
-    assert m.view.priority is None and go(m, "confirm") == IssueTicket("TP", None)
+    go(m, "nav:home", "home:take", "priority", "no_priority")
+    assert m.view.screen == "areas" and m.view.priority is None and go(m, "area:TP") == IssueTicket("TP", None)
+    m.issue_failed("no_dispatcher", 2.0)
+    go(m, "nav:home", "home:take", "priority", "nav:back")
+    assert m.view.screen == "areas"
+
+
+def test_confirm_screen_by_setting(m):
+    m.s = m.s.model_copy(update={"flow": m.s.flow.model_copy(update={"confirm_before_print": True})})
+    assert go(m, "idle", "home:take", "area:TP") is None and m.view.screen == "confirm"
+    assert go(m, "confirm") == IssueTicket("TP", None)
+
+
+def test_a_one_area_hall_prints_from_home():
+    config = sample_hall_config()
+    config = config.model_copy(update={"areas": config.areas[:1]})
+    model = KioskModel(KioskSettings(timeouts={"debounce_ms": 0}))
+    model.hall_config(config)
+    assert model.view.single_area
+    assert go(model, "idle", "home:take") == IssueTicket("TP", None)  # one touch from home
+    model.issue_failed("no_dispatcher", 1.0)
+    assert go(model, "nav:home", "home:priority", "cat:elderly") == IssueTicket("TP", "elderly")
+
+
+@pytest.mark.parametrize("policy", ["issue", "refuse"])
+def test_an_area_with_no_open_counter(m, policy):
+    from motcua.protocol import AreaSummary
+
+    m.s = m.s.model_copy(update={"flow": m.s.flow.model_copy(update={"closed_area": policy})})
+    m.area_summary(AreaSummary(area="TP", name="x", waiting=3, waiting_priority=0, issued_today=3,
+                               served_today=0, open_counters=0))
+    go(m, "idle", "home:take")
+    assert next(a for a in m.view.areas if a.code == "TP").closed
+    effect = go(m, "area:TP")
+    if policy == "refuse":
+        assert effect is None and m.view.screen == "error" and "chưa có quầy nào mở" in m.view.message
+    else:
+        assert effect == IssueTicket("TP", None)
+        m.issued(sample_reply(number="A1010", area="TP", priority=None), 1.0)
+        assert m.view.ticket.area_closed
 
 
 def test_one_confirming_touch_is_one_request(m):
-    assert go(m, "idle", "home:take", "area:TP", "confirm") is not None
-    for t in ("confirm", "nav:home", "nav:back", "area:TP"):  # impatient touches while it prints
+    assert go(m, "idle", "home:take", "area:TP") is not None
+    for t in ("priority", "nav:home", "nav:back", "area:TP"):  # impatient touches while it prints
         assert m.tap(t, 0.5) == (False, None)
     assert m.scanned("H57-0001", 0.6) == (False, None)
     assert m.tick(10_000) is False and m.view.screen == "issuing"  # never times out from under the printer
@@ -75,8 +115,8 @@ def test_back_and_home_are_always_one_touch_away(m):
     assert m.view.screen == "proc_list" and [p.code for p in m.view.procedures] == ["DD-01"]
     go(m, "nav:back", "nav:back")
     assert m.view.screen == "home"
-    go(m, "home:take", "area:KD", "nav:home")
-    assert m.view.screen == "home" and m.view.area is None
+    go(m, "home:take", "priority", "cat:elderly", "nav:home")
+    assert m.view.screen == "home" and m.view.area is None and m.view.priority is None
 
 
 def test_settings_procedures_replace_the_dispatchers():
@@ -90,14 +130,14 @@ def test_settings_procedures_replace_the_dispatchers():
 
 
 def test_timeouts(m):
-    go(m, "idle", "home:take", "area:TP", now=0.0)
+    go(m, "idle", "home:take", "priority", now=0.0)
     assert m.next_deadline() == 60.0
     assert m.tick(59.0) is False
     m.tick(60.0)
-    assert m.view.screen == "home" and m.view.area is None
+    assert m.view.screen == "home" and m.view.area is None and m.view.priority is None
     m.tick(60.0 + 120.0)
     assert m.view.screen == "idle"
-    go(m, "idle", "home:take", "area:TP", "confirm", now=200.0)
+    go(m, "idle", "home:take", "area:TP", now=200.0)
     m.issued(sample_reply(), 201.0)
     m.tick(220.9)
     assert m.view.screen == "ticket"
@@ -133,16 +173,16 @@ def test_a_receipt_scanned_before_taking_a_number_goes_with_the_ticket_once(m):
     m.looked_up(sample_dossier(), "000.00.17.H57-260225-0042", 2.0)
     m.tick(30.0)  # the result goes away; the citizen is still here
     assert m.view.screen == "home"
-    assert go(m, "home:take", "area:DD", "confirm", now=31.0) == IssueTicket("DD", None, "000.00.17.H57-260225-0042")
+    assert go(m, "home:take", "area:DD", now=31.0) == IssueTicket("DD", None, "000.00.17.H57-260225-0042")
     m.issued(sample_reply(priority=None), 32.0)
-    assert go(m, "nav:home", "home:take", "area:DD", "confirm", now=40.0) == IssueTicket("DD", None)  # once
+    assert go(m, "nav:home", "home:take", "area:DD", now=40.0) == IssueTicket("DD", None)  # once
     m.issued(sample_reply(priority=None), 41.0)
     m.scanned("000.00.17.H57-260225-0042", 42.0)
     m.looked_up(sample_dossier(), "000.00.17.H57-260225-0042", 43.0)
     m.tick(300.0)
     m.tick(500.0)  # nobody touched it: idle, the next citizen's ticket carries no one else's receipt
     assert m.view.screen == "idle"
-    assert go(m, "idle", "home:take", "area:DD", "confirm", now=501.0) == IssueTicket("DD", None)
+    assert go(m, "idle", "home:take", "area:DD", now=501.0) == IssueTicket("DD", None)
 
 
 def test_malformed_and_failed_lookups(m):

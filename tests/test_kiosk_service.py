@@ -52,9 +52,8 @@ def net(printer: FakeNetworkPrinter) -> dict:
 
 def take(kiosk: KioskService, area: str, priority: str | None = None) -> str:
     assert kiosk.wait_for_view(lambda v: len(v.areas) == 8, 10), "no hall config from the dispatcher"
-    for target in ("nav:home", "home:take", f"area:{area}") + (("priority", f"cat:{priority}") if priority else ()):
+    for target in ("nav:home", "home:take") + (("priority", f"cat:{priority}") if priority else ()) + (f"area:{area}",):
         kiosk.tap(target)
-    kiosk.tap("confirm")
     assert kiosk.wait_for_view(lambda v: v.screen in ("ticket", "error"), 10)
     return kiosk.view.screen
 

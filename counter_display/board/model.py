@@ -35,6 +35,7 @@ class AreaRow:
     name: str
     waiting: int
     last_called: str | None
+    prefix: str = ""  # the letter printed on the area's tickets
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,10 @@ class BoardModel:
         hall = self.hall
         names = {a.code: a.name for a in hall.areas} if hall else {}
         order = [a.code for a in hall.areas] if hall else sorted(self.areas)
+        prefixes = {a.code: a.prefix for a in hall.areas} if hall else {}
         areas = tuple(AreaRow(code, names.get(code, self.areas[code].name), self.areas[code].waiting,
-                              self.areas[code].last_called) for code in order if code in self.areas)
+                              self.areas[code].last_called, prefixes.get(code, ""))
+                      for code in order if code in self.areas)
         ready = tuple(row for _, row in sorted(self.ready.values(), key=lambda v: v[0], reverse=True)[:self.s.ready_max])
         return BoardView(
             page=self.page, hall_name=hall.hall_name if hall else "", calls=tuple(self.calls), flash=flash,

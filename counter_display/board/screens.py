@@ -139,13 +139,20 @@ class BoardPainter:
         name_font = self.font(max(14, int(min(30 * u, line_h * 0.42))))
         count_font = self.font(max(16, int(min(48 * u, line_h * 0.7))), True)
         y = right.top + int(96 * u)
+        letter_font = self.font(max(14, int(min(36 * u, line_h * 0.55))), True)
+        letter_w = max((letter_font.get_rect(a.prefix).width for a in view.areas if a.prefix), default=0)
         for area in view.areas:
             count = str(area.waiting)
             cw = count_font.get_rect(count).width
-            name_w = right.width - cw - int(100 * u)
+            x = right.left + int(30 * u)
+            if area.prefix:  # the letter on the citizen's ticket, so "B" finds its queue at a glance
+                letter_font.render_to(surface, (x, y + (line_h - letter_font.get_sized_height()) // 2), area.prefix,
+                                      self.c.number)
+            if letter_w:
+                x += letter_w + int(20 * u)
+            name_w = right.right - x - cw - int(70 * u)
             name = self._ellipsis(area.name, name_font, name_w)
-            name_font.render_to(surface, (right.left + int(30 * u), y + (line_h - name_font.get_sized_height()) // 2),
-                                name, self.c.text)
+            name_font.render_to(surface, (x, y + (line_h - name_font.get_sized_height()) // 2), name, self.c.text)
             count_font.render_to(surface, (right.right - int(30 * u) - cw,
                                            y + (line_h - count_font.get_sized_height()) // 2), count, self.c.number)
             y += line_h
