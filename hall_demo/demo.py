@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from announcer.demo import has_audio_output, start_for_demo
+from announcer.touch import TouchSoundSettings
 from counter_display.demo import DemoBoard, press, start_boxes
 from counter_display.service import CounterBoxService
 from motcua.client import HallClient
@@ -325,7 +326,7 @@ def _start_kiosk(broker: LocalBroker, out: Path, tracking_url: str, on_printed=l
     kiosk = KioskService(KioskSettings(site="demo", device_id="kiosk-1", mqtt=login, timeouts=Timeouts(debounce_ms=0),
                                        tracking_url=tracking_url,
                                        # one process, one pygame mixer: the announcer's voice only
-                                       sound={"enabled": False},
+                                       sound=TouchSoundSettings(enabled=False),
                                        printer=PrinterSettings(transport=DummyTransport(kind="dummy"),
                                                                counter_file=out / "kiosk-printed.json")))
 
@@ -355,7 +356,7 @@ def _start_pad(broker: LocalBroker, counter: int, out: Path) -> PadService:
     # debounce off: the scripted citizen taps faster than a finger could bounce
     settings = PadSettings(site="demo", device_id=f"pad-{counter}", counter=counter, outbox=outbox, debounce_ms=0,
                            mqtt=broker.mqtt(f"pad-{counter}", "pad", counter), retry_s=[0.2, 0.5],
-                           sound={"enabled": False})  # one process, one pygame mixer: the announcer's only
+                           sound=TouchSoundSettings(enabled=False))  # one process, one pygame mixer: the announcer's only
     pad = PadService(settings)
     pad.start()
     return pad
