@@ -86,7 +86,7 @@ class ProgressModel:
         self.live: dict[str, _Live] = {}
         self.online = False
         self.page_index = 0
-        self.page_from = 0.0
+        self.page_from: float | None = None  # the first page starts when there are figures to show
 
     # ------------------------------------------------------------------ inputs
 
@@ -190,7 +190,7 @@ class ProgressModel:
         if not pages:
             self.page_index, self.page_from = 0, now
             return
-        if self.page_index >= len(pages):
+        if self.page_from is None or self.page_index >= len(pages):
             self.page_index, self.page_from = 0, now
         elif now >= self.page_from + self.s.page_s:
             self.page_index = (self.page_index + 1) % len(pages)
@@ -198,7 +198,7 @@ class ProgressModel:
 
     def next_deadline(self, now: float, wall: datetime) -> float:
         deadlines = [now + 60 - wall.second - wall.microsecond / 1e6]  # the clock's next minute
-        if len(self._pages()) > 1:
+        if len(self._pages()) > 1 and self.page_from is not None:
             deadlines.append(self.page_from + self.s.page_s)
         return min(deadlines)
 
