@@ -1,4 +1,4 @@
-"""The ticket kiosk: touch screen, Vietnamese ticket printing, dossier lookup, procedures (issue #4)."""
+"""The ticket kiosk: touch screen, Vietnamese ticket printing, dossier lookup, procedures."""
 
 import os
 

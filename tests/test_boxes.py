@@ -7,7 +7,6 @@ images/build --boot-check under qemu (from .ci/run); these are the fast parts.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import tomllib
@@ -152,7 +151,6 @@ def test_hub_bundle_needs_a_site_and_uses_loopback(hub, tmp_path):
     assert "motcua-broker.service" in tomllib.loads((out / "box.toml").read_text())["units"]
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl missing")
 def test_release_signature_is_checked_with_the_site_ca(hub, tmp_path):
     sb, release = hub
     manifest = release / "release.json"

@@ -22,8 +22,6 @@ from motcua.localbroker import REPO
 from daemonkit import DispatcherProcess
 from webkit import PHONE, Http, WebProcess, add_user, chromium
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/chromedriver"),
-                                reason="chromium-driver is not installed (make install installs it)")
 
 SITE = f"web{os.getpid()}"
 SUPERVISOR, VIEWER = ("ha.supervisor", "mật-khẩu-đủ-dài-1"), ("binh.viewer", "mật-khẩu-đủ-dài-2")

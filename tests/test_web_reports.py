@@ -13,8 +13,6 @@ from daemonkit import DispatcherProcess
 from test_web_pages import SUPERVISOR, VIEWER, log_in, wait_text
 from webkit import Http, WebProcess, add_user, chromium
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/chromedriver"),
-                                reason="chromium-driver is not installed (make install installs it)")
 
 SITE = f"webrep{os.getpid()}"
 

@@ -8,7 +8,6 @@ broker (its Mosquitto template read from the installed package) and the dispatch
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +18,6 @@ import pytest
 
 from motcua.localbroker import REPO, free_port, mosquitto_binary
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists(),
-                                reason="mosquitto missing: make install provides it")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
