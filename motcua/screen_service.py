@@ -13,18 +13,56 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .runtime import Inbound
+
+M = TypeVar("M")
 
 
-class ScreenService:
+class LockedModel:
+    """Mixin for a daemon whose pure model lives under one lock (screens, panels): MQTT handlers that
+    change the model holding it, and waits for a change. Call :meth:`_init_lock` in ``__init__``."""
+
+    def _init_lock(self) -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # notified at every change of what is shown
+
+    def _locked(self, apply: Callable[[M, Inbound], bool]) -> Callable[[M, Inbound], None]:
+        """A handler applying a message to the model under the lock; ``apply`` says whether it changed."""
+
+        def handler(message: M, inbound: Inbound) -> None:
+            with self._lock:
+                if apply(message, inbound):
+                    self._notify()
+
+        return handler
+
+    def _notify(self) -> None:
+        """Called holding the lock after each change."""
+        self._changed.notify_all()
+
+    def _wait_until(self, holds: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``holds()`` (checked under the lock at every change), or time out."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not holds():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.5))
+            return True
+
+
+class ScreenService(LockedModel):
     """Mixin: call :meth:`_init_screen` in ``__init__`` and keep the model in ``self.model``."""
 
     screen_stall_s = 10.0  # the watchdog's limit for a screen loop that stopped beating
     model: Any
 
     def _init_screen(self) -> None:
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
+        self._init_lock()
         self.on_view_change: Callable[[Any], None] = lambda view: None
         self.on_touch: Callable[[], None] = lambda: None  # a touch that did something (a sounded confirmation)
         self.screen_status = "ok"  # set by serve_screen when there is no display
@@ -57,14 +95,7 @@ class ScreenService:
 
     def wait_for_view(self, predicate: Callable[[Any], bool], timeout: float) -> bool:
         """Block until ``predicate(view)`` holds (checked at every change), or time out."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self.view):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.5))
-            return True
+        return self._wait_until(lambda: predicate(self.view), timeout)
 
     # ------------------------------------------------------------------ for the service itself
 

@@ -76,7 +76,7 @@ def render(out: Path, settings: ProgressSettings | None = None) -> list[Path]:
     shots = []
     for name, page in (("today", 0), ("month", 1)):
         m.page_index, m.page_from = page, 1000.0
-        service.view = lambda now=None, wall=None: ProgressService.view(service, 1000.1, AT)  # frozen time
+        service.frozen = (1000.1, AT)
         shots.append(screen.screenshot(out / f"progress-{name}.png"))
     return shots
 
