@@ -10,6 +10,7 @@ pygame here: a daemon without a display keeps running.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -122,3 +123,27 @@ class ScreenService(LockedModel):
         if self.screen_beat is not None and time.monotonic() - self.screen_beat > self.screen_stall_s:
             return f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
         return self.screen_status
+
+
+def serve_screen_daemon(settings: Any, stop: threading.Event, what: str,
+                        parts: Callable[[], tuple[Callable[[Any], Any], Callable[[Any], Any]]],
+                        log: logging.Logger) -> int:
+    """A screen daemon's ``run``: its fonts checked, its service started, its screen served until ``stop``.
+
+    ``parts()`` imports and returns the service class and the screen class, so that pygame is
+    loaded only once the settings are sound. A missing font exits with EX_CONFIG, naming the file.
+    """
+    from .settings import EX_CONFIG
+
+    for path in (settings.screen.font, settings.screen.bold_font):
+        if not path.is_file():
+            log.error("font %s is missing (Debian: fonts-dejavu-core)", path)
+            return EX_CONFIG
+
+    from .touchscreen import serve_screen
+
+    make_service, make_screen = parts()
+    service = make_service(settings).start()
+    serve_screen(service, make_screen, stop, what)
+    service.stop()
+    return 0
