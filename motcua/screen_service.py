@@ -14,12 +14,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ParamSpec
 
-if TYPE_CHECKING:
-    from .runtime import Inbound
-
-M = TypeVar("M")
+P = ParamSpec("P")  # a handler's parameters: (message, inbound) from DeviceRuntime.on, (message,) from on_retained
 
 
 class LockedModel:
@@ -30,12 +27,12 @@ class LockedModel:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # notified at every change of what is shown
 
-    def _locked(self, apply: Callable[[M, Inbound], bool]) -> Callable[[M, Inbound], None]:
+    def _locked(self, apply: Callable[P, bool]) -> Callable[P, None]:
         """A handler applying a message to the model under the lock; ``apply`` says whether it changed."""
 
-        def handler(message: M, inbound: Inbound) -> None:
+        def handler(*args: P.args, **kwargs: P.kwargs) -> None:
             with self._lock:
-                if apply(message, inbound):
+                if apply(*args, **kwargs):
                     self._notify()
 
         return handler

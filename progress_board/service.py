@@ -38,7 +38,7 @@ class ProgressService(LockedModel):
         rt = self.runtime
         rt.on(t.hall_config, HallConfig, self._locked(lambda m, i: self.model.hall_config(m)))
         rt.on(t.dossier_status, DossierStatusUpdate, self._locked(lambda m, i: self.model.dossiers(m)))
-        rt.on_retained(t.dossier_progress, DossierProgress, self._on_progress)
+        rt.on_retained(t.dossier_progress, DossierProgress, self._locked(self.model.progress))  # None: cleared
 
     def _notify(self) -> None:
         self.on_change()
@@ -51,11 +51,6 @@ class ProgressService(LockedModel):
 
     def stop(self) -> None:
         self.runtime.stop()
-
-    def _on_progress(self, summary: DossierProgress | None) -> None:  # None: the figures were cleared
-        with self._lock:
-            if self.model.progress(summary):
-                self._notify()
 
     def _watch_link(self) -> None:
         with self._lock:

@@ -36,7 +36,8 @@ class SignboardService(LockedModel):
         self._dispatcher_online = False
 
         self.runtime.on(t.call_event, CallEvent, self._locked(lambda m, i: self.model.call(m, time.monotonic())))
-        self.runtime.on_retained(t.hall_notice, HallNotice, self._on_notice)
+        self.runtime.on_retained(t.hall_notice, HallNotice,  # None: the notice was cleared
+                                 self._locked(lambda notice: self.model.hall_notice(notice, time.monotonic())))
         self.runtime.on_raw(t.availability(settings.dispatcher_id), self._on_dispatcher)
 
     def _render(self, frame: Frame):
@@ -56,11 +57,6 @@ class SignboardService(LockedModel):
         self.panel.stop()
 
     # ------------------------------------------------------------------ inbound
-
-    def _on_notice(self, notice: HallNotice | None) -> None:  # None: the notice was cleared
-        with self._lock:
-            if self.model.hall_notice(notice, time.monotonic()):
-                self._notify()
 
     def _on_dispatcher(self, msg) -> None:
         self._dispatcher_online = msg.payload == AVAILABILITY_ONLINE

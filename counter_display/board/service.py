@@ -44,7 +44,7 @@ class BoardService(ScreenService):
         rt.on(f"{t.root}/area/+/summary", AreaSummary, self._locked(lambda m, i: self.model.area_summary(m)))
         rt.on(t.dossier_status, DossierStatusUpdate, self._locked(lambda m, i: self.model.dossiers(m)))
         rt.on(t.hall_figures, HallFigures, self._locked(lambda m, i: self.model.hall_figures(m)))
-        rt.on_retained(t.hall_notice, HallNotice, self._on_notice)
+        rt.on_retained(t.hall_notice, HallNotice, self._locked(self.model.hall_notice))  # None: cleared
         rt.on_raw(t.availability(settings.dispatcher_id), self._on_dispatcher)
 
     # ------------------------------------------------------------------ lifecycle
@@ -58,11 +58,6 @@ class BoardService(ScreenService):
         self.runtime.stop()
 
     # ------------------------------------------------------------------ raw topics
-
-    def _on_notice(self, notice: HallNotice | None) -> None:  # None: the notice was cleared
-        with self._lock:
-            if self.model.hall_notice(notice):
-                self._notify()
 
     def _on_dispatcher(self, msg) -> None:
         self._dispatcher_online = msg.payload == AVAILABILITY_ONLINE
