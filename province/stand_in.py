@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from motcua.broker import passwords
 from motcua.broker.certs import SiteCA
 from motcua.broker.configs import (
@@ -76,8 +78,8 @@ class ProvinceBroker:
 
     def mqtt(self, user: str) -> MqttSettings:
         """The ``[mqtt]`` settings a collector or adapter logs in with."""
-        return MqttSettings(host="127.0.0.1", port=self.port, username=user, password=self.logins[user],
-                            ca_file=self.ca.cert_path)
+        return MqttSettings(host="127.0.0.1", port=self.port, username=user,
+                            password=SecretStr(self.logins[user]), ca_file=self.ca.cert_path)
 
     def env(self, user: str) -> dict[str, str]:
         return {"MOTCUA_MQTT__HOST": "127.0.0.1", "MOTCUA_MQTT__PORT": str(self.port),
