@@ -189,10 +189,12 @@ def test_nothing_private_crosses_the_bridge_for_the_citizens_pages(province_chai
 
 
 def test_the_web_login_at_the_province_reads_only_what_the_pages_show(province_chain):
+    """The very ACL the province broker of this module runs with, under which the pages above worked."""
     province = province_chain[0]
     from motcua.broker.configs import render_province_web_acl
 
     acl = render_province_web_acl(WEB_LOGIN)
+    assert acl in (province.dir / "acl").read_text()
     assert "write" not in acl.replace("writes nothing", "")
     for topic in ("event/", "counter/", "device/", "dossier/", "request/"):
         assert f"/+/{topic}" not in acl
