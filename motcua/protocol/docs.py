@@ -37,6 +37,8 @@ PARAMETERS: dict[str, tuple[str, list[str]]] = {
     "area": ("A service area code from the hall configuration.", ["TP"]),
     "action": ("What a counter command does; selects the payload model.", list(m.COUNTER_ACTIONS)),
     "period": ("Which report period: day, week, reporting-week, month, quarter, half or year.", ["day", "week"]),
+    "key": ("A ticket's tracking key: the first 128 bits of SHA-256 of the token in its QR code, in hex "
+            "(the token itself never leaves the hall).", [m.tracking_key("example-token-ordinary")]),
 }
 
 ERROR_MEANINGS: dict[str, str] = {
