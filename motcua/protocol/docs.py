@@ -545,7 +545,8 @@ a new client (a web console, a province collector) needs; `motcua.client.HallCli
 * A reply is `ok: true`, or `ok: false` with an `error`. Every reply has `command_id`, `ok`, `error` and
   `replied_at`; request-specific replies add fields (the reply model is listed per topic): validate a reply
   against the reply model of its request. **Every bad request is answered** with the reason (a bare `Reply` when
-  its body could not be read), never silence: a sender that gets no reply has a broker or network problem.
+  its body could not be read, with an empty `command_id` when no id could be read at all), never silence: a
+  sender that gets no reply has a broker or network problem.
 * A command's effects (retained states, events) are announced whether or not its reply could be delivered.
 * **Limits per login**: ticket issues, cancels, lookups, ratings and counter commands each have a burst and a
   steady rate (settings `hall.limits`); beyond them the reply is `rate_limited` and nothing is stored.
