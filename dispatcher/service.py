@@ -31,6 +31,7 @@ from .config import DispatcherSettings
 from .hall import Hall, Outcome
 from .report_figures import ReportFigures
 from .store import Store
+from .tracking import area_queue, ticket_track, tracks_of_day
 
 log = logging.getLogger("dispatcher")
 
@@ -140,6 +141,7 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in sorted(out.areas):
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
+            self._publish_tracking(out.areas)
             # Hall-wide totals (the board's figures page, `motcua status`) are whole-day
             # queries: they follow on the next tick, at most once a second, rather than
             # after every command, so a busy hall's keypads never wait behind them.
@@ -155,12 +157,26 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in self.hall.areas:
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
+            self._publish_tracking(set(self.hall.areas), every_ticket=True)
             self._publish_dispatcher_state()
             self._publish_figures()
             with self._acks:
                 self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
             self._flush_outbox()
         log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
+
+    def _publish_tracking(self, areas: set[str], every_ticket: bool = False) -> None:
+        """Under self._lock: the citizens' pages away from the database (the province) follow the
+        tickets that changed and the queues that may have moved."""
+        day = self.hall._today()
+        touched, self.hall.touched = self.hall.touched, set()
+        expiry = int(self.settings.tracking_expiry_h * 3600)
+        tracks = tracks_of_day(self.store, day) if every_ticket else \
+            [t for t in map(functools.partial(ticket_track, self.store), sorted(touched)) if t is not None]
+        for key, track in tracks:
+            self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry)
+        for code in sorted(areas):
+            self.runtime.publish(self.topics.area_queue(code), area_queue(self.store, day, code), retain=True)
 
     def _publish_dispatcher_state(self) -> None:
         state = self.hall.dispatcher_state(str(self.settings.database))
