@@ -56,6 +56,7 @@ class DispatcherService:
         # never wait for self._lock (held around publishing), so it has a lock of its own.
         self._acks = threading.Lock()
         self._totals_stale = False  # dispatcher state and hall figures, republished on the next tick
+        self._queues_stale: set[str] = set()  # areas whose queue by tracking key goes out on the next tick
 
         t, rt = self.topics, self.runtime
         rt.on_command(t.all_requests("ticket", "issue"), lambda _: TicketRequest, self._on_ticket_request)
@@ -141,7 +142,10 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in sorted(out.areas):
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
-            self._publish_tracking(out.areas)
+            self._publish_tracks()
+            # A queue by tracking key is the whole area's waiting list: it follows on the next tick
+            # (at most once a second per area), so a long queue never delays the next keypad.
+            self._queues_stale |= out.areas
             # Hall-wide totals (the board's figures page, `motcua status`) are whole-day
             # queries: they follow on the next tick, at most once a second, rather than
             # after every command, so a busy hall's keypads never wait behind them.
@@ -157,7 +161,9 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in self.hall.areas:
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
-            self._publish_tracking(set(self.hall.areas), every_ticket=True)
+            self._publish_tracks(every_ticket=True)
+            self._queues_stale = set()
+            self._publish_queues(set(self.hall.areas))
             self._publish_dispatcher_state()
             self._publish_figures()
             with self._acks:
@@ -165,9 +171,9 @@ class DispatcherService:
             self._flush_outbox()
         log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
 
-    def _publish_tracking(self, areas: set[str], every_ticket: bool = False) -> None:
+    def _publish_tracks(self, every_ticket: bool = False) -> None:
         """Under self._lock: the citizens' pages away from the database (the province) follow the
-        tickets that changed and the queues that may have moved."""
+        tickets that changed."""
         day = self.hall._today()
         touched, self.hall.touched = self.hall.touched, set()
         expiry = int(self.settings.tracking_expiry_h * 3600)
@@ -175,6 +181,10 @@ class DispatcherService:
             [t for t in map(functools.partial(ticket_track, self.store), sorted(touched)) if t is not None]
         for key, track in tracks:
             self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry)
+
+    def _publish_queues(self, areas: set[str]) -> None:
+        """Under self._lock: each area's waiting list by tracking key (how many are ahead)."""
+        day = self.hall._today()
         for code in sorted(areas):
             self.runtime.publish(self.topics.area_queue(code), area_queue(self.store, day, code), retain=True)
 
@@ -229,6 +239,9 @@ class DispatcherService:
                 self._totals_stale = False
                 self._publish_dispatcher_state()
                 self._publish_figures()
+            if self._queues_stale:
+                stale, self._queues_stale = self._queues_stale, set()
+                self._publish_queues(stale)
 
     def _checks(self) -> dict[str, str]:
         with self._lock:
