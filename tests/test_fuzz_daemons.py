@@ -182,7 +182,12 @@ class Board:
             self.started.set()
             return
         self.started.set()
-        self.screen.run(self.stop_event)
+        try:
+            self.screen.run(self.stop_event)
+        finally:  # as the daemon's own loop does: later screens in this process start afresh
+            import pygame
+
+            pygame.display.quit()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -268,7 +273,7 @@ def hall(tmp_path_factory):
     h.stop()
 
 
-def test_every_daemon_survives_hostile_messages_from_every_role_on_every_topic_it_may_write(hall, tmp_path, capfd):
+def test_every_daemon_survives_hostile_messages_from_every_role_on_every_topic_it_may_write(hall, tmp_path, capfd, request):
     from announcer.demo import start_for_demo
     from announcerkit import tone_pack
     from counter_display.config import CounterBoxSettings
@@ -404,11 +409,13 @@ def test_every_daemon_survives_hostile_messages_from_every_role_on_every_topic_i
     out, err = capfd.readouterr()  # what in this process wrote to its stdout or stderr, bypassing the logs
     tracebacks = {"this process": len(caught.found) + (out + err).count("Traceback"),
                   "dispatcher": hall.log().count("Traceback"), "web": web.log().count("Traceback")}
-    with capfd.disabled():
-        print(json.dumps({"fuzz_messages": messages, "per_login": PER_LOGIN, "logins": figures,
-                          "denied_by_broker": denied,
-                          "replies_by_code": dict(sorted(replies.items())), "fuzz_s": round(fuzz_s, 1),
-                          "tracebacks": tracebacks}, sort_keys=True, ensure_ascii=False))
+    line = json.dumps({"fuzz_messages": messages, "per_login": PER_LOGIN, "logins": figures,
+                      "denied_by_broker": denied,
+                      "replies_by_code": dict(sorted(replies.items())), "fuzz_s": round(fuzz_s, 1),
+                      "tracebacks": tracebacks}, sort_keys=True, ensure_ascii=False)
+    if request.config.option.capture == "no":  # with -s: the figures as one JSON line
+        with capfd.disabled():
+            print(line)
     assert not caught.found, "\n\n".join(caught.found[:5])
     assert "Traceback" not in out + err, (out + err)[(out + err).index("Traceback"):][:4000]
     for name, log in (("dispatcher", hall.log()), ("web", web.log())):
