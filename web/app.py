@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 
 from .accounts import ROLES, Account, Accounts, LoginLimiter
 from .audit import AuditLog
-from .live import Live
+from .live import Live, sse
 from .outbound import COUNTER_ACTIONS, Outbound
 from .present import SECTIONS, Renderer
 from .settings import WebSettings
@@ -196,17 +196,17 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
             return PlainTextResponse("login required", 401)
         role = "supervisor" if who[0].may_act else "viewer"
         first = []
-        # A page that reconnects (a network blip, or dropped as too slow) says so with Last-Event-ID: it gets
-        # every section again and is whole. A page just loaded is already current: nothing to redraw under
-        # the supervisor's mouse.
+        # A page that reconnects (after a network blip) says so with Last-Event-ID: it gets every section
+        # again and is whole. A page just loaded is already current: nothing to redraw under the
+        # supervisor's mouse.
         if request.headers.get("last-event-id"):
             sections = await run_in_threadpool(live.sections, role, SECTIONS, None)
-            first = [("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
+            first = [sse("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
         return _stream(f"console:{role}", first)
 
-    def _stream(channel: str, first: list[tuple[str, str]], on_end=None) -> Response:
-        q = hub.subscribe(channel)
-        if q is None:
+    def _stream(channel: str, first: list[bytes], on_end=None) -> Response:
+        sub = hub.subscribe(channel)
+        if sub is None:
             if on_end:
                 on_end()
             return PlainTextResponse("too many live pages", 503, headers={"retry-after": "30"})
@@ -214,26 +214,17 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         async def events():
             why = "ended"
             try:
-                yield b"retry: 2000\nid: 1\n\n"  # the id makes a reconnecting browser send Last-Event-ID
-                for event, data in first:
-                    yield f"event: {event}\ndata: {data}\n\n".encode()
-                while True:
-                    try:  # asyncio.timeout, not wait_for: no extra task per wait, 300 pages wake cheaply
-                        async with asyncio.timeout(KEEPALIVE_S):
-                            item = await q.get()
-                    except TimeoutError:
-                        yield b": keepalive\n\n"
-                        continue
-                    if item is None:  # dropped as too slow, or the service is stopping
-                        why = "dropped"
-                        break
-                    yield f"event: {item[0]}\ndata: {item[1]}\n\n".encode()
+                # the id makes a reconnecting browser send Last-Event-ID
+                yield b"".join([b"retry: 2000\nid: 1\n\n", *first])
+                while (data := await sub.next()) is not None:
+                    yield data
+                why = "the service is stopping"
             except BaseException as exc:
                 why = type(exc).__name__
                 raise
             finally:
                 log.debug("live page on %s closed (%s)", channel, why)
-                hub.unsubscribe(channel, q)
+                hub.unsubscribe(channel, sub)
                 if on_end:
                     on_end()
 
@@ -308,8 +299,11 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         t = await run_in_threadpool(live.track, token) if TOKEN.match(token) else None
         if t is None:
             return PlainTextResponse("unknown ticket", 404)
-        first = [("state", live.citizen_json(t.ticket_id))]
-        return _stream(f"ticket:{t.ticket_id}", first, on_end=lambda: live.untrack(t.ticket_id))
+        state = live.citizen_json(t.ticket_id)
+        if state is None:  # not while this page counts as watching it; but never a traceback
+            live.untrack(t.ticket_id)
+            return PlainTextResponse("unknown ticket", 404)
+        return _stream(f"ticket:{t.ticket_id}", [sse("state", state)], on_end=lambda: live.untrack(t.ticket_id))
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/console", 303)
@@ -321,12 +315,11 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
     @asynccontextmanager
     async def lifespan(app):
         hub.loop = asyncio.get_running_loop()
+        keep_alive = asyncio.create_task(hub.keep_alive(KEEPALIVE_S))
         live.start()
         yield
-        hub.post([(ch, "end", "") for ch in list(hub._subs)])
-        for subs in list(hub._subs.values()):
-            for q in list(subs):
-                q.put_nowait(None)
+        keep_alive.cancel()
+        hub.close_all()
         await asyncio.sleep(0)
         live.stop()
 
