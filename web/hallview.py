@@ -144,6 +144,13 @@ class HallView:
             if (state := self._valid(CounterState, payload)) is not None:
                 self.counters[state.counter] = state
                 ch.sections.add("counters")
+                # The counter's new state comes before the area's summary and the call event: the phone of
+                # the number it now calls hears first, not after every other phone's new place in the queue.
+                now_called = state.current if state.current and state.current.status == "called" else None
+                t = self.tracked.get(now_called.ticket_id) if now_called else None
+                if t is not None and t.status != "called":
+                    t.status, t.counter, t.call_count = "called", state.counter, max(t.call_count, 1)
+                    ch.tickets.add(t.ticket_id)
         elif head == "area" and len(levels) == 3 and levels[2] == "summary":
             if (summary := self._valid(AreaSummary, payload)) is not None:
                 self.areas[summary.area] = summary
