@@ -3,8 +3,9 @@
 Starlette, because it is the small, well-kept ASGI core (FastAPI is built on
 it) and gives exactly what these pages need — routing, signed-cookie
 sessions, static files, streaming responses for Server-Sent Events — with no
-build step and little memory; uvicorn serves it (plain asyncio + h11, TLS
-from the standard library); Jinja2 renders the pages on the server.
+build step and little memory; uvicorn serves it (uvloop and httptools when
+installed, else plain asyncio and h11; TLS from the standard library); Jinja2
+renders the pages on the server.
 """
 
 from __future__ import annotations
