@@ -113,8 +113,10 @@ class Sessions:
             self._s.pop(sid, None)
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+def _same(a: object, b: object) -> bool:
+    """Two tokens, both given and equal (a form field may be a file, missing, or not ASCII: never a traceback)."""
+    return (isinstance(a, str) and isinstance(b, str) and bool(a) and bool(b)
+            and hmac.compare_digest(a.encode(), b.encode()))
 
 
 def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: Accounts, audit: AuditLog,
@@ -135,7 +137,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
     def staff(request: Request) -> tuple[Account, StaffSession] | None:
         s = sessions.get(request.session.get("sid"))
         account = accounts.get(s.username) if s else None  # a removed account ends its sessions
-        return (account, s) if account else None
+        return (account, s) if account and s else None
 
     # ------------------------------------------------------------------ login
 

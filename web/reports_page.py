@@ -76,7 +76,7 @@ def routes(settings, renderer):
                 proc.kill()
                 await proc.wait()
                 return -1, f"motcua report did not finish within {RUN_TIMEOUT_S} s"
-        return proc.returncode, out.decode(errors="replace")
+        return (-1 if proc.returncode is None else proc.returncode), out.decode(errors="replace")
 
     def make(staff, page):
         async def reports_page(request: Request) -> Response:
@@ -85,10 +85,12 @@ def routes(settings, renderer):
                 return RedirectResponse("/login", 303)
             account, session = who
             q = request.query_params
-            form = {"kind": q.get("kind") if q.get("kind") in KINDS else "week",
-                    "which": q.get("which") if q.get("which") in WHICH else "current",
-                    "by": q.get("by") if q.get("by") in GROUPINGS else "area",
-                    "from": q.get("from", ""), "to": q.get("to", "")}
+            def one_of(name: str, allowed, default: str) -> str:
+                value = q.get(name, "")
+                return value if value in allowed else default
+
+            form = {"kind": one_of("kind", KINDS, "week"), "which": one_of("which", WHICH, "current"),
+                    "by": one_of("by", GROUPINGS, "area"), "from": q.get("from", ""), "to": q.get("to", "")}
             ctx = {"account": account, "role_name": "Giám sát" if account.may_act else "Xem", "csrf": session.csrf,
                    "page": "reports", "hall_name": "", "flash": None, "form": form, "kinds": KINDS, "which": WHICH,
                    "groupings": GROUPINGS, "result": None}
