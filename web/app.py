@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,21 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class EventStream(StreamingResponse):
+    """Server-Sent Events; ``on_close`` runs when the response ends however it ends, even when the page left
+    before its first event (the events' generator never started, so its own ``finally`` never ran)."""
+
+    def __init__(self, content, on_close: Callable[[str], None]):
+        super().__init__(content, media_type="text/event-stream", headers={"x-accel-buffering": "no"})
+        self.on_close = on_close
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.on_close("the response ended")
 
 
 @dataclass
@@ -214,6 +230,16 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
             if on_end:
                 on_end()
             return PlainTextResponse("too many live pages", 503, headers={"retry-after": "30"})
+        ended = False
+
+        def end(why: str) -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                log.debug("live page on %s closed (%s)", channel, why)
+                hub.unsubscribe(channel, sub)
+                if on_end:
+                    on_end()
 
         async def events():
             why = "ended"
@@ -227,13 +253,9 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
                 why = type(exc).__name__
                 raise
             finally:
-                log.debug("live page on %s closed (%s)", channel, why)
-                hub.unsubscribe(channel, sub)
-                if on_end:
-                    on_end()
+                end(why)
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"x-accel-buffering": "no"})
+        return EventStream(events(), end)
 
     async def act(request: Request, what) -> Response:
         """Every supervisor action: a session, the supervisor role, this session's CSRF token."""
