@@ -23,6 +23,7 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +41,9 @@ from .live import Live, sse
 from .outbound import COUNTER_ACTIONS, Outbound
 from .present import SECTIONS, Renderer
 from .settings import WebSettings
+
+if TYPE_CHECKING:
+    from .province_live import ProvinceLive
 
 log = logging.getLogger("web")
 
@@ -135,14 +139,19 @@ def _same(a: object, b: object) -> bool:
             and hmac.compare_digest(a.encode(), b.encode()))
 
 
-def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: Accounts, audit: AuditLog,
+def build_app(settings: WebSettings, live: Live | ProvinceLive, outbound: Outbound | None, accounts: Accounts,
+              audit: AuditLog,
               renderer: Renderer, secret: str, extra_routes=None) -> Starlette:
-    """``extra_routes(staff, page)`` adds staff pages (the reports) that share the login."""
+    """``extra_routes(staff, page)`` adds staff pages (the reports) that share the login. Without
+    ``outbound`` (at the province) there is no hall console or action: ``extra_routes`` brings the
+    province's console."""
     sessions = Sessions(settings.session_hours)
     # per user name, and per address with room for an office behind one NAT address
     by_user = LoginLimiter(settings.login_limits.attempts, settings.login_limits.window_s)
     by_addr = LoginLimiter(settings.login_limits.attempts * 4, settings.login_limits.window_s)
     hub = live.hub
+    # the hall console's routes below exist only at a hall (with ``outbound``), where ``live`` is a Live
+    hall_live, hall_outbound = cast(Live, live), cast(Outbound, outbound)
 
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
         return HTMLResponse(renderer.page(name, reports=extra_routes is not None, **ctx), status_code=status)
@@ -204,9 +213,10 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
             return RedirectResponse("/login", 303)
         account, s = who
         role = "supervisor" if account.may_act else "viewer"
-        sections = await run_in_threadpool(live.sections, role, SECTIONS, s.csrf)
+        sections = await run_in_threadpool(hall_live.sections, role, SECTIONS, s.csrf)
         flash = request.session.pop("flash", None)
-        hall = live.view.config.hall_name if live.view.config else "motcua"
+        config = hall_live.view.config
+        hall = config.hall_name if config else "motcua"
         return page("console.html", account=account, role_name=ROLES[account.role], csrf=s.csrf, page="now",
                     sections=sections, flash=flash, audit=list(audit.recent), hall_name=hall)
 
@@ -220,7 +230,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         # again and is whole. A page just loaded is already current: nothing to redraw under the
         # supervisor's mouse.
         if request.headers.get("last-event-id"):
-            sections = await run_in_threadpool(live.sections, role, SECTIONS, None)
+            sections = await run_in_threadpool(hall_live.sections, role, SECTIONS, None)
             first = [sse("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
         return _stream(f"console:{role}", first)
 
@@ -276,9 +286,9 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
     async def notice(request: Request) -> Response:
         def do(who, form):
             if form.get("do") == "clear":
-                return outbound.notice(who, None)
+                return hall_outbound.notice(who, None)
             hours = form.get("hours") or ""
-            return outbound.notice(who, str(form.get("text", "")).strip(),
+            return hall_outbound.notice(who, str(form.get("text", "")).strip(),
                                    float(hours) if hours in ("1", "4", "10") else None)
         return await act(request, do)
 
@@ -293,7 +303,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
                 fields["officer"] = str(form.get("officer", "")).strip()
             elif action == "transfer":
                 fields["to_area"] = str(form.get("to_area", "")).strip()
-            return outbound.counter(who, n, action, **fields)
+            return hall_outbound.counter(who, n, action, **fields)
         return await act(request, do)
 
     async def cancel(request: Request) -> Response:
@@ -301,11 +311,11 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
             from .outbound import Result
 
             number = str(form.get("number", "")).strip().upper()
-            day = live.view.day
-            row = live.history.by_number(day, number) if NUMBER.match(number) and day else None
+            day = hall_live.view.day
+            row = hall_live.history.by_number(day, number) if NUMBER.match(number) and day else None
             if row is None:
                 return Result(False, f"Không có phiếu {number[:10]} trong ngày hôm nay")
-            return outbound.cancel(who, row.ticket_id, number)
+            return hall_outbound.cancel(who, row.ticket_id, number)
         return await act(request, do)
 
     # ------------------------------------------------------------------ the citizen's page
@@ -353,14 +363,17 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         await asyncio.sleep(0)
         live.stop()
 
-    routes = [
-        Route("/", root), Route("/healthz", healthz),
-        Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
+    hall_console = [
         Route("/console", console), Route("/console/events", console_events),
         Route("/console/notice", notice, methods=["POST"]),
         Route("/console/counter/{n:int}/{action}", counter_action, methods=["POST"]),
         Route("/console/ticket/cancel", cancel, methods=["POST"]),
+    ] if outbound is not None else []
+    routes = [
+        Route("/", root), Route("/healthz", healthz),
+        Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        *hall_console,
         Route("/ve/{token}", citizen), Route("/ve/{token}/events", citizen_events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
