@@ -22,13 +22,32 @@ settings into a :class:`HallInfo`; ``reports.settings.ReportSettings`` is the ``
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .frame import Frame
-from .core import DayFigures, Figures, HourFigures, Report, Stats, build
 from .periods import KINDS, Period, WeeklyCutoff, current, custom, last_complete, period_of, reporting_week_at
 from .records import HallInfo, RatingRecord, Records, Targets, TicketRecord, TransferRecord
-from .text import summary_text
+
+if TYPE_CHECKING:
+    from .core import DayFigures, Figures, HourFigures, Report, Stats, build
+    from .frame import Frame
+    from .text import summary_text
+
+# The figures need numpy (about 13 MB and a second of start-up on a Pi): they load on first use,
+# so what only needs the settings or the periods (the web service's and the collector's
+# settings, the dispatcher's command line) does not pay for them.
+_LAZY = {"Frame": ".frame", "DayFigures": ".core", "Figures": ".core", "HourFigures": ".core", "Report": ".core",
+         "Stats": ".core", "build": ".core", "summary_text": ".text"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "FORMATS", "KINDS", "DayFigures", "Figures", "Frame", "HallInfo", "HourFigures", "Period", "RatingRecord", "Records", "Report",
