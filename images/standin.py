@@ -63,6 +63,9 @@ BENCH = {
     "pad": {"sets": [], "unsets": []},
     "board": {"sets": [], "unsets": []},
     "hub": {"sets": [], "unsets": []},
+    # the signboard's MAX7219 chain is luma's dummy device, as the counter box's matrix
+    "signboard": {"sets": ['panel.driver="dummy"'], "unsets": []},
+    "progress": {"sets": [], "unsets": []},
 }
 # The update test's bad release: the counter daemon cannot start (exit 1, so systemd restarts it).
 BROKEN_COUNTER = ("counter_display/__main__.py::import sys\n\n\ndef main():\n"
@@ -72,7 +75,8 @@ BROKEN_COUNTER = ("counter_display/__main__.py::import sys\n\n\ndef main():\n"
 for _bench in BENCH.values():
     _bench["sets"].append("mqtt.keepalive_s=120")
 DEVICE = {"hub": ("dispatcher", None), "counter": ("counter-3", 3), "kiosk": ("kiosk-1", None),
-          "pad": ("pad-3", 3), "board": ("board-1", None), "announcer": ("announcer-1", None)}
+          "pad": ("pad-3", 3), "board": ("board-1", None), "announcer": ("announcer-1", None),
+          "signboard": ("signboard-1", None), "progress": ("progress-1", None)}
 
 
 def log(msg: str) -> None:
@@ -282,7 +286,7 @@ def boot(base: Path, image: Path, work: Path, role: str, timeout: float) -> tupl
            "-device", "virtio-serial-device", "-chardev", f"file,id=rep,path={report}",
            "-device", "virtconsole,chardev=rep",
            "-display", "none", "-serial", f"file:{console}", "-monitor", "none", "-no-reboot"]
-    if role in ("kiosk", "pad", "board"):
+    if role in ("kiosk", "pad", "board", "progress"):
         cmd += ["-device", "virtio-gpu-pci", "-device", "virtio-tablet-pci"]
     if role == "announcer":
         cmd += ["-audiodev", "none,id=snd0", "-device", "intel-hda", "-device", "hda-output,audiodev=snd0"]
