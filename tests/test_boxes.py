@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -293,3 +294,23 @@ def test_a_command_of_another_role_does_not_break_motcua_on_a_box(monkeypatch, c
     assert args.func(args) == cli.EXIT_USAGE
     assert "motcua tally: not installed on this box (it needs numpy" in capsys.readouterr().err
     assert parser.parse_args(["commission", "--yes"]).yes
+
+
+def test_motcua_command_on_a_box_without_other_roles_libraries():
+    """A box holds only its role's extra: `motcua` still starts there (status, commission, box,
+    voicepack), and a command whose libraries are missing is left out, not a traceback."""
+    blocked = ["numpy", "matplotlib", "openpyxl", "starlette", "uvicorn", "psycopg", "pygame", "luma", "escpos",
+               "qrcode", "barcode", "usb", "serial", "gpiozero"]
+    code = ("import sys\n"
+            f"for name in {blocked!r}: sys.modules[name] = None\n"
+            "from motcua.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    for argv in (["--help"], ["voicepack", "--help"], ["commission", "--help"], ["province", "report"]):
+        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in r.stderr, (argv, r.stderr[-2000:])
+        if argv == ["--help"]:
+            assert r.returncode == 0 and all(c in r.stdout for c in ("status", "commission", "box", "voicepack"))
+        elif argv == ["province", "report"]:
+            assert r.returncode != 0 and "not installed on this box" in r.stderr
+        else:
+            assert r.returncode == 0, (argv, r.stdout, r.stderr)
