@@ -314,3 +314,22 @@ def test_motcua_command_on_a_box_without_other_roles_libraries():
             assert r.returncode != 0 and "not installed on this box" in r.stderr
         else:
             assert r.returncode == 0, (argv, r.stdout, r.stderr)
+
+
+def test_a_bundle_made_with_sudo_belongs_to_the_technician(tmp_path, monkeypatch):
+    """`sudo motcua box bundle …` then `scp -r` as the technician: the folder, password included, is theirs."""
+    import os
+
+    from boxes.cli import _give_to_sudo_user
+
+    folder = tmp_path / "motcua-box-counter-3"
+    (folder / "secrets").mkdir(parents=True)
+    (folder / "secrets" / "mqtt.password").write_text("x")
+    (folder / "secrets" / "mqtt.password").chmod(0o600)
+    monkeypatch.setenv("SUDO_UID", "65534")
+    monkeypatch.setenv("SUDO_GID", "65534")
+    _give_to_sudo_user(folder)
+    owner = 65534 if os.geteuid() == 0 else os.geteuid()  # without root nothing can (or needs to) change hands
+    for p in (folder, folder / "secrets", folder / "secrets" / "mqtt.password"):
+        assert p.stat().st_uid == owner
+    assert (folder / "secrets" / "mqtt.password").stat().st_mode & 0o777 == 0o600
