@@ -61,7 +61,11 @@ def cmd_voicepack(args: argparse.Namespace) -> int:
             print("motcua: espeak-ng is not installed (Debian: apt-get install espeak-ng)", file=sys.stderr)
             return 3
         words = args.words or None
-        m = vp.build(path, words, dialect=args.dialect or "northern")
+        try:
+            m = vp.build(path, words, dialect=args.dialect or "northern")
+        except (vp.PackError, OSError) as exc:
+            print(f"motcua: cannot build the voice pack in {path}: {exc}", file=sys.stderr)
+            return 1
         print(f"{path}: {len(m.clips)} clips")
         return 0
     w = _wording_from(args)

@@ -230,8 +230,16 @@ def speak_to_wav(text: str, path: Path, voice: str = "vi", speed: int = 150, pit
     exe = espeak_binary()
     if exe is None:
         raise PackError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
-    subprocess.run([exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(path), text],
-                   check=True, capture_output=True, timeout=30)
+    # a guard against a hung espeak-ng, not a speed goal: a Pi says a word in a fraction of a second, a
+    # busy emulated box (images/build) in tens of seconds
+    try:
+        subprocess.run([exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(path), text],
+                       check=True, capture_output=True, timeout=180)
+    except subprocess.CalledProcessError as exc:
+        raise PackError(f"espeak-ng failed for {text!r} (exit {exc.returncode}): "
+                        f"{exc.stderr.decode(errors='replace').strip()[-300:]}") from None
+    except subprocess.TimeoutExpired:
+        raise PackError(f"espeak-ng did not finish {text!r} within 180 s") from None
 
 
 def process_clip(samples: array, rate: int, target_rate: int, target_dbfs: float = -20.0) -> array:

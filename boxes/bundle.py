@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 import socket
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -67,7 +68,7 @@ def _release_version(release: Path) -> str:
 
 
 def render_settings(role: Role, *, site: str, device_id: str, counter: int | None, host: str, port: int,
-                    sets: list[str], unsets: list[str] = ()) -> str:
+                    sets: Sequence[str], unsets: Sequence[str] = ()) -> str:
     """The role's shipped example with this box's identity and broker filled in; comments kept."""
     doc = tomlkit.parse((EXAMPLES / role.settings.example).read_text(encoding="utf-8"))
     doc["site"] = site

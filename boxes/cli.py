@@ -43,10 +43,23 @@ def cmd_bundle(args) -> int:
         broker_dir=Path(args.dir), broker_host=args.broker_host, broker_port=args.broker_port,
         time_server=args.time_server, update_url=args.update_url, sets=args.set or [], unsets=args.unset or [],
         debs=Path(args.debs) if args.debs else None))
+    _give_to_sudo_user(made)
     print(f"bundle for {args.device_id} ({args.role}): {made}")
     print("copy it to the box's boot partition as motcua/, then on the box: "
           "sudo bash /boot/firmware/motcua/install.sh   (images/README.md)")
     return 0
+
+
+def _give_to_sudo_user(folder: Path) -> None:
+    """`sudo motcua box bundle` (root reads the broker's registry) leaves the folder to the technician
+    who typed it, so `scp -r` as that user copies the box's password too (its mode stays 0600)."""
+    import os
+
+    uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
+    if os.geteuid() != 0 or not uid or not gid or not uid.isdigit() or not gid.isdigit():
+        return
+    for path in (folder, *folder.rglob("*")):
+        os.chown(path, int(uid), int(gid), follow_symlinks=False)
 
 
 def cmd_release(args) -> int:

@@ -99,10 +99,10 @@ def check_matrix(settings, ask: Ask) -> Result:
 def _pin_factory(gpio):
     if gpio.pin_factory == "default":
         return None
-    from gpiozero import Device
+    from gpiozero import Device  # type: ignore[import-untyped]
 
     if gpio.pin_factory == "mock":
-        from gpiozero.pins.mock import MockFactory
+        from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
 
         Device.pin_factory = Device.pin_factory if isinstance(Device.pin_factory, MockFactory) else MockFactory()
     return Device.pin_factory
@@ -162,7 +162,7 @@ def test_ticket(settings, width: int):
     now = datetime.now(timezone.utc)
     content = TicketContent(hall_name=settings.hall_name or "In thử - motcua", area_name="In thử / Test",
                             number=TEST_NUMBER, ticket_id="commissioning", issued_at=now, waiting_ahead=0,
-                            estimated_wait_min=0, tracking_url=settings.tracking_url.format(ticket_id="test"))
+                            estimated_wait_min=0, tracking_url=settings.tracking_url.format(token="commissioning-test"))
     return renderer.render(content)
 
 
@@ -215,7 +215,7 @@ def check_call(settings, ask: Ask) -> Result:
         amplifier.finished()
     said = " ".join(words)
     return Result("call", ask(f"Did you hear “{said}” through the speakers?"),
-                  f"{rendered.duration_s:.1f} s, relay {amplifier.state()}")
+                  f"{rendered.duration_s:.1f} s, relay {amplifier.state}")
 
 
 def check_screen(settings, ask: Ask, wait_s: float = 30.0) -> Result:

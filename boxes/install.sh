@@ -86,13 +86,23 @@ fi
 
 step "the motcua $BOX_RELEASE virtual environment"
 rel=$PREFIX/releases/$BOX_RELEASE
-if [ ! -x "$rel/venv/bin/motcua" ] || ! "$rel/venv/bin/python" -m pip show motcua 2>/dev/null | grep -qx "Version: $BOX_RELEASE"; then
+installed() { "$rel/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("motcua"))' 2>/dev/null; }
+if [ ! -x "$rel/venv/bin/motcua" ] || [ "$(installed)" != "$BOX_RELEASE" ]; then
     rm -rf "$rel"; mkdir -p "$rel"
     run cp -r "$HERE/release/." "$rel/"
     venv_opts=()
     [ "$BOX_SYSTEM_SITE_PACKAGES" = True ] && venv_opts+=(--system-site-packages)
-    run python3 -m venv "${venv_opts[@]}" "$rel/venv"
-    "$rel/venv/bin/python" -m pip install --no-index --find-links "$rel/wheels" -c "$rel/constraints.txt" \
+    # pip runs from the OS's own pip wheel (python3-venv brings it) rather than being installed into
+    # the venv first: the venv holds only what the box runs, and is made in seconds, not minutes
+    pipwhl=$(ls /usr/share/python-wheels/pip-*.whl 2>/dev/null | sort -V | tail -1)
+    if [ -n "$pipwhl" ]; then
+        run python3 -m venv --without-pip "${venv_opts[@]}" "$rel/venv"
+        pip=("$rel/venv/bin/python" "$pipwhl/pip")
+    else
+        run python3 -m venv "${venv_opts[@]}" "$rel/venv"
+        pip=("$rel/venv/bin/python" -m pip)
+    fi
+    "${pip[@]}" install --no-index --find-links "$rel/wheels" -c "$rel/constraints.txt" \
         "motcua[$BOX_EXTRA]==$BOX_RELEASE" >>"$LOG" 2>&1 || { rm -rf "$rel/venv"; fail "pip could not install motcua[$BOX_EXTRA]==$BOX_RELEASE from $rel/wheels"; }
     CHANGED=yes
 fi

@@ -113,6 +113,8 @@ def sign(manifest: Path, ca_key: Path) -> Path:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):  # the site CA's key is EC (motcua.broker.certs)
+        raise ReleaseError(f"{ca_key} is not the site CA's EC key: cannot sign the release")
     sig = manifest.with_name(manifest.name + ".sig")
     sig.write_bytes(key.sign(manifest.read_bytes(), ec.ECDSA(hashes.SHA256())))
     return sig

@@ -161,9 +161,14 @@ def install_release(url: str, version: str, box: dict) -> Path:
     venv_cmd = ["python3", "-m", "venv"]  # the OS's Python, not the venv this command runs from
     if box.get("system_site_packages"):
         venv_cmd.append("--system-site-packages")
+    # as install.sh: pip from the OS's pip wheel (python3-venv brings it), none inside the venv
+    pip_wheels = sorted(Path("/usr/share/python-wheels").glob("pip-*.whl"))
+    pip = [str(pip_wheels[-1] / "pip")] if pip_wheels else ["-m", "pip"]
+    if pip_wheels:
+        venv_cmd.append("--without-pip")
     subprocess.run([*venv_cmd, str(rel / "venv")], check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull}
-    r = subprocess.run([str(rel / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index",
+    r = subprocess.run([str(rel / "venv" / "bin" / "python"), *pip, "install", "-q", "--no-index",
                         "--disable-pip-version-check", "--find-links", str(rel / "wheels"),
                         "-c", str(rel / "constraints.txt"), f"motcua[{box['extra']}]=={version}"],
                        capture_output=True, text=True, env=env)

@@ -14,7 +14,11 @@ bash "$BUNDLE/install.sh" >/tmp/install.out 2>&1
 rc=$?
 sed 's/^/STANDIN install_log /' /tmp/install.out >/dev/hvc0
 report install_rc "$rc"
+# a failed step: the end of its log, what a technician reads next (install.sh names the file)
+[ "$rc" = 0 ] || tail -40 /var/log/motcua-install.log | sed 's/^/STANDIN install_log_tail /' >/dev/hvc0
 report install_done "$(uptime_s)"
+# when each step started (install.sh's log, one line per step): where the time went
+grep -E '^[0-9T:+-]+ step ' /var/log/motcua-install.log | sed 's/^/STANDIN install_step /' >/dev/hvc0
 if [ -n "${CHECK_IDEMPOTENT:-}" ]; then
     bash "$BUNDLE/install.sh" >/tmp/install2.out 2>&1
     report install_again_rc "$?"

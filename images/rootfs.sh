@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Debian arm64 stand-in of a box's OS (what Raspberry Pi OS Lite 64-bit
 # gives a real box) into $1, with its kernel and initrd next to it.
-# Slow part: packages configured under qemu-user-static. The initramfs holds only what
+# Slow part: packages configured under qemu-user-static (dpkg without fsync: a scratch tree). The initramfs holds only what
 # a virtio disk with ext4 needs (MODULES=list), set before the kernel is installed, so
 # the one mkinitramfs the kernel's postinst runs is short.
 set -euo pipefail
@@ -42,7 +42,8 @@ update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp"
 mmdebstrap --arch=arm64 --variant=minbase --include="$include" \
-    --dpkgopt=force-confold --dpkgopt=force-confdef \
+    --dpkgopt=force-confold --dpkgopt=force-confdef --dpkgopt=force-unsafe-io \
+    --aptopt='Acquire::Languages "none"' \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools"' \
     --essential-hook='printf "MODULES=list\nBUSYBOX=auto\nCOMPRESS=gzip\nRUNSIZE=10%%\nFSTYPE=auto\n" > "$1/etc/initramfs-tools/initramfs.conf"' \
     --essential-hook='printf "virtio_pci\nvirtio_mmio\nvirtio_blk\next4\n" > "$1/etc/initramfs-tools/modules"' \

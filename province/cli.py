@@ -13,6 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+# at load time, not in register(): on a box without the reports' libraries (numpy; every box but the
+# central one) loading this module fails, and `motcua` leaves the province command out (motcua/cli.py)
+from reports.cli import add_period_arguments
+
 
 def _settings(args: argparse.Namespace):
     from motcua.settings import load_settings
@@ -118,8 +122,6 @@ def register(subparsers) -> None:
     st.add_argument("--timezone", default="Asia/Ho_Chi_Minh", help="whose 'today'")
     st.add_argument("--day", help="the service day YYYY-MM-DD (default today)")
     st.set_defaults(func=cmd_status)
-
-    from reports.cli import add_period_arguments
 
     rp = sub.add_parser("report", help="the leadership reports over every hall, and per hall (XLSX, PDF, CSV, PNG)")
     add_period_arguments(rp)

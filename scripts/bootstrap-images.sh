@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # What images/build needs on the build machine (Debian bookworm, root): the arm64 root
-# filesystem builder and emulators, and OCR to read back the ticket the stand-in kiosk prints.
+# filesystem builder and emulators, the boot partition's FAT tools, and OCR to read back the ticket the stand-in kiosk prints.
 # Safe to run again.
 set -euo pipefail
 need=()
 for cmd_pkg in mmdebstrap:mmdebstrap qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static \
-               update-binfmts:binfmt-support mke2fs:e2fsprogs tesseract:tesseract-ocr arch-test:arch-test; do
+               update-binfmts:binfmt-support mke2fs:e2fsprogs tesseract:tesseract-ocr arch-test:arch-test \
+               mkfs.vfat:dosfstools mcopy:mtools qemu-img:qemu-utils; do
     command -v "${cmd_pkg%%:*}" >/dev/null 2>&1 || need+=("${cmd_pkg#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -293,3 +294,53 @@ def test_a_command_of_another_role_does_not_break_motcua_on_a_box(monkeypatch, c
     assert args.func(args) == cli.EXIT_USAGE
     assert "motcua tally: not installed on this box (it needs numpy" in capsys.readouterr().err
     assert parser.parse_args(["commission", "--yes"]).yes
+
+
+def test_motcua_command_on_a_box_without_other_roles_libraries():
+    """A box holds only its role's extra: `motcua` still starts there (status, commission, box,
+    voicepack), and a command whose libraries are missing is left out, not a traceback."""
+    blocked = ["numpy", "matplotlib", "openpyxl", "starlette", "uvicorn", "psycopg", "pygame", "luma", "escpos",
+               "qrcode", "barcode", "usb", "serial", "gpiozero"]
+    code = ("import sys\n"
+            f"for name in {blocked!r}: sys.modules[name] = None\n"
+            "from motcua.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    for argv in (["--help"], ["voicepack", "--help"], ["commission", "--help"], ["province", "report"]):
+        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in r.stderr, (argv, r.stderr[-2000:])
+        if argv == ["--help"]:
+            assert r.returncode == 0 and all(c in r.stdout for c in ("status", "commission", "box", "voicepack"))
+        elif argv == ["province", "report"]:
+            assert r.returncode != 0 and "not installed on this box" in r.stderr
+        else:
+            assert r.returncode == 0, (argv, r.stdout, r.stderr)
+
+
+def test_a_bundle_made_with_sudo_belongs_to_the_technician(tmp_path, monkeypatch):
+    """`sudo motcua box bundle …` then `scp -r` as the technician: the folder, password included, is theirs."""
+    import os
+
+    from boxes.cli import _give_to_sudo_user
+
+    folder = tmp_path / "motcua-box-counter-3"
+    (folder / "secrets").mkdir(parents=True)
+    (folder / "secrets" / "mqtt.password").write_text("x")
+    (folder / "secrets" / "mqtt.password").chmod(0o600)
+    monkeypatch.setenv("SUDO_UID", "65534")
+    monkeypatch.setenv("SUDO_GID", "65534")
+    _give_to_sudo_user(folder)
+    owner = 65534 if os.geteuid() == 0 else os.geteuid()  # without root nothing can (or needs to) change hands
+    for p in (folder, folder / "secrets", folder / "secrets" / "mqtt.password"):
+        assert p.stat().st_uid == owner
+    assert (folder / "secrets" / "mqtt.password").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_commissioning_test_ticket_renders_with_the_shipped_kiosk_settings():
+    """`motcua commission --only printer` on a kiosk: the test ticket (its QR from tracking_url) renders."""
+    from boxes import commission
+    from kiosk_ticket.config import KioskSettings
+    from motcua.settings import load_settings
+
+    settings = load_settings(KioskSettings, "kiosk", str(Path(__file__).parent.parent / "examples" / "kiosk.toml"))
+    picture = commission.test_ticket(settings, 576)
+    assert picture.width == 576 and picture.height > 300
