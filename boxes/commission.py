@@ -99,10 +99,10 @@ def check_matrix(settings, ask: Ask) -> Result:
 def _pin_factory(gpio):
     if gpio.pin_factory == "default":
         return None
-    from gpiozero import Device  # type: ignore[import-untyped]
+    from gpiozero import Device
 
     if gpio.pin_factory == "mock":
-        from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
+        from gpiozero.pins.mock import MockFactory
 
         Device.pin_factory = Device.pin_factory if isinstance(Device.pin_factory, MockFactory) else MockFactory()
     return Device.pin_factory
