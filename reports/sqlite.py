@@ -98,12 +98,9 @@ def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str,
     """Run ``SELECT <columns> <rest>`` and return each column as a numpy array: times as float64
     (NaN for never), ints as int64 (-1 for NULL), keys as fixed-width bytes; and whether the keys
     came as hex."""
-    # numbers first in each row, so they are read all at once as one block of digits
-    order = sorted(range(len(columns)), key=lambda i: columns[i][0] == KEY)
-    ordered = [columns[i] for i in order]
     key_width = None
     while True:
-        specs = [_spec(kind, sql, key_width) for kind, sql in ordered]
+        specs = [_spec(kind, sql, key_width) for kind, sql in columns]
         row = sum(w for _, _, w in specs)
         text, n = db.execute(
             f"SELECT CAST(group_concat(printf('{''.join(f for f, _, _ in specs)}', "
@@ -117,32 +114,29 @@ def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str,
             f"SELECT {', '.join(f'IFNULL(max(length(CAST({k} AS BLOB))), 0)' for k in keys) or '0'} {rest}",
             args).fetchone())
     buf = np.frombuffer(text or b"", dtype=np.uint8).reshape(n, row)
-    m = sum(1 for kind, _ in ordered if kind != KEY)
-    numbers = _numbers(buf[:, :m * NUMBER_CHARS], m)
-    out: list[np.ndarray] = [np.zeros(0)] * len(columns)
-    at = m * NUMBER_CHARS
-    for j, (i, (kind, _), (_, _, width)) in enumerate(zip(order, ordered, specs)):
+    out: list[np.ndarray] = []
+    at = 0
+    for (kind, _), (_, _, width) in zip(columns, specs):
+        block = buf[:, at:at + width]
+        at += width
         if kind == KEY:
-            out[i] = np.ascontiguousarray(buf[:, at:at + width]).view(f"S{width}").reshape(n)
-            at += width
+            out.append(np.ascontiguousarray(block).view(f"S{width}").reshape(n))
         elif kind == TIME:
-            values = numbers[:, j]
-            times = values.astype(np.float64)
-            times[values <= 0] = np.nan
-            out[i] = times
+            times = _number(block, np.float64)  # exact: whole seconds are far below 2**53
+            times[times <= 0] = np.nan
+            out.append(times)
         else:
-            out[i] = np.ascontiguousarray(numbers[:, j])
+            out.append(_number(block, np.int64))
     return out, key_width is not None
 
 
-def _numbers(block: np.ndarray, m: int) -> np.ndarray:
-    """``m`` whole numbers a row, each written by printf('%012d') (a leading '-' for negatives):
-    an (n, m) array. One pass of C over the digits (a dot product with the places' powers of ten)."""
-    digits = block.reshape(len(block), m, NUMBER_CHARS)
-    places = 10 ** np.arange(NUMBER_CHARS - 1, -1, -1, dtype=np.int64)
-    values = np.einsum("nmk,k->nm", digits, places, dtype=np.int64)
+def _number(block: np.ndarray, dtype) -> np.ndarray:
+    """Whole numbers written by printf('%012d') (a leading '-' for negatives), one a row: one pass
+    of C over the digits (their dot product with the places' powers of ten)."""
+    places = 10 ** np.arange(block.shape[1] - 1, -1, -1, dtype=np.int64)
+    values = np.einsum("nk,k->n", block, places.astype(dtype), dtype=dtype)
     values -= ord("0") * int(places.sum())  # each digit's '0'
-    negative = digits[:, :, 0] == ord("-")
+    negative = block[:, 0] == ord("-")
     if negative.any():  # '-' stood where a digit 0 would: take it out, and turn the sign
         values[negative] = -(values[negative] - (ord("-") - ord("0")) * int(places[0]))
     return values
