@@ -139,6 +139,11 @@ class Report:
     days: list[DayFigures]
 
     @property
+    def previous_total(self) -> Figures:
+        """The hall's figures over the previous period (``build`` always computes them)."""
+        return self.total.previous or Figures("hall", self.hall.name)
+
+    @property
     def empty(self) -> bool:
         """Nothing happened in the period: the report says so instead of showing zeros."""
         return not self.total.active
@@ -183,6 +188,7 @@ class _Side:
         self.total: dict[str, int] = {}
         self.stats: dict[str, dict[str, list[Stats]]] = {g: {} for g in GROUPINGS}
         self.total_stats: dict[str, Stats] = {}
+        self.rated_rows = np.zeros(0, dtype=np.int64)  # the ratings given in the period
 
     def inside(self, t: np.ndarray) -> np.ndarray:
         return (t >= self.start) & (t < self.end)
@@ -237,7 +243,7 @@ def _compute(f: Frame, side: _Side, first: tuple[np.ndarray, np.ndarray, np.ndar
 
 def _extras(f: Frame, rows: np.ndarray, grouping: str | None, sizes: dict[str, int]):
     """Reasons (of the not satisfied) and indicator means, per key of a grouping or for the hall."""
-    codes = {"area": f.r_area, "counter": f.r_counter, "officer": f.r_officer}.get(grouping)
+    codes = {"area": f.r_area, "counter": f.r_counter, "officer": f.r_officer}.get(grouping) if grouping else None
     n = sizes[grouping] if grouping else 1
     reasons: list[Counter[str]] = [Counter() for _ in range(n)]
     sums: list[Counter[str]] = [Counter() for _ in range(n)]
@@ -324,7 +330,7 @@ class _Local:
         self.q0 = int((start - 2 * 86400) // 900)  # tickets issued before the period, called in it
         q1 = int((end + 2 * 86400) // 900)
         self.offsets = np.fromiter(
-            (datetime.fromtimestamp(q * 900, self.tz).utcoffset().total_seconds() for q in range(self.q0, q1 + 1)),
+            (_offset(datetime.fromtimestamp(q * 900, self.tz)) for q in range(self.q0, q1 + 1)),
             dtype=np.float64, count=q1 + 1 - self.q0)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
@@ -333,6 +339,12 @@ class _Local:
             return t
         q = np.clip((t // 900).astype(np.int64) - self.q0, 0, len(self.offsets) - 1)
         return t + self.offsets[q]
+
+
+def _offset(local: datetime) -> float:
+    """Seconds ahead of UTC (an aware datetime from a ZoneInfo always has an offset)."""
+    offset = local.utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
 
 
 def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: np.ndarray):

@@ -143,7 +143,7 @@ class Frame:
         f.area = f.areas.codes([key(t.site, t.area) for t in ts])
         f.counter = f.counters.codes([key(t.site, t.counter) for t in ts])
         f.officer = f.officers.codes([key(t.site, t.officer) for t in ts])
-        rows = {(t.site, t.ticket_id): i for i, t in enumerate(ts)}
+        rows: dict[tuple[str, str | None], int] = {(t.site, t.ticket_id): i for i, t in enumerate(ts)}
         xs, m = records.transfers, len(records.transfers)
         f.x_at = times((x.at.timestamp() for x in xs), m)
         f.x_called = times((x.called_at.timestamp() if x.called_at else None for x in xs), m)

@@ -349,7 +349,7 @@ def _logged_transfers(db: sqlite3.Connection, lo: datetime, hi: datetime, site: 
            "AND applied_at >= ? AND applied_at < ?")
     if has_table:
         sql += " AND command_id NOT IN (SELECT command_id FROM transfers)"
-    out = []
+    out: list[TransferRecord] = []
     try:
         rows = db.execute(sql, (_iso(lo), _iso(hi))).fetchall()
     except sqlite3.OperationalError:  # no command log either
