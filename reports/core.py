@@ -189,6 +189,7 @@ class _Side:
         self.stats: dict[str, dict[str, list[Stats]]] = {g: {} for g in GROUPINGS}
         self.total_stats: dict[str, Stats] = {}
         self.rated_rows = np.zeros(0, dtype=np.int64)  # the ratings given in the period
+        self.sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (values, the order sorting them)
 
     def inside(self, t: np.ndarray) -> np.ndarray:
         return (t >= self.start) & (t < self.end)
@@ -206,6 +207,7 @@ class _Side:
 
     def stat(self, name: str, values: np.ndarray, area, counter, officer) -> None:
         order = _sorting(values)
+        self.sorted[name] = (values, order)
         self.total_stats[name] = Stats.of_sorted(values[order])
         for g, codes in (("area", area), ("counter", counter), ("officer", officer)):
             self.stats[g][name] = _stats_by(values, codes, self.sizes[g], order)
@@ -323,15 +325,22 @@ def _epoch(dt: datetime) -> float:
 
 
 class _Local:
-    """Local hours and day numbers of many UTC instants (offsets looked up once per quarter hour)."""
+    """Local hours and day numbers of many UTC instants (the zone's offset per quarter hour, looked
+    up once a day, and every quarter hour of a day whose offset changes: a zone never changes it
+    twice within a day)."""
 
     def __init__(self, tz: str, start: float, end: float):
         self.tz = ZoneInfo(tz)
         self.q0 = int((start - 2 * 86400) // 900)  # tickets issued before the period, called in it
         q1 = int((end + 2 * 86400) // 900)
-        self.offsets = np.fromiter(
-            (_offset(datetime.fromtimestamp(q * 900, self.tz)) for q in range(self.q0, q1 + 1)),
-            dtype=np.float64, count=q1 + 1 - self.q0)
+        per_day = 96
+        daily = [_offset(datetime.fromtimestamp((self.q0 + d) * 900, self.tz))
+                 for d in range(0, q1 + 1 - self.q0 + per_day, per_day)]
+        offsets = np.repeat(np.array(daily[:-1], dtype=np.float64), per_day)[:q1 + 1 - self.q0]
+        for d in np.flatnonzero(np.diff(daily)).tolist():  # a day when the clocks change
+            for q in range(d * per_day, min((d + 1) * per_day, len(offsets))):
+                offsets[q] = _offset(datetime.fromtimestamp((self.q0 + q) * 900, self.tz))
+        self.offsets = offsets
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         """Local time as seconds since the epoch, as if the zone were UTC (``t`` within the period)."""
@@ -363,8 +372,8 @@ def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: 
     hour_issued = np.bincount(hour(f.issued[issued_in]), minlength=24)
     hour_served = np.bincount(hour(f.finished[served]), minlength=24)
     waited = inside(first_at)
-    waits = (first_at[waited] - f.issued[waited]) / 60
-    hour_wait = _stats_by(waits, hour(f.issued[waited]), 24)
+    waits, order = side.sorted["wait"]  # the same waits as the period's, sorted once
+    hour_wait = _stats_by(waits, hour(f.issued[waited]), 24, order)
 
     def per_day(t: np.ndarray) -> np.ndarray:
         d = day(t)
@@ -377,7 +386,7 @@ def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: 
     day_issued, day_served = per_day(f.issued[issued_in]), per_day(f.finished[served])
     day_no_show, day_rated, day_good = per_day(f.skipped[no_show]), per_day(given[rated_in]), per_day(given[good_in])
     wd = day(first_at[waited])
-    day_wait = _stats_by(waits, np.where((wd >= 0) & (wd < nd), wd, -1), nd)
+    day_wait = _stats_by(waits, np.where((wd >= 0) & (wd < nd), wd, -1), nd, order)
     hours = [HourFigures(h, int(hour_issued[h]), int(hour_served[h]), hour_wait[h]) for h in range(24)]
     out = [DayFigures(d, int(day_issued[i]), int(day_served[i]), int(day_no_show[i]), int(day_rated[i]),
                       _pct(int(day_good[i]), int(day_rated[i])), day_wait[i]) for i, d in enumerate(days)]
