@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .frame import LEVELS, STATUSES, Frame
+from .frame import LEVELS, STATUSES, Frame, Keys
 from .records import RatingRecord, Records, TicketRecord, TransferRecord
 
 MARGIN = timedelta(days=2)  # a ticket's events all fall within a day or so of its issue
@@ -93,11 +93,9 @@ def _spec(kind: str, sql: str, key_width: int | None) -> tuple[str, str, int]:
     return f"%-{2 * key_width}s", f"hex({sql})", 2 * key_width
 
 
-def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str,
-           args: tuple) -> tuple[list[np.ndarray], bool]:
-    """Run ``SELECT <columns> <rest>`` and return each column as a numpy array: times as float64
-    (NaN for never), ints as int64 (-1 for NULL), keys as fixed-width bytes; and whether the keys
-    came as hex."""
+def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, args: tuple) -> list:
+    """Run ``SELECT <columns> <rest>`` and return each column: times as float64 (NaN for never),
+    ints as int64 (-1 for NULL), numpy arrays; keys as (distinct keys, each row's index among them)."""
     key_width = None
     while True:
         specs = [_spec(kind, sql, key_width) for kind, sql in columns]
@@ -114,20 +112,20 @@ def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str,
             f"SELECT {', '.join(f'IFNULL(max(length(CAST({k} AS BLOB))), 0)' for k in keys) or '0'} {rest}",
             args).fetchone())
     buf = np.frombuffer(text or b"", dtype=np.uint8).reshape(n, row)
-    out: list[np.ndarray] = []
+    out: list = []
     at = 0
     for (kind, _), (_, _, width) in zip(columns, specs):
         block = buf[:, at:at + width]
         at += width
         if kind == KEY:
-            out.append(np.ascontiguousarray(block).view(f"S{width}").reshape(n))
+            out.append(_distinct(np.ascontiguousarray(block).view(f"S{width}").reshape(n), key_width is not None))
         elif kind == TIME:
             times = _number(block, np.float64)  # exact: whole seconds are far below 2**53
             times[times <= 0] = np.nan
             out.append(times)
         else:
             out.append(_number(block, np.int64))
-    return out, key_width is not None
+    return out
 
 
 def _number(block: np.ndarray, dtype) -> np.ndarray:
@@ -142,15 +140,16 @@ def _number(block: np.ndarray, dtype) -> np.ndarray:
     return values
 
 
-def _key_codes(keys, column: np.ndarray, hexed: bool) -> np.ndarray:
-    """Codes (``Keys``) of a column of fixed-width keys (hex text if ``hexed``); a blank key is -1.
+def _distinct(column: np.ndarray, hexed: bool) -> tuple[list[str], np.ndarray]:
+    """The distinct keys of a column of fixed-width keys (hex text if ``hexed``), and for every row
+    the index of its key among them. Pure numpy on the reader's own arrays: runs in its thread.
 
     The few distinct values are found through a 64-bit mix of each key's bytes (hashing integers,
     no sort of strings), and every row is then checked against its value's first row, so a
     collision can never merge two keys: it falls back to comparing the text."""
     n = len(column)
     if not n:
-        return np.zeros(0, dtype=np.int32)
+        return [], np.zeros(0, dtype=np.int64)
     width = column.dtype.itemsize
     raw = np.frombuffer(column.tobytes(), dtype=np.uint8).reshape(n, width)
     if width % 8:
@@ -170,8 +169,14 @@ def _key_codes(keys, column: np.ndarray, hexed: bool) -> np.ndarray:
     if not np.array_equal(values[inverse], column):
         values, inverse = np.unique(column, return_inverse=True)
     names = [bytes.fromhex(v.decode().rstrip()) if hexed else v.rstrip(b" ") for v in values.tolist()]
-    table = np.array([keys.code(v.decode("utf-8", "replace")) for v in names], dtype=np.int32)
-    return table[inverse.reshape(n)]
+    return [v.decode("utf-8", "replace") for v in names], inverse.reshape(n)
+
+
+def _key_codes(keys: Keys, distinct: tuple[list[str], np.ndarray]) -> np.ndarray:
+    """Codes (``Keys``) of a column read by :func:`_distinct`; a blank key is -1."""
+    names, inverse = distinct
+    return np.array([keys.code(v) for v in names], dtype=np.int32)[inverse] if names else \
+        np.zeros(len(inverse), dtype=np.int32)
 
 
 def _code_of(column: str, keys: tuple) -> str:
@@ -223,14 +228,14 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
          (INT, "r.counter"), (INT, "r.rowid"), (INT, "(r.reasons != '[]' OR r.indicators IS NOT NULL)"),
          (KEY, "r.officer"), (KEY, "r.area")],
         f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
-    (tickets, t_hex), (ratings, r_hex) = _fetch_all(database, [tickets_query, ratings_query])
+    tickets, ratings = _fetch_all(database, [tickets_query, ratings_query])
     f.issued, f.called, f.finished, f.skipped, status, counter, rowids, issue_area, area, officer = tickets
     del tickets
     f.status = np.where(status < 0, 0, status).astype(np.int8)  # as the records path: an unknown status counts as waiting
-    f.issue_area = _key_codes(f.areas, issue_area, t_hex)
-    f.area = _key_codes(f.areas, area, t_hex)
+    f.issue_area = _key_codes(f.areas, issue_area)
+    f.area = _key_codes(f.areas, area)
     f.counter = _counter_codes(f, counter)
-    f.officer = _key_codes(f.officers, officer, t_hex)
+    f.officer = _key_codes(f.officers, officer)
     order = np.argsort(rowids, kind="stable")
     if not np.array_equal(order, np.arange(len(rowids))):  # scanned through an index: put rows in table order
         for name in ("issued", "called", "finished", "skipped", "status", "issue_area", "area", "counter", "officer"):
@@ -238,11 +243,11 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
         rowids = rowids[order]
 
     if has_table:
-        (x_at, x_called, x_counter, x_ticket, x_officer, x_area), x_hex = _fixed(
+        x_at, x_called, x_counter, x_ticket, x_officers, x_areas = _fixed(
             db, [(TIME, "x.at"), (TIME, "x.called_at"), (INT, "x.counter"), (INT, "t.rowid"),
                  (KEY, "x.officer"), (KEY, "x.from_area")],
             "FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id WHERE x.at >= ? AND x.at < ?", x_range)
-        x_officer, x_area = _key_codes(f.officers, x_officer, x_hex), _key_codes(f.areas, x_area, x_hex)
+        x_officer, x_area = _key_codes(f.officers, x_officers), _key_codes(f.areas, x_areas)
     else:
         x_at = x_called = np.zeros(0)
         x_counter = x_ticket = np.zeros(0, dtype=np.int64)
@@ -266,15 +271,15 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
 
     f.r_rated, f.r_received, f.r_served, level, r_counter, r_rowids, extra, r_officer, r_area = ratings
     del ratings
+    f.r_officer = _key_codes(f.officers, r_officer)
+    f.r_area = _key_codes(f.areas, r_area)
     order = np.argsort(r_rowids, kind="stable")
     if not np.array_equal(order, np.arange(len(r_rowids))):
         f.r_rated, f.r_received, f.r_served = f.r_rated[order], f.r_received[order], f.r_served[order]
         level, r_counter, r_rowids, extra = level[order], r_counter[order], r_rowids[order], extra[order]
-        r_officer, r_area = r_officer[order], r_area[order]
+        f.r_officer, f.r_area = f.r_officer[order], f.r_area[order]
     f.r_level = level.astype(np.int8)
     f.r_counter = _counter_codes(f, r_counter)
-    f.r_officer = _key_codes(f.officers, r_officer, r_hex)
-    f.r_area = _key_codes(f.areas, r_area, r_hex)
     f.r_extra = extra == 1
     # reasons and indicator forms: only the few ratings that have them, parsed as one JSON document
     f.r_reasons = [()] * len(r_rowids)
