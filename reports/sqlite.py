@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -184,23 +186,23 @@ def _code_of(column: str, keys: tuple) -> str:
     return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(keys)) + " ELSE -1 END"
 
 
-def _fetch_all(database: Path, queries: list[tuple]) -> list:
-    """Run read-only queries at once, each on its own connection: SQLite works without the GIL,
+def _fetch_all(database: Path, readers: list[Callable[[sqlite3.Connection], Any]]) -> list:
+    """Run read-only readers at once, each on its own connection: SQLite works without the GIL,
     so a year's tickets and ratings are read side by side on two cores."""
-    results: list = [None] * len(queries)
+    results: list = [None] * len(readers)
     errors: list[BaseException] = []
 
-    def run(i: int, columns: list, rest: str, args: tuple) -> None:
+    def run(i: int, reader: Callable[[sqlite3.Connection], Any]) -> None:
         try:
             db = sqlite3.connect(database.resolve().as_uri() + "?mode=ro", uri=True)
             try:
-                results[i] = _fixed(db, columns, rest, args)
+                results[i] = reader(db)
             finally:
                 db.close()
         except BaseException as exc:  # noqa: BLE001 - raised again below, in the caller's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, *q), name="motcua-report-read") for i, q in enumerate(queries)]
+    threads = [threading.Thread(target=run, args=(i, r), name="motcua-report-read") for i, r in enumerate(readers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -223,12 +225,22 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
          (KEY, "issue_area"), (KEY, "area"), (KEY, "officer")],
         "FROM tickets WHERE day >= ? AND day <= ?", days)
     where = "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
+    has_extra = "r.reasons != '[]' OR r.indicators IS NOT NULL"
     ratings_query = (
         [(TIME, "r.rated_at"), (TIME, "r.received_at"), (TIME, "t.finished_at"), (INT, _code_of("r.level", LEVELS)),
-         (INT, "r.counter"), (INT, "r.rowid"), (INT, "(r.reasons != '[]' OR r.indicators IS NOT NULL)"),
-         (KEY, "r.officer"), (KEY, "r.area")],
+         (INT, "r.counter"), (INT, "r.rowid"), (INT, f"({has_extra})"), (KEY, "r.officer"), (KEY, "r.area")],
         f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
-    tickets, ratings = _fetch_all(database, [tickets_query, ratings_query])
+    extras_query = ("SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
+                    f"{where} AND ({has_extra})")
+
+    def read_ratings(db: sqlite3.Connection) -> tuple[list, list]:
+        columns = _fixed(db, *ratings_query)
+        if not (columns[6] == 1).any():  # the has_extra column: no rating carries reasons or indicators
+            return columns, []
+        # reasons and indicator forms: only the few ratings that have them, as one JSON document
+        return columns, json.loads(db.execute(extras_query, r_range).fetchone()[0])
+
+    tickets, (ratings, found) = _fetch_all(database, [lambda db: _fixed(db, *tickets_query), read_ratings])
     f.issued, f.called, f.finished, f.skipped, status, counter, rowids, issue_area, area, officer = tickets
     del tickets
     f.status = np.where(status < 0, 0, status).astype(np.int8)  # as the records path: an unknown status counts as waiting
@@ -281,15 +293,9 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     f.r_level = level.astype(np.int8)
     f.r_counter = _counter_codes(f, r_counter)
     f.r_extra = extra == 1
-    # reasons and indicator forms: only the few ratings that have them, parsed as one JSON document
     f.r_reasons = [()] * len(r_rowids)
     f.r_indicators = [None] * len(r_rowids)
-    if f.r_extra.any():
-        (texts,) = db.execute(
-            "SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
-            f"{where} "
-            "AND (r.reasons != '[]' OR r.indicators IS NOT NULL)", r_range).fetchone()
-        found = json.loads(texts)
+    if found:
         at = np.searchsorted(r_rowids, np.array([row[0] for row in found], dtype=np.int64))
         for i, (rowid, reasons, indicators) in zip(at.tolist(), found):
             if i < len(r_rowids) and r_rowids[i] == rowid:
