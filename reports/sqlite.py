@@ -227,18 +227,20 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     where = "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
     has_extra = "r.reasons != '[]' OR r.indicators IS NOT NULL"
     ratings_query = (
-        [(TIME, "r.rated_at"), (TIME, "r.received_at"), (TIME, "t.finished_at"), (INT, _code_of("r.level", LEVELS)),
+        [(TIME, "r.rated_at"), (TIME, "r.received_at"), (INT, "t.rowid"), (INT, _code_of("r.level", LEVELS)),
          (INT, "r.counter"), (INT, "r.rowid"), (INT, f"({has_extra})"), (KEY, "r.officer"), (KEY, "r.area")],
         f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
+    # (the rated ticket's row only, from its index: its finish is in the tickets read beside)
     extras_query = ("SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
-                    f"{where} AND ({has_extra})")
+                    "WHERE r.rowid IN (SELECT value FROM json_each(?))")
 
     def read_ratings(db: sqlite3.Connection) -> tuple[list, list]:
         columns = _fixed(db, *ratings_query)
-        if not (columns[6] == 1).any():  # the has_extra column: no rating carries reasons or indicators
+        extra = columns[5][columns[6] == 1]  # the rowids of the ratings with reasons or indicators
+        if not len(extra):
             return columns, []
         # reasons and indicator forms: only the few ratings that have them, as one JSON document
-        return columns, json.loads(db.execute(extras_query, r_range).fetchone()[0])
+        return columns, json.loads(db.execute(extras_query, (json.dumps(extra.tolist()),)).fetchone()[0])
 
     tickets, (ratings, found) = _fetch_all(database, [lambda db: _fixed(db, *tickets_query), read_ratings])
     f.issued, f.called, f.finished, f.skipped, status, counter, rowids, issue_area, area, officer = tickets
@@ -281,17 +283,18 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     else:
         f.x_ticket = np.full(len(x_ticket), -1, dtype=np.int64)
 
-    f.r_rated, f.r_received, f.r_served, level, r_counter, r_rowids, extra, r_officer, r_area = ratings
+    f.r_rated, f.r_received, r_ticket, level, r_counter, r_rowids, extra, r_officer, r_area = ratings
     del ratings
     f.r_officer = _key_codes(f.officers, r_officer)
     f.r_area = _key_codes(f.areas, r_area)
     order = np.argsort(r_rowids, kind="stable")
     if not np.array_equal(order, np.arange(len(r_rowids))):
-        f.r_rated, f.r_received, f.r_served = f.r_rated[order], f.r_received[order], f.r_served[order]
+        f.r_rated, f.r_received, r_ticket = f.r_rated[order], f.r_received[order], r_ticket[order]
         level, r_counter, r_rowids, extra = level[order], r_counter[order], r_rowids[order], extra[order]
         f.r_officer, f.r_area = f.r_officer[order], f.r_area[order]
     f.r_level = level.astype(np.int8)
     f.r_counter = _counter_codes(f, r_counter)
+    f.r_served = _served(db, r_ticket, rowids, f.finished)
     f.r_extra = extra == 1
     f.r_reasons = [()] * len(r_rowids)
     f.r_indicators = [None] * len(r_rowids)
@@ -302,6 +305,26 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
                 f.r_reasons[i] = tuple(reasons or ())
                 f.r_indicators[i] = indicators
     return f
+
+
+def _served(db: sqlite3.Connection, tickets: np.ndarray, rowids: np.ndarray, finished: np.ndarray) -> np.ndarray:
+    """When each rated ticket (a tickets rowid, -1 for none) was finished: from the tickets already
+    read (``rowids`` sorted, ``finished`` beside them), or, for a ticket from before them (a pad
+    that delivered its ratings days late), from the database."""
+    served = np.full(len(tickets), np.nan)
+    known = tickets >= 0
+    if len(rowids):
+        pos = np.minimum(np.searchsorted(rowids, tickets), len(rowids) - 1)
+        here = known & (rowids[pos] == tickets)
+        served[here] = finished[pos[here]]
+        known &= ~here
+    if known.any():
+        older = dict(db.execute(
+            "SELECT rowid, unixepoch(finished_at) FROM tickets WHERE rowid IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(tickets[known].tolist()))),)).fetchall())
+        served[known] = [at if at is not None and at > 0 else np.nan  # as TIME columns read
+                         for at in (older.get(t) for t in tickets[known].tolist())]
+    return served
 
 
 def _counter_codes(f: Frame, numbers: np.ndarray) -> np.ndarray:
