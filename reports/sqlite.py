@@ -146,21 +146,16 @@ def _distinct(column: np.ndarray, hexed: bool) -> tuple[list[str], np.ndarray]:
     """The distinct keys of a column of fixed-width keys (hex text if ``hexed``), and for every row
     the index of its key among them. Pure numpy on the reader's own arrays: runs in its thread.
 
-    The few distinct values are found through a 64-bit mix of each key's bytes (hashing integers,
-    no sort of strings), and every row is then checked against its value's first row, so a
-    collision can never merge two keys: it falls back to comparing the text."""
+    The few distinct values are found through a 64-bit hash of each key's bytes (one dot product
+    with random odd weights, wrapping: integers, no sort of strings), and every row is then checked
+    against its value's first row, so a collision can never merge two keys: it falls back to
+    comparing the text."""
     n = len(column)
     if not n:
         return [], np.zeros(0, dtype=np.int64)
     width = column.dtype.itemsize
-    raw = np.frombuffer(column.tobytes(), dtype=np.uint8).reshape(n, width)
-    if width % 8:
-        raw = np.concatenate([raw, np.full((n, 8 - width % 8), 32, dtype=np.uint8)], axis=1)
-    words = np.ascontiguousarray(raw).view(np.uint64)
-    mix = np.zeros(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for i in range(words.shape[1]):
-            mix = (mix ^ words[:, i]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i + 1)
+    raw = np.frombuffer(np.ascontiguousarray(column), dtype=np.uint8).reshape(n, width)
+    mix = np.einsum("nk,k->n", raw, _weights(width), dtype=np.uint64)
     distinct = np.unique(mix)
     inverse = np.searchsorted(distinct, mix)
     if len(distinct) <= 256:  # the usual case: a few dozen keys
@@ -172,6 +167,11 @@ def _distinct(column: np.ndarray, hexed: bool) -> tuple[list[str], np.ndarray]:
         values, inverse = np.unique(column, return_inverse=True)
     names = [bytes.fromhex(v.decode().rstrip()) if hexed else v.rstrip(b" ") for v in values.tolist()]
     return [v.decode("utf-8", "replace") for v in names], inverse.reshape(n)
+
+
+def _weights(width: int) -> np.ndarray:
+    """Fixed random odd 64-bit weights, one per byte of a key (the same on every run)."""
+    return np.random.default_rng(width).integers(1, 2**63, width, dtype=np.uint64) | np.uint64(1)
 
 
 def _key_codes(keys: Keys, distinct: tuple[list[str], np.ndarray]) -> np.ndarray:
