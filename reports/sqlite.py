@@ -97,7 +97,7 @@ def _spec(kind: str, sql: str, key_width: int | None) -> tuple[str, str, int]:
 
 def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, args: tuple) -> list:
     """Run ``SELECT <columns> <rest>`` and return each column: times as float64 (NaN for never),
-    ints as int64 (-1 for NULL), numpy arrays; keys as (distinct keys, each row's index among them)."""
+    ints as int64 (-1 for NULL), numpy arrays; keys as (fixed-width bytes, whether they are hex)."""
     key_width = None
     while True:
         specs = [_spec(kind, sql, key_width) for kind, sql in columns]
@@ -120,7 +120,9 @@ def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, ar
         block = buf[:, at:at + width]
         at += width
         if kind == KEY:
-            out.append(_distinct(np.ascontiguousarray(block).view(f"S{width}").reshape(n), key_width is not None))
+            # with whether it came as hex; sorted out by the caller, not on a reader thread (where the
+            # other reader's rows' text may still be held: a busy hall's year would need 30 MB more)
+            out.append((np.ascontiguousarray(block).view(f"S{width}").reshape(n), key_width is not None))
         elif kind == TIME:
             times = _number(block, np.float64)  # exact: whole seconds are far below 2**53
             times[times <= 0] = np.nan
@@ -144,7 +146,7 @@ def _number(block: np.ndarray, dtype) -> np.ndarray:
 
 def _distinct(column: np.ndarray, hexed: bool) -> tuple[list[str], np.ndarray]:
     """The distinct keys of a column of fixed-width keys (hex text if ``hexed``), and for every row
-    the index of its key among them. Pure numpy on the reader's own arrays: runs in its thread.
+    the index of its key among them.
 
     The few distinct values are found through a 64-bit hash of each key's bytes (one dot product
     with random odd weights, wrapping: integers, no sort of strings), and every row is then checked
@@ -174,9 +176,9 @@ def _weights(width: int) -> np.ndarray:
     return np.random.default_rng(width).integers(1, 2**63, width, dtype=np.uint64) | np.uint64(1)
 
 
-def _key_codes(keys: Keys, distinct: tuple[list[str], np.ndarray]) -> np.ndarray:
-    """Codes (``Keys``) of a column read by :func:`_distinct`; a blank key is -1."""
-    names, inverse = distinct
+def _key_codes(keys: Keys, column: tuple[np.ndarray, bool]) -> np.ndarray:
+    """Codes (``Keys``) of a column of keys as :func:`_fixed` read it; a blank key is -1."""
+    names, inverse = _distinct(*column)
     return np.array([keys.code(v) for v in names], dtype=np.int32)[inverse] if names else \
         np.zeros(len(inverse), dtype=np.int32)
 
