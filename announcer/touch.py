@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -26,6 +26,9 @@ from motcua.settings import StrictModel
 from . import audio
 from .config import DEFAULT_PACK
 from .numbers import ticket_words
+
+if TYPE_CHECKING:
+    from .voicepack import VoicePack
 
 log = logging.getLogger("motcua.touch_sound")
 TICK = "tick"
@@ -50,7 +53,7 @@ class TouchSounds:
         self.s = settings
         self.error: str | None = None
         self.heard: collections.deque[list[str]] = collections.deque(maxlen=50)  # what was played: its clip keys
-        self._pack = None
+        self._pack: VoicePack | None = None  # loaded on the sound thread: a slow disk never holds up the screen
         self._rate = 22050
         self._player = player
         self._tick: audio.Rendered | None = None
@@ -86,7 +89,12 @@ class TouchSounds:
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """For tests: until every queued sound was played."""
         done = threading.Event()
-        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+
+        def wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
         return done.wait(timeout)
 
     # ------------------------------------------------------------------ the sound thread
