@@ -139,6 +139,11 @@ class Report:
     days: list[DayFigures]
 
     @property
+    def previous_total(self) -> Figures:
+        """The hall's figures over the previous period (``build`` always computes them)."""
+        return self.total.previous or Figures("hall", self.hall.name)
+
+    @property
     def empty(self) -> bool:
         """Nothing happened in the period: the report says so instead of showing zeros."""
         return not self.total.active
@@ -151,12 +156,26 @@ def _stats_by(values: np.ndarray, groups: np.ndarray, n: int, order: np.ndarray 
     """Stats of ``values`` per group code 0..n-1 (values of code -1 are left out).
     ``order``, if given, sorts ``values`` already (shared between groupings)."""
     if order is None:
-        order = np.argsort(values, kind="stable")
+        order = _sorting(values)
     g = groups[order]
-    by_group = np.argsort(g, kind="stable")  # values stay sorted within each group
+    by_group = _by_group(g, n)  # values stay sorted within each group
     v, g = values[order][by_group], g[by_group]
     bounds = np.searchsorted(g, np.arange(n + 1))
     return [Stats.of_sorted(v[bounds[i]:bounds[i + 1]]) for i in range(n)]
+
+
+def _sorting(values: np.ndarray) -> np.ndarray:
+    """The order that sorts ``values``. Not a stable sort: equal values are the same number, so
+    which comes first changes no figure, and the unstable sort is the faster one."""
+    return np.argsort(values)
+
+
+def _by_group(codes: np.ndarray, n: int) -> np.ndarray:
+    """A stable order by group code (-1..n-1): small codes sort as 16-bit integers, which numpy
+    sorts stably by radix, in one pass."""
+    if n < 0xFFFF:
+        return np.argsort((codes + 1).astype(np.uint16), kind="stable")
+    return np.argsort(codes, kind="stable")
 
 
 class _Side:
@@ -169,6 +188,8 @@ class _Side:
         self.total: dict[str, int] = {}
         self.stats: dict[str, dict[str, list[Stats]]] = {g: {} for g in GROUPINGS}
         self.total_stats: dict[str, Stats] = {}
+        self.rated_rows = np.zeros(0, dtype=np.int64)  # the ratings given in the period
+        self.sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (values, the order sorting them)
 
     def inside(self, t: np.ndarray) -> np.ndarray:
         return (t >= self.start) & (t < self.end)
@@ -185,7 +206,8 @@ class _Side:
             table[name] = table[name] + got if name in table else got
 
     def stat(self, name: str, values: np.ndarray, area, counter, officer) -> None:
-        order = np.argsort(values, kind="stable")
+        order = _sorting(values)
+        self.sorted[name] = (values, order)
         self.total_stats[name] = Stats.of_sorted(values[order])
         for g, codes in (("area", area), ("counter", counter), ("officer", officer)):
             self.stats[g][name] = _stats_by(values, codes, self.sizes[g], order)
@@ -223,27 +245,32 @@ def _compute(f: Frame, side: _Side, first: tuple[np.ndarray, np.ndarray, np.ndar
 
 def _extras(f: Frame, rows: np.ndarray, grouping: str | None, sizes: dict[str, int]):
     """Reasons (of the not satisfied) and indicator means, per key of a grouping or for the hall."""
-    codes = {"area": f.r_area, "counter": f.r_counter, "officer": f.r_officer}.get(grouping)
+    codes = {"area": f.r_area, "counter": f.r_counter, "officer": f.r_officer}.get(grouping) if grouping else None
     n = sizes[grouping] if grouping else 1
-    reasons = [Counter() for _ in range(n)]
-    sums = [Counter() for _ in range(n)]
-    counts = [Counter() for _ in range(n)]
+    reasons: list[Counter[str]] = [Counter() for _ in range(n)]
+    sums: list[Counter[str]] = [Counter() for _ in range(n)]
+    counts: list[Counter[str]] = [Counter() for _ in range(n)]
     forms = [0] * n
-    unsatisfied = LEVELS.index("unsatisfied")
-    if f.r_extra is not None:  # only the ratings that carry reasons or indicators
-        rows = rows[f.r_extra[rows]]
-    for i in rows.tolist():
+    # reasons: one count over the frame's (rating, reason) pairs, by key and reason
+    pairs = f.reason_pairs()
+    chosen = np.zeros(len(f.r_level), dtype=bool)
+    chosen[rows] = True
+    pick = chosen[pairs.rows] & (f.r_level[pairs.rows] == LEVELS.index("unsatisfied"))
+    keys = codes[pairs.rows[pick]] if codes is not None else np.zeros(int(pick.sum()), dtype=np.int64)
+    known = keys >= 0
+    width = len(pairs.names)
+    table = np.bincount(keys[known] * width + pairs.codes[pick][known], minlength=n * width).reshape(n, width)
+    for k, j in zip(*np.nonzero(table)):
+        reasons[k][pairs.names[j]] = int(table[k, j])
+    # indicator forms: few, one by one
+    for i in pairs.indicator_rows[chosen[pairs.indicator_rows]].tolist():
         k = int(codes[i]) if codes is not None else 0
         if k < 0:
             continue
-        if f.r_level[i] == unsatisfied and f.r_reasons[i]:
-            reasons[k].update(f.r_reasons[i])
-        ind = f.r_indicators[i]
-        if ind:
-            forms[k] += 1
-            for code, score in ind.items():
-                sums[k][code] += score
-                counts[k][code] += 1
+        forms[k] += 1
+        for code, score in (f.r_indicators[i] or {}).items():
+            sums[k][code] += score
+            counts[k][code] += 1
     return reasons, sums, counts, forms
 
 
@@ -298,15 +325,22 @@ def _epoch(dt: datetime) -> float:
 
 
 class _Local:
-    """Local hours and day numbers of many UTC instants (offsets looked up once per quarter hour)."""
+    """Local hours and day numbers of many UTC instants (the zone's offset per quarter hour, looked
+    up once a day, and every quarter hour of a day whose offset changes: a zone never changes it
+    twice within a day)."""
 
     def __init__(self, tz: str, start: float, end: float):
         self.tz = ZoneInfo(tz)
         self.q0 = int((start - 2 * 86400) // 900)  # tickets issued before the period, called in it
         q1 = int((end + 2 * 86400) // 900)
-        self.offsets = np.fromiter(
-            (datetime.fromtimestamp(q * 900, self.tz).utcoffset().total_seconds() for q in range(self.q0, q1 + 1)),
-            dtype=np.float64, count=q1 + 1 - self.q0)
+        per_day = 96
+        daily = [_offset(datetime.fromtimestamp((self.q0 + d) * 900, self.tz))
+                 for d in range(0, q1 + 1 - self.q0 + per_day, per_day)]
+        offsets = np.repeat(np.array(daily[:-1], dtype=np.float64), per_day)[:q1 + 1 - self.q0]
+        for d in np.flatnonzero(np.diff(daily)).tolist():  # a day when the clocks change
+            for q in range(d * per_day, min((d + 1) * per_day, len(offsets))):
+                offsets[q] = _offset(datetime.fromtimestamp((self.q0 + q) * 900, self.tz))
+        self.offsets = offsets
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         """Local time as seconds since the epoch, as if the zone were UTC (``t`` within the period)."""
@@ -314,6 +348,12 @@ class _Local:
             return t
         q = np.clip((t // 900).astype(np.int64) - self.q0, 0, len(self.offsets) - 1)
         return t + self.offsets[q]
+
+
+def _offset(local: datetime) -> float:
+    """Seconds ahead of UTC (an aware datetime from a ZoneInfo always has an offset)."""
+    offset = local.utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
 
 
 def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: np.ndarray):
@@ -332,8 +372,8 @@ def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: 
     hour_issued = np.bincount(hour(f.issued[issued_in]), minlength=24)
     hour_served = np.bincount(hour(f.finished[served]), minlength=24)
     waited = inside(first_at)
-    waits = (first_at[waited] - f.issued[waited]) / 60
-    hour_wait = _stats_by(waits, hour(f.issued[waited]), 24)
+    waits, order = side.sorted["wait"]  # the same waits as the period's, sorted once
+    hour_wait = _stats_by(waits, hour(f.issued[waited]), 24, order)
 
     def per_day(t: np.ndarray) -> np.ndarray:
         d = day(t)
@@ -346,7 +386,7 @@ def _detail(f: Frame, period: Period, side: _Side, first_at: np.ndarray, given: 
     day_issued, day_served = per_day(f.issued[issued_in]), per_day(f.finished[served])
     day_no_show, day_rated, day_good = per_day(f.skipped[no_show]), per_day(given[rated_in]), per_day(given[good_in])
     wd = day(first_at[waited])
-    day_wait = _stats_by(waits, np.where((wd >= 0) & (wd < nd), wd, -1), nd)
+    day_wait = _stats_by(waits, np.where((wd >= 0) & (wd < nd), wd, -1), nd, order)
     hours = [HourFigures(h, int(hour_issued[h]), int(hour_served[h]), hour_wait[h]) for h in range(24)]
     out = [DayFigures(d, int(day_issued[i]), int(day_served[i]), int(day_no_show[i]), int(day_rated[i]),
                       _pct(int(day_good[i]), int(day_rated[i])), day_wait[i]) for i, d in enumerate(days)]

@@ -45,6 +45,17 @@ class Keys:
         return np.fromiter((table[v] for v in values), dtype=np.int32, count=len(values))
 
 
+@dataclass(frozen=True)
+class ReasonPairs:
+    """The reasons of every rating as flat columns: rating row and reason code, one pair per reason
+    chosen (as often as it was chosen); and the rows of the ratings that carry indicator scores."""
+
+    rows: np.ndarray  # int64
+    codes: np.ndarray  # int64, into names
+    names: list[str]
+    indicator_rows: np.ndarray  # int64
+
+
 def times(values: Iterable[float | None], n: int) -> np.ndarray:
     # whole seconds, floored, as the SQLite loader reads them: the same records give the same figures
     return np.floor(np.fromiter((np.nan if v is None else v for v in values), dtype=np.float64, count=n))
@@ -85,6 +96,25 @@ class Frame:
     r_reasons: list[tuple[str, ...]] = field(default_factory=list)
     r_indicators: list[Mapping[str, int] | None] = field(default_factory=list)
     r_extra: np.ndarray | None = None  # True where a rating has reasons or indicators (None: look at each)
+    _reason_pairs: ReasonPairs | None = field(default=None, init=False, repr=False, compare=False)
+
+    def reason_pairs(self) -> ReasonPairs:
+        """The ratings' reasons and indicator rows as columns (built once, on first use)."""
+        if self._reason_pairs is None:
+            extra = range(len(self.r_reasons)) if self.r_extra is None else np.flatnonzero(self.r_extra).tolist()
+            names: dict[str, int] = {}
+            rows: list[int] = []
+            codes: list[int] = []
+            indicator_rows = []
+            for i in extra:
+                for reason in self.r_reasons[i]:
+                    rows.append(i)
+                    codes.append(names.setdefault(reason, len(names)))
+                if self.r_indicators[i]:
+                    indicator_rows.append(i)
+            self._reason_pairs = ReasonPairs(np.array(rows, dtype=np.int64), np.array(codes, dtype=np.int64),
+                                             list(names), np.array(indicator_rows, dtype=np.int64))
+        return self._reason_pairs
 
     @property
     def multi_site(self) -> bool:
@@ -113,7 +143,7 @@ class Frame:
         f.area = f.areas.codes([key(t.site, t.area) for t in ts])
         f.counter = f.counters.codes([key(t.site, t.counter) for t in ts])
         f.officer = f.officers.codes([key(t.site, t.officer) for t in ts])
-        rows = {(t.site, t.ticket_id): i for i, t in enumerate(ts)}
+        rows: dict[tuple[str, str | None], int] = {(t.site, t.ticket_id): i for i, t in enumerate(ts)}
         xs, m = records.transfers, len(records.transfers)
         f.x_at = times((x.at.timestamp() for x in xs), m)
         f.x_called = times((x.called_at.timestamp() if x.called_at else None for x in xs), m)

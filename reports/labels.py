@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .core import Figures, Report
 
 GROUPING_TITLES = {"area": "Theo lĩnh vực", "counter": "Theo quầy", "officer": "Theo cán bộ"}
@@ -10,7 +12,8 @@ KIND_WORDS = {"day": "ngay", "week": "tuan", "reporting-week": "tuan", "month": 
               "half": "6-thang", "year": "nam", "custom": "ky"}
 
 # (csv name, Vietnamese heading, how to read it from a Figures line)
-COLUMNS: list[tuple[str, str, object]] = [
+Column = tuple[str, str, Callable[[Figures], "int | float | None"]]
+COLUMNS: list[Column] = [
     ("issued", "Số phiếu cấp", lambda f: f.issued),
     ("called", "Lượt gọi", lambda f: f.called),
     ("served", "Đã phục vụ", lambda f: f.served),
@@ -30,7 +33,7 @@ COLUMNS: list[tuple[str, str, object]] = [
     ("not_rated", "Không đánh giá", lambda f: f.not_rated),
     ("satisfied_pct", "Tỷ lệ hài lòng (%)", lambda f: f.satisfied_pct),
 ]
-PREVIOUS_COLUMNS: list[tuple[str, str, object]] = [
+PREVIOUS_COLUMNS: list[Column] = [
     ("previous_served", "Đã phục vụ - kỳ trước", lambda f: f.previous.served if f.previous else None),
     ("previous_wait_median_min", "Chờ - trung vị kỳ trước (phút)",
      lambda f: f.previous.wait.median if f.previous else None),

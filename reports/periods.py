@@ -92,7 +92,7 @@ class Period:
         elif self.kind == "week":
             text = f"Tuần {s.isocalendar()[1]}/{s.isocalendar()[0]} ({span})"
         elif self.kind == "reporting-week":
-            e = self.local_end if not self.to_date else self.full_end.astimezone(self.tz)
+            e = self.full_end.astimezone(self.tz) if self.full_end is not None and self.to_date else self.local_end
             text = (f"Kỳ báo cáo tuần: từ {s:%H:%M} {WEEKDAYS_VI[s.weekday()]} {_d(s.date())} "
                     f"đến {e:%H:%M} {WEEKDAYS_VI[e.weekday()]} {_d(e.date())}")
         elif self.kind == "month":

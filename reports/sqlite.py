@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .frame import LEVELS, STATUSES, Frame
+from .frame import LEVELS, STATUSES, Frame, Keys
 from .records import RatingRecord, Records, TicketRecord, TransferRecord
 
 MARGIN = timedelta(days=2)  # a ticket's events all fall within a day or so of its issue
@@ -79,22 +81,23 @@ TIME, INT, KEY = "time", "int", "key"
 KEY_CHARS = 12  # area codes and officer logins are shorter
 
 
+NUMBER_CHARS = 12  # "%012d": every time up to the year 9999, every counter and rowid
+
+
 def _spec(kind: str, sql: str, key_width: int | None) -> tuple[str, str, int]:
     """(printf conversion, argument, width) of one column; ``key_width`` None: keys as they are."""
     if kind == TIME:
-        return "%012d", f"unixepoch({sql})", 12  # NULL is 0; up to the year 9999 fits
+        return "%012d", f"unixepoch({sql})", NUMBER_CHARS  # NULL is 0
     if kind == INT:
-        return "%012d", f"IFNULL({sql}, -1)", 12
+        return "%012d", f"IFNULL({sql}, -1)", NUMBER_CHARS
     if key_width is None:
         return f"%-{KEY_CHARS}s", sql, KEY_CHARS
     return f"%-{2 * key_width}s", f"hex({sql})", 2 * key_width
 
 
-def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str,
-           args: tuple) -> tuple[list[np.ndarray], bool]:
-    """Run ``SELECT <columns> <rest>`` and return each column as a numpy array: times as float64
-    (NaN for never), ints as int64 (-1 for NULL), keys as fixed-width bytes; and whether the keys
-    came as hex."""
+def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, args: tuple) -> list:
+    """Run ``SELECT <columns> <rest>`` and return each column: times as float64 (NaN for never),
+    ints as int64 (-1 for NULL), numpy arrays; keys as (fixed-width bytes, whether they are hex)."""
     key_width = None
     while True:
         specs = [_spec(kind, sql, key_width) for kind, sql in columns]
@@ -111,55 +114,50 @@ def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str,
             f"SELECT {', '.join(f'IFNULL(max(length(CAST({k} AS BLOB))), 0)' for k in keys) or '0'} {rest}",
             args).fetchone())
     buf = np.frombuffer(text or b"", dtype=np.uint8).reshape(n, row)
-    out: list[np.ndarray] = []
+    out: list = []
     at = 0
     for (kind, _), (_, _, width) in zip(columns, specs):
         block = buf[:, at:at + width]
         at += width
         if kind == KEY:
-            out.append(np.ascontiguousarray(block).view(f"S{width}").reshape(n))
-            continue
-        values = _number(block)
-        if kind == TIME:
-            times = values.astype(np.float64)
-            times[values <= 0] = np.nan
+            # with whether it came as hex; sorted out by the caller, not on a reader thread (where the
+            # other reader's rows' text may still be held: a busy hall's year would need 30 MB more)
+            out.append((np.ascontiguousarray(block).view(f"S{width}").reshape(n), key_width is not None))
+        elif kind == TIME:
+            times = _number(block, np.float64)  # exact: whole seconds are far below 2**53
+            times[times <= 0] = np.nan
             out.append(times)
         else:
-            out.append(values)
-    return out, key_width is not None
+            out.append(_number(block, np.int64))
+    return out
 
 
-def _number(block: np.ndarray) -> np.ndarray:
-    """Whole numbers written by printf('%012d') (a leading '-' for negatives), one a row."""
-    values = np.zeros(len(block), dtype=np.int64)
-    for k in range(block.shape[1]):
-        values *= 10
-        values += block[:, k]
-    values -= 48 * int("1" * block.shape[1])  # each digit's '0'
+def _number(block: np.ndarray, dtype) -> np.ndarray:
+    """Whole numbers written by printf('%012d') (a leading '-' for negatives), one a row: one pass
+    of C over the digits (their dot product with the places' powers of ten)."""
+    places = 10 ** np.arange(block.shape[1] - 1, -1, -1, dtype=np.int64)
+    values = np.einsum("nk,k->n", block, places.astype(dtype), dtype=dtype)
+    values -= ord("0") * int(places.sum())  # each digit's '0'
     negative = block[:, 0] == ord("-")
     if negative.any():  # '-' stood where a digit 0 would: take it out, and turn the sign
-        values[negative] = -(values[negative] - (ord("-") - ord("0")) * 10 ** (block.shape[1] - 1))
+        values[negative] = -(values[negative] - (ord("-") - ord("0")) * int(places[0]))
     return values
 
 
-def _key_codes(keys, column: np.ndarray, hexed: bool) -> np.ndarray:
-    """Codes (``Keys``) of a column of fixed-width keys (hex text if ``hexed``); a blank key is -1.
+def _distinct(column: np.ndarray, hexed: bool) -> tuple[list[str], np.ndarray]:
+    """The distinct keys of a column of fixed-width keys (hex text if ``hexed``), and for every row
+    the index of its key among them.
 
-    The few distinct values are found through a 64-bit mix of each key's bytes (hashing integers,
-    no sort of strings), and every row is then checked against its value's first row, so a
-    collision can never merge two keys: it falls back to comparing the text."""
+    The few distinct values are found through a 64-bit hash of each key's bytes (one dot product
+    with random odd weights, wrapping: integers, no sort of strings), and every row is then checked
+    against its value's first row, so a collision can never merge two keys: it falls back to
+    comparing the text."""
     n = len(column)
     if not n:
-        return np.zeros(0, dtype=np.int32)
+        return [], np.zeros(0, dtype=np.int64)
     width = column.dtype.itemsize
-    raw = np.frombuffer(column.tobytes(), dtype=np.uint8).reshape(n, width)
-    if width % 8:
-        raw = np.concatenate([raw, np.full((n, 8 - width % 8), 32, dtype=np.uint8)], axis=1)
-    words = np.ascontiguousarray(raw).view(np.uint64)
-    mix = np.zeros(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for i in range(words.shape[1]):
-            mix = (mix ^ words[:, i]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i + 1)
+    raw = np.frombuffer(np.ascontiguousarray(column), dtype=np.uint8).reshape(n, width)
+    mix = np.einsum("nk,k->n", raw, _weights(width), dtype=np.uint64)
     distinct = np.unique(mix)
     inverse = np.searchsorted(distinct, mix)
     if len(distinct) <= 256:  # the usual case: a few dozen keys
@@ -170,8 +168,19 @@ def _key_codes(keys, column: np.ndarray, hexed: bool) -> np.ndarray:
     if not np.array_equal(values[inverse], column):
         values, inverse = np.unique(column, return_inverse=True)
     names = [bytes.fromhex(v.decode().rstrip()) if hexed else v.rstrip(b" ") for v in values.tolist()]
-    table = np.array([keys.code(v.decode("utf-8", "replace")) for v in names], dtype=np.int32)
-    return table[inverse.reshape(n)]
+    return [v.decode("utf-8", "replace") for v in names], inverse.reshape(n)
+
+
+def _weights(width: int) -> np.ndarray:
+    """Fixed random odd 64-bit weights, one per byte of a key (the same on every run)."""
+    return np.random.default_rng(width).integers(1, 2**63, width, dtype=np.uint64) | np.uint64(1)
+
+
+def _key_codes(keys: Keys, column: tuple[np.ndarray, bool]) -> np.ndarray:
+    """Codes (``Keys``) of a column of keys as :func:`_fixed` read it; a blank key is -1."""
+    names, inverse = _distinct(*column)
+    return np.array([keys.code(v) for v in names], dtype=np.int32)[inverse] if names else \
+        np.zeros(len(inverse), dtype=np.int32)
 
 
 def _code_of(column: str, keys: tuple) -> str:
@@ -179,23 +188,23 @@ def _code_of(column: str, keys: tuple) -> str:
     return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(keys)) + " ELSE -1 END"
 
 
-def _fetch_all(database: Path, queries: list[tuple]) -> list:
-    """Run read-only queries at once, each on its own connection: SQLite works without the GIL,
+def _fetch_all(database: Path, readers: list[Callable[[sqlite3.Connection], Any]]) -> list:
+    """Run read-only readers at once, each on its own connection: SQLite works without the GIL,
     so a year's tickets and ratings are read side by side on two cores."""
-    results: list = [None] * len(queries)
+    results: list = [None] * len(readers)
     errors: list[BaseException] = []
 
-    def run(i: int, columns: list, rest: str, args: tuple) -> None:
+    def run(i: int, reader: Callable[[sqlite3.Connection], Any]) -> None:
         try:
             db = sqlite3.connect(database.resolve().as_uri() + "?mode=ro", uri=True)
             try:
-                results[i] = _fixed(db, columns, rest, args)
+                results[i] = reader(db)
             finally:
                 db.close()
         except BaseException as exc:  # noqa: BLE001 - raised again below, in the caller's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, *q), name="motcua-report-read") for i, q in enumerate(queries)]
+    threads = [threading.Thread(target=run, args=(i, r), name="motcua-report-read") for i, r in enumerate(readers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -218,19 +227,31 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
          (KEY, "issue_area"), (KEY, "area"), (KEY, "officer")],
         "FROM tickets WHERE day >= ? AND day <= ?", days)
     where = "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
+    has_extra = "r.reasons != '[]' OR r.indicators IS NOT NULL"
     ratings_query = (
-        [(TIME, "r.rated_at"), (TIME, "r.received_at"), (TIME, "t.finished_at"), (INT, _code_of("r.level", LEVELS)),
-         (INT, "r.counter"), (INT, "r.rowid"), (INT, "(r.reasons != '[]' OR r.indicators IS NOT NULL)"),
-         (KEY, "r.officer"), (KEY, "r.area")],
+        [(TIME, "r.rated_at"), (TIME, "r.received_at"), (INT, "t.rowid"), (INT, _code_of("r.level", LEVELS)),
+         (INT, "r.counter"), (INT, "r.rowid"), (INT, f"({has_extra})"), (KEY, "r.officer"), (KEY, "r.area")],
         f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
-    (tickets, t_hex), (ratings, r_hex) = _fetch_all(database, [tickets_query, ratings_query])
+    # (the rated ticket's row only, from its index: its finish is in the tickets read beside)
+    extras_query = ("SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
+                    "WHERE r.rowid IN (SELECT value FROM json_each(?))")
+
+    def read_ratings(db: sqlite3.Connection) -> tuple[list, list]:
+        columns = _fixed(db, *ratings_query)
+        extra = columns[5][columns[6] == 1]  # the rowids of the ratings with reasons or indicators
+        if not len(extra):
+            return columns, []
+        # reasons and indicator forms: only the few ratings that have them, as one JSON document
+        return columns, json.loads(db.execute(extras_query, (json.dumps(extra.tolist()),)).fetchone()[0])
+
+    tickets, (ratings, found) = _fetch_all(database, [lambda db: _fixed(db, *tickets_query), read_ratings])
     f.issued, f.called, f.finished, f.skipped, status, counter, rowids, issue_area, area, officer = tickets
     del tickets
     f.status = np.where(status < 0, 0, status).astype(np.int8)  # as the records path: an unknown status counts as waiting
-    f.issue_area = _key_codes(f.areas, issue_area, t_hex)
-    f.area = _key_codes(f.areas, area, t_hex)
+    f.issue_area = _key_codes(f.areas, issue_area)
+    f.area = _key_codes(f.areas, area)
     f.counter = _counter_codes(f, counter)
-    f.officer = _key_codes(f.officers, officer, t_hex)
+    f.officer = _key_codes(f.officers, officer)
     order = np.argsort(rowids, kind="stable")
     if not np.array_equal(order, np.arange(len(rowids))):  # scanned through an index: put rows in table order
         for name in ("issued", "called", "finished", "skipped", "status", "issue_area", "area", "counter", "officer"):
@@ -238,11 +259,11 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
         rowids = rowids[order]
 
     if has_table:
-        (x_at, x_called, x_counter, x_ticket, x_officer, x_area), x_hex = _fixed(
+        x_at, x_called, x_counter, x_ticket, x_officers, x_areas = _fixed(
             db, [(TIME, "x.at"), (TIME, "x.called_at"), (INT, "x.counter"), (INT, "t.rowid"),
                  (KEY, "x.officer"), (KEY, "x.from_area")],
             "FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id WHERE x.at >= ? AND x.at < ?", x_range)
-        x_officer, x_area = _key_codes(f.officers, x_officer, x_hex), _key_codes(f.areas, x_area, x_hex)
+        x_officer, x_area = _key_codes(f.officers, x_officers), _key_codes(f.areas, x_areas)
     else:
         x_at = x_called = np.zeros(0)
         x_counter = x_ticket = np.zeros(0, dtype=np.int64)
@@ -264,33 +285,48 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     else:
         f.x_ticket = np.full(len(x_ticket), -1, dtype=np.int64)
 
-    f.r_rated, f.r_received, f.r_served, level, r_counter, r_rowids, extra, r_officer, r_area = ratings
+    f.r_rated, f.r_received, r_ticket, level, r_counter, r_rowids, extra, r_officer, r_area = ratings
     del ratings
+    f.r_officer = _key_codes(f.officers, r_officer)
+    f.r_area = _key_codes(f.areas, r_area)
     order = np.argsort(r_rowids, kind="stable")
     if not np.array_equal(order, np.arange(len(r_rowids))):
-        f.r_rated, f.r_received, f.r_served = f.r_rated[order], f.r_received[order], f.r_served[order]
+        f.r_rated, f.r_received, r_ticket = f.r_rated[order], f.r_received[order], r_ticket[order]
         level, r_counter, r_rowids, extra = level[order], r_counter[order], r_rowids[order], extra[order]
-        r_officer, r_area = r_officer[order], r_area[order]
+        f.r_officer, f.r_area = f.r_officer[order], f.r_area[order]
     f.r_level = level.astype(np.int8)
     f.r_counter = _counter_codes(f, r_counter)
-    f.r_officer = _key_codes(f.officers, r_officer, r_hex)
-    f.r_area = _key_codes(f.areas, r_area, r_hex)
+    f.r_served = _served(db, r_ticket, rowids, f.finished)
     f.r_extra = extra == 1
-    # reasons and indicator forms: only the few ratings that have them, parsed as one JSON document
     f.r_reasons = [()] * len(r_rowids)
     f.r_indicators = [None] * len(r_rowids)
-    if f.r_extra.any():
-        (texts,) = db.execute(
-            "SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
-            f"{where} "
-            "AND (r.reasons != '[]' OR r.indicators IS NOT NULL)", r_range).fetchone()
-        found = json.loads(texts)
+    if found:
         at = np.searchsorted(r_rowids, np.array([row[0] for row in found], dtype=np.int64))
         for i, (rowid, reasons, indicators) in zip(at.tolist(), found):
             if i < len(r_rowids) and r_rowids[i] == rowid:
                 f.r_reasons[i] = tuple(reasons or ())
                 f.r_indicators[i] = indicators
     return f
+
+
+def _served(db: sqlite3.Connection, tickets: np.ndarray, rowids: np.ndarray, finished: np.ndarray) -> np.ndarray:
+    """When each rated ticket (a tickets rowid, -1 for none) was finished: from the tickets already
+    read (``rowids`` sorted, ``finished`` beside them), or, for a ticket from before them (a pad
+    that delivered its ratings days late), from the database."""
+    served = np.full(len(tickets), np.nan)
+    known = tickets >= 0
+    if len(rowids):
+        pos = np.minimum(np.searchsorted(rowids, tickets), len(rowids) - 1)
+        here = known & (rowids[pos] == tickets)
+        served[here] = finished[pos[here]]
+        known &= ~here
+    if known.any():
+        older = dict(db.execute(
+            "SELECT rowid, unixepoch(finished_at) FROM tickets WHERE rowid IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(tickets[known].tolist()))),)).fetchall())
+        served[known] = [at if at is not None and at > 0 else np.nan  # as TIME columns read
+                         for at in (older.get(t) for t in tickets[known].tolist())]
+    return served
 
 
 def _counter_codes(f: Frame, numbers: np.ndarray) -> np.ndarray:
@@ -349,7 +385,7 @@ def _logged_transfers(db: sqlite3.Connection, lo: datetime, hi: datetime, site: 
            "AND applied_at >= ? AND applied_at < ?")
     if has_table:
         sql += " AND command_id NOT IN (SELECT command_id FROM transfers)"
-    out = []
+    out: list[TransferRecord] = []
     try:
         rows = db.execute(sql, (_iso(lo), _iso(hi))).fetchall()
     except sqlite3.OperationalError:  # no command log either

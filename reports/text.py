@@ -22,7 +22,7 @@ def _line(f: Figures) -> str:
 
 
 def summary_text(report: Report) -> str:
-    t, p = report.total, report.total.previous
+    t, p = report.total, report.previous_total
     out = [report.hall.name, f"Báo cáo: {report.period.label}", target_line(report), ""]
     if report.empty:
         out.append(NO_ACTIVITY)

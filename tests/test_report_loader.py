@@ -8,7 +8,9 @@ report is the one the plain records give.
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import date, datetime
+
+import numpy as np
 
 import reports
 from bench.report import AREAS, TZ, fill
@@ -52,3 +54,25 @@ def test_short_ascii_keys_count_as_the_records_do(tmp_path):
     period = reports.period_of("week", date(2025, 3, 3), TZ)
     from_db, from_records = _both(db, period, hall)
     assert _lines(from_db) == _lines(from_records)
+
+
+def test_a_rating_delivered_days_late_knows_when_its_ticket_was_served(tmp_path):
+    # the ticket is older than the tickets a report reads; its finish still comes from the database
+    db = tmp_path / "dispatcher.db"
+    fill(db, date(2025, 2, 20), 20, 60, 40)
+    with sqlite3.connect(db) as c:
+        rating_id, finished = c.execute(
+            "SELECT r.rating_id, t.finished_at FROM ratings r JOIN tickets t ON t.ticket_id = r.ticket_id "
+            "WHERE t.day = '2025-02-22' LIMIT 1").fetchone()
+        c.execute("UPDATE ratings SET rated_at = '2025-02-21T03:00:00+00:00', received_at = '2025-03-12T03:00:00+00:00' "
+                  "WHERE rating_id = ?", (rating_id,))
+    period = reports.period_of("week", date(2025, 3, 10), TZ)
+    frame = reports.load_sqlite(db, period)
+    records = load_records(db, period.previous().start, period.end)
+    late = [r for r in records.ratings if r.rating_id == rating_id]
+    assert late and late[0].served_at == datetime.fromisoformat(finished)
+    # every rating's ticket finish as the plain records know it (to the second: SQLite reads times to the ms)
+    by_db = np.sort(np.nan_to_num(frame.r_served, nan=-1))
+    by_records = np.sort(np.nan_to_num(reports.Frame.from_records(records).r_served, nan=-1))
+    assert len(by_db) == len(by_records) and np.abs(by_db - by_records).max() <= 1
+    assert datetime.fromisoformat(finished).timestamp() // 1 in frame.r_served.tolist()
