@@ -185,7 +185,8 @@ class Painter:
         area.update(self._content(surface, top))
         toggle_h = int(130 * self.u)
         area.height = surface.get_height() - area.top - int(60 * self.u) - toggle_h - int(30 * self.u)
-        items = [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)] if view.tickets else []
+        items: list[tuple[str, str, str | None, tuple[int, int, int]]] = (
+            [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)] if view.tickets else [])
         if view.tickets and view.single_area and view.categories:  # a one-area hall prints from here: priority is its own button
             items.append(("priority", self.t.priority_path, None, self.c.priority))
         items += [("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
@@ -504,12 +505,12 @@ class Painter:
             keys = pygame.Rect(area.left, keys_top, kw_all, area.bottom - keys_top)
             results = pygame.Rect(keys.right + gap * 2, keys_top, area.right - keys.right - gap * 2,
                                   area.bottom - keys_top)
-        shown = view.procedures[:max(0, (results.height + int(12 * u)) // (min_h + int(12 * u)))]
+        found = view.procedures[:max(0, (results.height + int(12 * u)) // (min_h + int(12 * u)))]
         targets: Targets = {}
         if view.query.strip() and not view.procedures:
             self.text(surface, self.t.search_none, self.font(40 * u), self.c.muted, results.center, results.width)
-        if shown:
-            for rect, p in zip(self._grid(results, len(shown), int(130 * u), cols=1, gap=int(12 * u)), shown):
+        if found:
+            for rect, p in zip(self._grid(results, len(found), int(130 * u), cols=1, gap=int(12 * u)), found):
                 self.button(surface, rect, p.name, self.c.tertiary, size=min(40, rect.height / u / 2.6))
                 targets[f"proc:{p.code}"] = rect
         cols = max(len(row) for row in SEARCH_KEYS)

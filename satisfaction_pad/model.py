@@ -24,12 +24,13 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from motcua.protocol import CounterState, Rating, RatingWindow, new_id
+from motcua.protocol.messages import RatingLevel
 
 from .config import PadSettings
 from .outbox import Outbox
 
 ScreenName = Literal["idle", "rating", "reasons", "indicators", "thanks"]
-LEVELS = ("very_satisfied", "satisfied", "unsatisfied")
+LEVELS: tuple[RatingLevel, ...] = ("very_satisfied", "satisfied", "unsatisfied")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class _Session:
 
     window: RatingWindow | None
     touched: float  # the last touch (or the start): the clock runs from here
-    level: str | None = None
+    level: RatingLevel | None = None
     reasons: set[str] = field(default_factory=set)
     scores: dict[str, int] = field(default_factory=dict)
     reasons_done: bool = False
@@ -112,8 +113,8 @@ class PadModel:
             self._close_expired()
             self._session = _Session(window=None, touched=now)
         elif screen == "rating" and session and target.startswith("level:"):
-            level = target.split(":", 1)[1]
-            if level in LEVELS:
+            level = next((lv for lv in LEVELS if lv == target.split(":", 1)[1]), None)
+            if level is not None:
                 session.level = level
                 if level != "unsatisfied" and not self.s.indicators_enabled:
                     self._finish(now)
@@ -197,7 +198,7 @@ class PadModel:
             return
         self._record(s, s.level or "not_rated")
 
-    def _record(self, s: _Session, level: str) -> None:
+    def _record(self, s: _Session, level: RatingLevel) -> None:
         w = s.window
         complete = self._indicators_complete()
         rating = Rating(
