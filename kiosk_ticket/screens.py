@@ -47,15 +47,16 @@ class Painter:
         return lines
 
     def text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, center: tuple[int, int],
-             width: int | None = None, line_gap: float = 1.3) -> int:
-        """Draw ``text`` centred on ``center`` (wrapped to ``width``); returns the height used."""
+             width: int | None = None, line_gap: float = 1.3, keep: bool = True) -> int:
+        """Draw ``text`` centred on ``center`` (wrapped to ``width``); returns the height used. ``keep=False``:
+        words shown once (a ticket's own figures), not kept among the reused renderings."""
         lines = self.wrap(text, font, width) if width else [text]
         step = int(font.size * line_gap)
         top = center[1] - step * len(lines) // 2
         for i, line in enumerate(lines):
             r = font.get_rect(line)
             r.center = (center[0], top + step * i + step // 2)
-            font.render_to(surface, r, line, colour)
+            font.render_to(surface, r, line, colour, keep=keep)
         return step * len(lines)
 
     def left_text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, x: int, y: int,
@@ -312,21 +313,23 @@ class Painter:
         pygame.draw.rect(surface, (255, 255, 255), card, border_radius=int(30 * u))
         pygame.draw.rect(surface, self.c.header, card, width=max(3, int(8 * u)), border_radius=int(30 * u))
         inner = card.width - int(80 * u)
-        lines = [(t.area_name, self.font(52 * u, True), self.c.text)]
+        # (words, font, colour, kept among the reused renderings: not this ticket's own figures)
+        lines = [(t.area_name, self.font(52 * u, True), self.c.text, True)]
         if t.priority_name:
-            lines.append((f"{self.t.priority_label}: {t.priority_name}", self.font(46 * u, True), self.c.priority))
+            lines.append((f"{self.t.priority_label}: {t.priority_name}", self.font(46 * u, True), self.c.priority,
+                          True))
         if t.waiting_ahead is not None:
-            lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text))
+            lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text, False))
         if t.estimated_wait_min is not None:
-            lines.append((self.t.wait_text(t.estimated_wait_min), self.font(46 * u), self.c.text))
+            lines.append((self.t.wait_text(t.estimated_wait_min), self.font(46 * u), self.c.text, False))
         if t.area_closed:
-            lines.append((self.t.ticket_area_closed, self.font(44 * u, True), self.c.error))
-        lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary))
+            lines.append((self.t.ticket_area_closed, self.font(44 * u, True), self.c.error, True))
+        lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary, True))
 
         def height(text: str, font: CachedFont) -> int:
             return len(self.wrap(text, font, inner)) * int(font.size * 1.3)
 
-        words_h = sum(height(text, font) for text, font, _ in lines) + int(20 * u) * len(lines)
+        words_h = sum(height(text, font) for text, font, _, _ in lines) + int(20 * u) * len(lines)
         # the number takes what the words leave, up to its design size, and never wider than the card
         pad = int(30 * u)
         size = min(330 * u, (card.height - words_h - 3 * pad) / 0.8)
@@ -335,13 +338,13 @@ class Painter:
         number_font = self.fonts(max(30, size), True)  # fitted to the card: not scaled again
         r = number_font.get_rect(t.number)
         r.midtop = (w // 2, card.top + pad)
-        number_font.render_to(surface, r, t.number, self.c.header)
+        number_font.render_to(surface, r, t.number, self.c.header, keep=False)
         y = r.bottom + pad
         spare = max(0, card.bottom - pad - y - words_h) // (len(lines) + 1)
-        for text, font, colour in lines:
+        for text, font, colour, keep in lines:
             y += spare
             hgt = height(text, font)
-            self.text(surface, text, font, colour, (w // 2, y + hgt // 2), inner)
+            self.text(surface, text, font, colour, (w // 2, y + hgt // 2), inner, keep=keep)
             y += hgt + int(20 * u)
         return {}
 
