@@ -125,8 +125,9 @@ class TouchSounds:
                     self.played += 1
                     self.error = None
             except audio.AudioUnavailable as exc:
-                self._silent_until = time.monotonic() + self.s.retry_s
                 self.dropped += 1
+                if self._player is None or not self._player.is_open:  # the device, not a busy channel
+                    self._silent_until = time.monotonic() + self.s.retry_s
                 if self.error != str(exc):
                     log.warning("touch sounds: %s (tried again in %.0f s)", exc, self.s.retry_s)
                 self.error = str(exc)
