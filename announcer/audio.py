@@ -21,6 +21,7 @@ import wave
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 log = logging.getLogger("announcer.audio")
@@ -226,7 +227,7 @@ class Player:
 
     def __init__(self, rate: int, driver: str | None = None, device: str | None = None, buffer: int = 1024):
         self.rate, self.driver, self.device, self.buffer = rate, driver, device, buffer
-        self._mixer = None
+        self._mixer: Any = None  # pygame.mixer once open: imported late, so a box without sound still starts
         self._format: tuple[int, int, int] | None = None
         self.last_error: str | None = None
         self.on_handed: list = []  # callables(t_monotonic): a sound was just handed to the mixer
@@ -298,7 +299,8 @@ class Player:
             return
         # done when the mixer has taken the last sample and the sound's own length has passed
         # (the mixer may let go up to one buffer early; the next sound then starts on time, not over it)
-        deadline = time.monotonic() + 2.0 + self.buffer / self._format[0]
+        freq = self._format[0] if self._format is not None else self.rate
+        deadline = time.monotonic() + 2.0 + self.buffer / freq
         end = handed + duration
         while (channel.get_busy() or time.monotonic() < end) and time.monotonic() < deadline:
             if stop.wait(0.005):

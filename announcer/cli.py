@@ -13,6 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .numbers import Dialect
 
 EXIT_INCOMPLETE = 1
 
@@ -61,7 +65,7 @@ def cmd_voicepack(args: argparse.Namespace) -> int:
         print(f"{path}: {len(m.clips)} clips")
         return 0
     w = _wording_from(args)
-    dialects = ("northern", "southern") if args.dialect in (None, "both") else (args.dialect,)
+    dialects: tuple[Dialect, ...] = vp.DIALECTS if args.dialect in (None, "both") else (args.dialect,)
     try:
         needed = vp.required_words(w.template, dialects, letters=args.letters, chime=w.chime)
         report = vp.check(path, needed)

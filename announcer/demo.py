@@ -16,7 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .audio import Player, Rendered
 from .config import DEFAULT_PACK, AnnouncerSettings
@@ -86,7 +86,7 @@ def start_for_demo(broker: LocalBroker, site: str, output_dir: Path, *, play: bo
     not outrun its voice; ``overrides`` are further AnnouncerSettings tables.
     """
     output_dir = Path(output_dir)
-    tables = {
+    tables: dict[str, Any] = {  # raw settings tables: AnnouncerSettings validates them
         "voice": {"pack": pack or demo_pack(output_dir)},
         "audio": {"driver": None if play else "dummy", "record_dir": output_dir / "announcements"},
         "wording": {"repeats": 1},

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -29,6 +29,9 @@ from motcua.settings import StrictModel
 from . import audio
 from .config import DEFAULT_PACK
 from .numbers import ticket_words
+
+if TYPE_CHECKING:
+    from .voicepack import VoicePack
 
 log = logging.getLogger("motcua.touch_sound")
 TICK = "tick"
@@ -59,7 +62,7 @@ class TouchSounds:
         self.played = 0  # sounds handed to the speaker
         self.dropped = 0  # touches left silent: the speaker was busy, or could not be opened
         self._silent_until = 0.0  # monotonic: the speaker failed to open; not tried again before this
-        self._pack = None
+        self._pack: VoicePack | None = None  # loaded on the sound thread: a slow disk never holds up the screen
         self._rate = 22050
         self._player = player
         self._tick: audio.Rendered | None = None
@@ -95,7 +98,12 @@ class TouchSounds:
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """For tests: until every queued sound was played."""
         done = threading.Event()
-        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+
+        def wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
         return done.wait(timeout)
 
     # ------------------------------------------------------------------ the sound thread

@@ -99,11 +99,20 @@ class MatrixSettings(StrictModel):
     def _state_texts(self) -> MatrixSettings:
         # ASCII Vietnamese without its marks reads unambiguously in these two words; a lone "X" or
         # "- -" means nothing to a citizen.
-        if self.closed_text is None:
-            self.closed_text = "NGHI" if self.modules < 8 else "QUAY NGHI"
-        if self.paused_text is None:
-            self.paused_text = "TAM NGHI"
+        self.closed_text = self.shown_when_closed
+        self.paused_text = self.shown_when_paused
         return self
+
+    @property
+    def shown_when_closed(self) -> str:
+        """The closed text, or its default for this many modules (what ``closed_text`` holds once validated)."""
+        if self.closed_text is not None:
+            return self.closed_text
+        return "NGHI" if self.modules < 8 else "QUAY NGHI"
+
+    @property
+    def shown_when_paused(self) -> str:
+        return self.paused_text if self.paused_text is not None else "TAM NGHI"
 
     @field_validator("brightness_schedule")
     @classmethod
@@ -126,8 +135,8 @@ class GpioKeypadSettings(StrictModel):
     pin_factory: Literal["default", "mock", "lgpio", "rpigpio", "pigpio", "native"] = Field(
         "default", description="default: gpiozero's choice (GPIOZERO_PIN_FACTORY); mock for a laptop.")
     buttons: dict[str, int | str] = Field(
-        default_factory=lambda: {"next": 17, "recall": 27, "skip": 22, "transfer": 23, "finish": 24,
-                                 "open_close": 25, "pause_resume": 5},
+        default_factory=lambda: dict[str, int | str]({"next": 17, "recall": 27, "skip": 22, "transfer": 23, "finish": 24,
+                                 "open_close": 25, "pause_resume": 5}),
         description="Key meaning -> pin (BCM number or a gpiozero name like 'GPIO17').")
     pull_up: bool = Field(True, description="Buttons connect the pin to ground.")
     bounce_ms: int = Field(30, ge=0, le=1000)

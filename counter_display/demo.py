@@ -18,8 +18,10 @@ from pathlib import Path
 
 from motcua.protocol import HallConfig
 
+from .board.config import BoardScreen as BoardScreenSettings
 from .board.config import BoardSettings
-from .config import CounterBoxSettings
+from .config import CounterBoxSettings, GpioKeypadSettings, MatrixSettings
+from .keypads.gpio import GpioKeypad
 from .service import CounterBoxService, PressOutcome
 
 log = logging.getLogger("counter_display.demo")
@@ -39,8 +41,8 @@ def start_boxes(broker, config: HallConfig, officers: dict[int, str], out: Path,
         settings = CounterBoxSettings(
             site=site, device_id=f"counter-{n}", counter=n, officer=officers.get(n), log_level="WARNING",
             mqtt=broker.mqtt(f"counter-{n}", "counter", n),
-            matrix={"driver": "capture", "modules": 6, "capture_dir": out / "matrix", "blink_count": 2},
-            gpio={"pin_factory": "mock"})
+            matrix=MatrixSettings(driver="capture", modules=6, capture_dir=out / "matrix", blink_count=2),
+            gpio=GpioKeypadSettings(pin_factory="mock"))
         boxes[n] = CounterBoxService(settings).start()
         boxes[n].ready()
     return boxes
@@ -49,7 +51,9 @@ def start_boxes(broker, config: HallConfig, officers: dict[int, str], out: Path,
 def press(box: CounterBoxService, token: str, timeout: float = 10.0) -> PressOutcome | None:
     """Push a button the way a finger does (pull-up pin low, then released) and wait for the outcome."""
     seq = box.presses + 1
-    pin = box.keypads[0].pin(token)
+    keypad = box.keypads[0]
+    assert isinstance(keypad, GpioKeypad)  # the demo's boxes have mock pins (start_boxes)
+    pin = keypad.pin(token)
     pin.drive_low()
     pin.drive_high()
     return box.wait_outcome(seq, timeout)
@@ -68,8 +72,8 @@ class DemoBoard:
             old.unlink()
         self.settings = BoardSettings(site=site, device_id="board-1", mqtt=broker.mqtt("board-1", "board"),
                                       log_level="WARNING",
-                                      screen={"fullscreen": False, "width": 1280 if self.window else 1920,
-                                              "height": 720 if self.window else 1080})
+                                      screen=BoardScreenSettings(fullscreen=False, width=1280 if self.window else 1920,
+                                                                 height=720 if self.window else 1080))
         self.stop_event = threading.Event()
         self.saved: list[Path] = []
         self._started = threading.Event()
@@ -82,29 +86,29 @@ class DemoBoard:
 
     def _run(self) -> None:
         from .board.app import BoardScreen
+        from .board.model import BoardView
         from .board.service import BoardService
+
+        demo = self
+
+        class SavingBoardScreen(BoardScreen):
+            """Without a window: a PNG of each new call shown, as it flashes."""
+
+            last_call = None
+
+            def drawn(self, view: BoardView) -> None:
+                if not demo.window and view.calls and view.calls[0] != self.last_call and view.flash:
+                    self.last_call = view.calls[0]
+                    demo._save(f"call-{len(demo.saved) + 1:03}-{view.calls[0].number}.png")
 
         self.service = BoardService(self.settings).start()
         try:
-            self.screen = BoardScreen(self.service)
+            self.screen = SavingBoardScreen(self.service)
         except Exception as exc:  # noqa: BLE001 - a display that will not open: the demo goes on without it
             log.error("board: no screen: %s", exc)
             self._started.set()
             return
         self._started.set()
-        if not self.window:
-            original = self.screen.redraw
-            last_call: list = [None]
-
-            def redraw(force: bool = False) -> bool:  # save a frame for each new call shown
-                drawn = original(force)
-                view = self.screen._drawn
-                if drawn and view is not None and view.calls and view.calls[0] != last_call[0] and view.flash:
-                    last_call[0] = view.calls[0]
-                    self._save(f"call-{len(self.saved) + 1:03}-{view.calls[0].number}.png")
-                return drawn
-
-            self.screen.redraw = redraw
         self.screen.run(self.stop_event)
 
     def _save(self, name: str) -> None:

@@ -96,9 +96,9 @@ class CounterBoxModel:
         elif state is None:
             text, blink = m.waiting_text, None
         elif state.status == "closed":
-            text, blink = m.closed_text, None
+            text, blink = m.shown_when_closed, None
         elif state.status == "paused":
-            text, blink = m.paused_text, None
+            text, blink = m.shown_when_paused, None
         elif state.current is not None:
             text = state.current.number
         else:

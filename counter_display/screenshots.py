@@ -26,6 +26,7 @@ from motcua.protocol import (  # noqa: E402
     HallNotice,
 )
 
+from .board.config import BoardScreen as BoardScreenSettings  # noqa: E402
 from .board.config import BoardSettings  # noqa: E402
 from .config import MatrixSettings  # noqa: E402
 from .matrix import Content, MatrixPainter  # noqa: E402
@@ -76,7 +77,7 @@ def render_board(out: Path, settings: BoardSettings | None = None) -> list[Path]
     from .board.app import BoardScreen
     from .board.service import BoardService
 
-    service = BoardService(settings or BoardSettings(device_id="board-1", screen={"fullscreen": False}))
+    service = BoardService(settings or BoardSettings(device_id="board-1", screen=BoardScreenSettings(fullscreen=False)))
     screen = BoardScreen(service)  # not started: no broker needed to draw
     now = 1000.0
     feed_board(service, now)
@@ -102,10 +103,10 @@ def render_matrix(out: Path) -> list[Path]:
     shots = []
     four, eight = MatrixSettings(), MatrixSettings(modules=8)
     for name, modules, content in [("number", 4, Content("1023")), ("prefixed", 4, Content("A1023")),
-                                   ("scrolling", 4, Content("A1023>12")), ("closed", 4, Content(four.closed_text)),
-                                   ("paused", 4, Content(four.paused_text)),
-                                   ("closed-wide", 8, Content(eight.closed_text)),
-                                   ("paused-wide", 8, Content(eight.paused_text)),
+                                   ("scrolling", 4, Content("A1023>12")), ("closed", 4, Content(four.shown_when_closed)),
+                                   ("paused", 4, Content(four.shown_when_paused)),
+                                   ("closed-wide", 8, Content(eight.shown_when_closed)),
+                                   ("paused-wide", 8, Content(eight.shown_when_paused)),
                                    ("offline", 4, Content("A1023", marker=True)), ("wide", 8, Content("A1023"))]:
         settings = MatrixSettings(driver="capture", modules=modules)
         painter = MatrixPainter(settings)

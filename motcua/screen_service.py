@@ -10,21 +10,57 @@ pygame here: a daemon without a display keeps running.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec
+
+P = ParamSpec("P")  # a handler's parameters: (message, inbound) from DeviceRuntime.on, (message,) from on_retained
 
 
-class ScreenService:
+class LockedModel:
+    """Mixin for a daemon whose pure model lives under one lock (screens, panels): MQTT handlers that
+    change the model holding it, and waits for a change. Call :meth:`_init_lock` in ``__init__``."""
+
+    def _init_lock(self) -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # notified at every change of what is shown
+
+    def _locked(self, apply: Callable[P, bool]) -> Callable[P, None]:
+        """A handler applying a message to the model under the lock; ``apply`` says whether it changed."""
+
+        def handler(*args: P.args, **kwargs: P.kwargs) -> None:
+            with self._lock:
+                if apply(*args, **kwargs):
+                    self._notify()
+
+        return handler
+
+    def _notify(self) -> None:
+        """Called holding the lock after each change."""
+        self._changed.notify_all()
+
+    def _wait_until(self, holds: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``holds()`` (checked under the lock at every change), or time out."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not holds():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.5))
+            return True
+
+
+class ScreenService(LockedModel):
     """Mixin: call :meth:`_init_screen` in ``__init__`` and keep the model in ``self.model``."""
 
     screen_stall_s = 10.0  # the watchdog's limit for a screen loop that stopped beating
     model: Any
 
     def _init_screen(self) -> None:
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
+        self._init_lock()
         self.on_view_change: Callable[[Any], None] = lambda view: None
         self.on_touch: Callable[[], None] = lambda: None  # a touch that did something (a sounded confirmation)
         self.screen_status = "ok"  # set by serve_screen when there is no display
@@ -57,14 +93,7 @@ class ScreenService:
 
     def wait_for_view(self, predicate: Callable[[Any], bool], timeout: float) -> bool:
         """Block until ``predicate(view)`` holds (checked at every change), or time out."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self.view):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.5))
-            return True
+        return self._wait_until(lambda: predicate(self.view), timeout)
 
     # ------------------------------------------------------------------ for the service itself
 
@@ -91,3 +120,27 @@ class ScreenService:
         if self.screen_beat is not None and time.monotonic() - self.screen_beat > self.screen_stall_s:
             return f"fault: screen loop stalled for {time.monotonic() - self.screen_beat:.0f} s"
         return self.screen_status
+
+
+def serve_screen_daemon(settings: Any, stop: threading.Event, what: str,
+                        parts: Callable[[], tuple[Callable[[Any], Any], Callable[[Any], Any]]],
+                        log: logging.Logger) -> int:
+    """A screen daemon's ``run``: its fonts checked, its service started, its screen served until ``stop``.
+
+    ``parts()`` imports and returns the service class and the screen class, so that pygame is
+    loaded only once the settings are sound. A missing font exits with EX_CONFIG, naming the file.
+    """
+    from .settings import EX_CONFIG
+
+    for path in (settings.screen.font, settings.screen.bold_font):
+        if not path.is_file():
+            log.error("font %s is missing (Debian: fonts-dejavu-core)", path)
+            return EX_CONFIG
+
+    from .touchscreen import serve_screen
+
+    make_service, make_screen = parts()
+    service = make_service(settings).start()
+    serve_screen(service, make_screen, stop, what)
+    service.stop()
+    return 0

@@ -5,30 +5,28 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from motcua.runtime.daemon import daemon_main
-from motcua.settings import EX_CONFIG
+from motcua.screen_service import serve_screen_daemon
 
 from .config import ProgressSettings
+
+if TYPE_CHECKING:  # imported in run(): pygame only once the settings are sound
+    from .app import ProgressScreen
+    from .service import ProgressService
 
 log = logging.getLogger("progress_board")
 
 
 def run(settings: ProgressSettings, stop: threading.Event) -> int:
-    for path in (settings.screen.font, settings.screen.bold_font):
-        if not path.is_file():
-            log.error("font %s is missing (Debian: fonts-dejavu-core)", path)
-            return EX_CONFIG
+    def parts() -> tuple[type[ProgressService], type[ProgressScreen]]:
+        from .app import ProgressScreen
+        from .service import ProgressService
 
-    from motcua.touchscreen import serve_screen  # pygame only once the settings are sound
+        return ProgressService, ProgressScreen
 
-    from .app import ProgressScreen
-    from .service import ProgressService
-
-    service = ProgressService(settings).start()
-    serve_screen(service, ProgressScreen, stop, f"progress {settings.device_id}")
-    service.stop()
-    return 0
+    return serve_screen_daemon(settings, stop, f"progress {settings.device_id}", parts, log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ _MAX_LIVE = 20_000  # dossier codes remembered between two summaries; the oldest
 @dataclass(frozen=True)
 class Row:
     name: str
-    counts: tuple[int, int, int, int, int]  # in FIELDS order
+    counts: tuple[int, ...]  # one a field, in FIELDS order
     rate: float | None  # on-time share of the done, in percent; None when nothing was done
 
     def value(self, field: str) -> int:

@@ -127,7 +127,7 @@ class ProgressPainter:
         head_font = self.font(size, True)
         for i, (_, left, r) in enumerate(cols):
             lines = self.wrap(labels[i], head_font, r - left - int(16 * u))
-            line_h = head_font.get_sized_height()
+            line_h = head_font.get_sized_height(0)  # 0: the font's own size
             for k, line in enumerate(lines):
                 y = top + head_h // 2 + int((k - (len(lines) - 1) / 2) * line_h)
                 if i == 0:

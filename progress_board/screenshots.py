@@ -24,7 +24,7 @@ from motcua.protocol import (  # noqa: E402
     ProgressGroup,
 )
 
-from .config import ProgressSettings  # noqa: E402
+from .config import ProgressScreenSettings, ProgressSettings  # noqa: E402
 
 TZ = timezone(timedelta(hours=7))
 AT = datetime(2026, 3, 18, 10, 5, tzinfo=TZ)
@@ -64,7 +64,7 @@ def render(out: Path, settings: ProgressSettings | None = None) -> list[Path]:
     from .app import ProgressScreen
     from .service import ProgressService
 
-    service = ProgressService(settings or ProgressSettings(device_id="progress-1", screen={"fullscreen": False}))
+    service = ProgressService(settings or ProgressSettings(device_id="progress-1", screen=ProgressScreenSettings(fullscreen=False)))
     screen = ProgressScreen(service)  # not started: no broker needed to draw
     m = service.model
     m.hall_config(HallConfig(site="demo", hall_name=HALL, day=AT.date(), counters=[], priority_categories=[],
@@ -76,7 +76,7 @@ def render(out: Path, settings: ProgressSettings | None = None) -> list[Path]:
     shots = []
     for name, page in (("today", 0), ("month", 1)):
         m.page_index, m.page_from = page, 1000.0
-        service.view = lambda now=None, wall=None: ProgressService.view(service, 1000.1, AT)  # frozen time
+        service.frozen = (1000.1, AT)
         shots.append(screen.screenshot(out / f"progress-{name}.png"))
     return shots
 

@@ -80,7 +80,7 @@ def _fitted_font(path: str, height: int, sample: str) -> tuple[ImageFont.FreeTyp
         font = ImageFont.truetype(path, size)
         top, bottom = font.getbbox(sample)[1::2]
         if bottom - top <= height:
-            return font, top
+            return font, int(top)
         size -= 1
     font = ImageFont.truetype(path, 6)
-    return font, font.getbbox(sample)[1]
+    return font, int(font.getbbox(sample)[1])

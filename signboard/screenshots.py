@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .config import SignboardSettings
+from .config import PanelSettings, SignboardSettings
 from .render import SignPainter
 
 # (file, modules per row, rows, text): a chain of 32 modules a row, as a hall's signboard has
@@ -27,7 +27,7 @@ def render(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     shots = []
     for name, modules, rows, text in SHOTS:
-        s = SignboardSettings(panel={"driver": "capture", "modules_per_row": modules, "rows": rows})
+        s = SignboardSettings(panel=PanelSettings(driver="capture", modules_per_row=modules, rows=rows))
         painter = SignPainter(s)
         shown = painter.prepare(text)
         # the moment the ribbon's first letter is 8 columns in from the left edge

@@ -8,37 +8,36 @@ lock; the panel thread draws.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from motcua.protocol import AVAILABILITY_ONLINE, CallEvent, HallNotice, PayloadError, decode
-from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
+from motcua.protocol import AVAILABILITY_ONLINE, CallEvent, HallNotice
+from motcua.runtime import DeviceRuntime, SystemdNotifier
+from motcua.screen_service import LockedModel
 
 from .config import SignboardSettings
 from .device import PanelLoop, open_device
 from .model import Frame, SignModel
 from .render import SignPainter
 
-log = logging.getLogger("signboard")
 
-
-class SignboardService:
+class SignboardService(LockedModel):
     def __init__(self, settings: SignboardSettings, device=None, notifier: SystemdNotifier | None = None):
         self.settings = settings
         self.runtime = DeviceRuntime(settings, "signboard", checks=self._checks, notifier=notifier)
         self.topics = t = self.runtime.topics
         self.painter = SignPainter(settings)
         self.model = SignModel(settings, self.painter.prepare, self.painter.measure)
-        self.lock = threading.Condition(threading.RLock())
+        self._init_lock()
+        self.lock = self._changed  # the panel thread sleeps on it until the model changes
         self.device = device if device is not None else open_device(settings.panel)
-        self.panel = PanelLoop(self.device, self.model.frame, self._render, self.model.next_change, self.lock)
+        self.panel = PanelLoop(self.device, self.model.frame, self._render, self.model.next_change, self._changed)
         self._dispatcher_online = False
 
-        self.runtime.on(t.call_event, CallEvent, self._on_call)
-        self.runtime.on_raw(t.hall_notice, self._on_notice)
+        self.runtime.on(t.call_event, CallEvent, self._locked(lambda m, i: self.model.call(m, time.monotonic())))
+        self.runtime.on_retained(t.hall_notice, HallNotice,  # None: the notice was cleared
+                                 self._locked(lambda notice: self.model.hall_notice(notice, time.monotonic())))
         self.runtime.on_raw(t.availability(settings.dispatcher_id), self._on_dispatcher)
 
     def _render(self, frame: Frame):
@@ -59,25 +58,6 @@ class SignboardService:
 
     # ------------------------------------------------------------------ inbound
 
-    def _on_call(self, event: CallEvent, inbound: Inbound) -> None:
-        with self.lock:
-            if self.model.call(event, time.monotonic()):
-                self.lock.notify_all()
-
-    def _on_notice(self, msg) -> None:
-        if not msg.payload:  # an empty retained message clears the notice
-            notice = None
-        else:
-            try:
-                notice = decode(HallNotice, msg.payload, self.settings.mqtt.max_payload_bytes)
-            except PayloadError as exc:
-                self.runtime.last_error = f"refused message on {msg.topic}: {exc}"
-                log.warning("refused message on %s: %s", msg.topic, exc)
-                return
-        with self.lock:
-            if self.model.hall_notice(notice, time.monotonic()):
-                self.lock.notify_all()
-
     def _on_dispatcher(self, msg) -> None:
         self._dispatcher_online = msg.payload == AVAILABILITY_ONLINE
 
@@ -87,7 +67,7 @@ class SignboardService:
         return self.panel.wait_frame(predicate, timeout)
 
     def now_showing(self) -> Frame:
-        with self.lock:
+        with self._lock:
             return self.model.frame(time.monotonic(), datetime.now(timezone.utc))
 
     def _checks(self) -> dict[str, str]:

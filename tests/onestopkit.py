@@ -111,7 +111,7 @@ class FakeOneStop:
             h.close_connection = True
             return None
         if action.startswith("slow:"):
-            time.sleep(float(action[5:]))
+            time.sleep(float(action[5:]))  # a slow server, scripted: the pacing is what is under test
         body = json.loads(h.rfile.read(int(h.headers.get("Content-Length") or 0)) or b"null")
         status, answer = getattr(self, f"_{endpoint}")(parts, urllib.parse.parse_qs(url.query), body, h.headers)
         if action == "hang":

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from brokerkit import NOT_AUTHORIZED, Refused, connect
+from daemonkit import wait_until
 from motcua.broker import passwords
 from motcua.broker.site import RegistryError, SiteBroker
 from motcua.cli import main as motcua
@@ -130,7 +131,6 @@ def test_mosquitto_rejects_nothing_in_the_shipped_templates(tmp_path):
 def test_the_development_broker_for_trying_a_hall_by_hand(tmp_path):
     """`motcua broker dev`: logins in env files, and it reloads by itself when a device is added."""
     import os
-    import time
 
     port, d = free_port(), tmp_path / "dev"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
@@ -148,14 +148,17 @@ def test_the_development_broker_for_trying_a_hall_by_hand(tmp_path):
         assert motcua(["broker", "add-device", "pad", "pad-1", "--counter", "1", "--dir", str(d / "etc")]) == 0
         assert next(line for line in lines if "broker reloaded" in line)
         password = SiteBroker(d / "etc").password_of("pad-1")
-        deadline = time.monotonic() + 10
-        while True:  # the reload is asynchronous inside Mosquitto: it takes the new login within moments
+        pads = []
+
+        def pad_logs_in() -> bool:  # the reload is asynchronous inside Mosquitto, with no event: try the login
             try:
-                pad = connect(port, "pad-1", password)
-                break
+                pads.append(connect(port, "pad-1", password))
+                return True
             except Refused:
-                assert time.monotonic() < deadline, "the dev broker never took the new device"
-                time.sleep(0.05)
+                return False
+
+        wait_until(pad_logs_in, 10, "the dev broker to take the new device")
+        pad = pads[0]
         assert pad.publish("motcua/v1/demo/request/pad-1/rating/1") in (0, 0x10)
         pad.close()
     finally:

@@ -29,10 +29,11 @@ def run(settings: WebSettings, stop: threading.Event) -> int:
         if path and not path.is_file():
             log.error("invalid settings: %s: cannot read %s (motcua broker gen-certs makes the site's)", key, path)
             return EX_CONFIG
-    tls = {"ssl_certfile": str(settings.tls.cert_file), "ssl_keyfile": str(settings.tls.key_file)} if settings.tls else {}
     config = uvicorn.Config(app, host=settings.listen_host, port=settings.listen_port, log_level="warning",
                             access_log=False, server_header=False, proxy_headers=False, lifespan="on",
-                            timeout_graceful_shutdown=2, **tls)
+                            timeout_graceful_shutdown=2,
+                            ssl_certfile=str(settings.tls.cert_file) if settings.tls else None,
+                            ssl_keyfile=str(settings.tls.key_file) if settings.tls else None)
     server = uvicorn.Server(config)
 
     def ready_when_listening() -> None:

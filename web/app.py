@@ -3,13 +3,15 @@
 Starlette, because it is the small, well-kept ASGI core (FastAPI is built on
 it) and gives exactly what these pages need — routing, signed-cookie
 sessions, static files, streaming responses for Server-Sent Events — with no
-build step and little memory; uvicorn serves it (plain asyncio + h11, TLS
-from the standard library); Jinja2 renders the pages on the server.
+build step and little memory; uvicorn serves it (uvloop and httptools when
+installed, else plain asyncio and h11; TLS from the standard library); Jinja2
+renders the pages on the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
@@ -17,9 +19,11 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,10 +37,13 @@ from starlette.staticfiles import StaticFiles
 
 from .accounts import ROLES, Account, Accounts, LoginLimiter
 from .audit import AuditLog
-from .live import Live
+from .live import Live, sse
 from .outbound import COUNTER_ACTIONS, Outbound
 from .present import SECTIONS, Renderer
 from .settings import WebSettings
+
+if TYPE_CHECKING:
+    from .province_live import ProvinceLive
 
 log = logging.getLogger("web")
 
@@ -78,6 +85,21 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class EventStream(StreamingResponse):
+    """Server-Sent Events; ``on_close`` runs when the response ends however it ends, even when the page left
+    before its first event (the events' generator never started, so its own ``finally`` never ran)."""
+
+    def __init__(self, content, on_close: Callable[[str], None]):
+        super().__init__(content, media_type="text/event-stream", headers={"x-accel-buffering": "no"})
+        self.on_close = on_close
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.on_close("the response ended")
+
+
 @dataclass
 class StaffSession:
     username: str
@@ -111,11 +133,14 @@ class Sessions:
             self._s.pop(sid, None)
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+def _same(a: object, b: object) -> bool:
+    """Two tokens, both given and equal (a form field may be a file, missing, or not ASCII: never a traceback)."""
+    return (isinstance(a, str) and isinstance(b, str) and bool(a) and bool(b)
+            and hmac.compare_digest(a.encode(), b.encode()))
 
 
-def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, accounts: Accounts, audit: AuditLog,
+def build_app(settings: WebSettings, live: Live | ProvinceLive, outbound: Outbound | None, accounts: Accounts,
+              audit: AuditLog,
               renderer: Renderer, secret: str, extra_routes=None) -> Starlette:
     """``extra_routes(staff, page)`` adds staff pages (the reports) that share the login. Without
     ``outbound`` (at the province) there is no hall console or action: ``extra_routes`` brings the
@@ -125,6 +150,8 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
     by_user = LoginLimiter(settings.login_limits.attempts, settings.login_limits.window_s)
     by_addr = LoginLimiter(settings.login_limits.attempts * 4, settings.login_limits.window_s)
     hub = live.hub
+    # the hall console's routes below exist only at a hall (with ``outbound``), where ``live`` is a Live
+    hall_live, hall_outbound = cast(Live, live), cast(Outbound, outbound)
 
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
         return HTMLResponse(renderer.page(name, reports=extra_routes is not None, **ctx), status_code=status)
@@ -135,7 +162,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
     def staff(request: Request) -> tuple[Account, StaffSession] | None:
         s = sessions.get(request.session.get("sid"))
         account = accounts.get(s.username) if s else None  # a removed account ends its sessions
-        return (account, s) if account else None
+        return (account, s) if account and s else None
 
     # ------------------------------------------------------------------ login
 
@@ -186,9 +213,10 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
             return RedirectResponse("/login", 303)
         account, s = who
         role = "supervisor" if account.may_act else "viewer"
-        sections = await run_in_threadpool(live.sections, role, SECTIONS, s.csrf)
+        sections = await run_in_threadpool(hall_live.sections, role, SECTIONS, s.csrf)
         flash = request.session.pop("flash", None)
-        hall = live.view.config.hall_name if live.view.config else "motcua"
+        config = hall_live.view.config
+        hall = config.hall_name if config else "motcua"
         return page("console.html", account=account, role_name=ROLES[account.role], csrf=s.csrf, page="now",
                     sections=sections, flash=flash, audit=list(audit.recent), hall_name=hall)
 
@@ -198,49 +226,46 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
             return PlainTextResponse("login required", 401)
         role = "supervisor" if who[0].may_act else "viewer"
         first = []
-        # A page that reconnects (a network blip, or dropped as too slow) says so with Last-Event-ID: it gets
-        # every section again and is whole. A page just loaded is already current: nothing to redraw under
-        # the supervisor's mouse.
+        # A page that reconnects (after a network blip) says so with Last-Event-ID: it gets every section
+        # again and is whole. A page just loaded is already current: nothing to redraw under the
+        # supervisor's mouse.
         if request.headers.get("last-event-id"):
-            sections = await run_in_threadpool(live.sections, role, SECTIONS, None)
-            first = [("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
+            sections = await run_in_threadpool(hall_live.sections, role, SECTIONS, None)
+            first = [sse("section", json.dumps({"s": k, "html": v}, ensure_ascii=False)) for k, v in sections.items()]
         return _stream(f"console:{role}", first)
 
-    def _stream(channel: str, first: list[tuple[str, str]], on_end=None) -> Response:
-        q = hub.subscribe(channel)
-        if q is None:
+    def _stream(channel: str, first: list[bytes], on_end=None) -> Response:
+        sub = hub.subscribe(channel)
+        if sub is None:
             if on_end:
                 on_end()
             return PlainTextResponse("too many live pages", 503, headers={"retry-after": "30"})
+        ended = False
+
+        def end(why: str) -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                log.debug("live page on %s closed (%s)", channel, why)
+                hub.unsubscribe(channel, sub)
+                if on_end:
+                    on_end()
 
         async def events():
             why = "ended"
             try:
-                yield b"retry: 2000\nid: 1\n\n"  # the id makes a reconnecting browser send Last-Event-ID
-                for event, data in first:
-                    yield f"event: {event}\ndata: {data}\n\n".encode()
-                while True:
-                    try:  # asyncio.timeout, not wait_for: no extra task per wait, 300 pages wake cheaply
-                        async with asyncio.timeout(KEEPALIVE_S):
-                            item = await q.get()
-                    except TimeoutError:
-                        yield b": keepalive\n\n"
-                        continue
-                    if item is None:  # dropped as too slow, or the service is stopping
-                        why = "dropped"
-                        break
-                    yield f"event: {item[0]}\ndata: {item[1]}\n\n".encode()
+                # the id makes a reconnecting browser send Last-Event-ID
+                yield b"".join([b"retry: 2000\nid: 1\n\n", *first])
+                while (data := await sub.next()) is not None:
+                    yield data
+                why = "the service is stopping"
             except BaseException as exc:
                 why = type(exc).__name__
                 raise
             finally:
-                log.debug("live page on %s closed (%s)", channel, why)
-                hub.unsubscribe(channel, q)
-                if on_end:
-                    on_end()
+                end(why)
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"x-accel-buffering": "no"})
+        return EventStream(events(), end)
 
     async def act(request: Request, what) -> Response:
         """Every supervisor action: a session, the supervisor role, this session's CSRF token."""
@@ -261,9 +286,9 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
     async def notice(request: Request) -> Response:
         def do(who, form):
             if form.get("do") == "clear":
-                return outbound.notice(who, None)
+                return hall_outbound.notice(who, None)
             hours = form.get("hours") or ""
-            return outbound.notice(who, str(form.get("text", "")).strip(),
+            return hall_outbound.notice(who, str(form.get("text", "")).strip(),
                                    float(hours) if hours in ("1", "4", "10") else None)
         return await act(request, do)
 
@@ -278,7 +303,7 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
                 fields["officer"] = str(form.get("officer", "")).strip()
             elif action == "transfer":
                 fields["to_area"] = str(form.get("to_area", "")).strip()
-            return outbound.counter(who, n, action, **fields)
+            return hall_outbound.counter(who, n, action, **fields)
         return await act(request, do)
 
     async def cancel(request: Request) -> Response:
@@ -286,11 +311,11 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
             from .outbound import Result
 
             number = str(form.get("number", "")).strip().upper()
-            day = live.view.day
-            row = live.history.by_number(day, number) if NUMBER.match(number) and day else None
+            day = hall_live.view.day
+            row = hall_live.history.by_number(day, number) if NUMBER.match(number) and day else None
             if row is None:
                 return Result(False, f"Không có phiếu {number[:10]} trong ngày hôm nay")
-            return outbound.cancel(who, row.ticket_id, number)
+            return hall_outbound.cancel(who, row.ticket_id, number)
         return await act(request, do)
 
     # ------------------------------------------------------------------ the citizen's page
@@ -310,8 +335,11 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
         t = await run_in_threadpool(live.track, token) if TOKEN.match(token) else None
         if t is None:
             return PlainTextResponse("unknown ticket", 404)
-        first = [("state", live.citizen_json(t.ticket_id))]
-        return _stream(f"ticket:{t.ticket_id}", first, on_end=lambda: live.untrack(t.ticket_id))
+        state = live.citizen_json(t.ticket_id)
+        if state is None:  # not while this page counts as watching it; but never a traceback
+            live.untrack(t.ticket_id)
+            return PlainTextResponse("unknown ticket", 404)
+        return _stream(f"ticket:{t.ticket_id}", [sse("state", state)], on_end=lambda: live.untrack(t.ticket_id))
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/console", 303)
@@ -323,12 +351,15 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, acco
     @asynccontextmanager
     async def lifespan(app):
         hub.loop = asyncio.get_running_loop()
+        keep_alive = asyncio.create_task(hub.keep_alive(KEEPALIVE_S))
         live.start()
+        # What start-up made lives as long as the service: out of the collector's sight, a full collection
+        # walks only what pages and messages made since, rather than pausing every open page for it.
+        gc.collect()
+        gc.freeze()
         yield
-        hub.post([(ch, "end", "") for ch in list(hub._subs)])
-        for subs in list(hub._subs.values()):
-            for q in list(subs):
-                q.put_nowait(None)
+        keep_alive.cancel()
+        hub.close_all()
         await asyncio.sleep(0)
         live.stop()
 

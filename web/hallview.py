@@ -90,6 +90,7 @@ class Changes:
     areas: set[str] = field(default_factory=set)  # queues that may have moved
     tickets: set[str] = field(default_factory=set)  # tracked tickets whose own state changed
     summaries: set[str] = field(default_factory=set)  # areas whose summary (and so the estimate) changed
+    served: bool = False  # today's counts per counter may have changed (a ticket finished, a new day)
     called: CallEvent | None = None
 
     def __bool__(self) -> bool:
@@ -131,6 +132,7 @@ class HallView:
             if (cfg := self._valid(HallConfig, payload)) is not None:
                 self.config = cfg
                 ch.sections |= {"counters", "areas", "header"}
+                ch.served = True
         elif levels == ["hall", "notice"]:
             self.notice = self._valid(HallNotice, payload) if payload else None
             ch.sections.add("notice")
@@ -142,6 +144,13 @@ class HallView:
             if (state := self._valid(CounterState, payload)) is not None:
                 self.counters[state.counter] = state
                 ch.sections.add("counters")
+                # The counter's new state comes before the area's summary and the call event: the phone of
+                # the number it now calls hears first, not after every other phone's new place in the queue.
+                now_called = state.current if state.current and state.current.status == "called" else None
+                t = self.tracked.get(now_called.ticket_id) if now_called else None
+                if t is not None and t.status != "called":
+                    t.status, t.counter, t.call_count = "called", state.counter, max(t.call_count, 1)
+                    ch.tickets.add(t.ticket_id)
         elif head == "area" and len(levels) == 3 and levels[2] == "summary":
             if (summary := self._valid(AreaSummary, payload)) is not None:
                 self.areas[summary.area] = summary
@@ -195,14 +204,20 @@ class HallView:
         if ev.kind == "finished" and ev.counter is not None:
             self.served[ev.counter] = self.served.get(ev.counter, 0) + 1
             ch.sections.add("counters")
+            ch.served = True
         if t is None:
             return
         new = ev.ticket
+        old_area = t.area
         if new.area != t.area:
             t.transferred = True
         t.status, t.area, t.counter, t.target_counter = new.status, new.area, new.counter, new.target_counter
         ch.tickets.add(t.ticket_id)
-        ch.areas.add(t.area)
+        # The dispatcher publishes an area's summary (and the service reads its queue again) before the
+        # events of the same change; read a queue again here only when it disagrees with this ticket.
+        for area in {old_area, t.area}:
+            if (t.ticket_id in self.aheads.get(area, {})) != (t.status == "waiting" and area == t.area):
+                ch.areas.add(area)
 
     # ------------------------------------------------------------------ names
 

@@ -52,8 +52,12 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _required_dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)  # issued_at: NOT NULL in the dispatcher's schema
+
+
 def _ticket(row) -> TicketRow:
-    return TicketRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], _dt(row[9]),
+    return TicketRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], _required_dt(row[9]),
                      _dt(row[10]), row[11])
 
 
@@ -113,7 +117,7 @@ class History:
     def waiting(self, day: str, area: str) -> list[Waiting]:
         rows = self._all("SELECT ticket_id, number, priority IS NOT NULL, target_counter, queue_pos, issued_at "
                          "FROM tickets WHERE day = ? AND area = ? AND status = 'waiting' ORDER BY queue_pos", day, area)
-        return [Waiting(r[0], r[1], bool(r[2]), r[3], r[4], _dt(r[5])) for r in rows]
+        return [Waiting(r[0], r[1], bool(r[2]), r[3], r[4], _required_dt(r[5])) for r in rows]
 
     def served_per_counter(self, day: str) -> dict[int, int]:
         rows = self._all("SELECT counter, COUNT(*) FROM tickets WHERE day = ? AND status = 'done' "

@@ -58,11 +58,12 @@ class DeviceRow:
 
 
 def counter_rows(view: HallView) -> list[CounterRow]:
-    numbers = sorted(set(view.counters) | {c.number for c in (view.config.counters if view.config else [])})
+    configured = view.config.counters if view.config else []
+    numbers = sorted(set(view.counters) | {c.number for c in configured})
     rows = []
     for n in numbers:
         s = view.counters.get(n)
-        name = s.name if s else next((c.name for c in view.config.counters if c.number == n), f"Quầy {n}")
+        name = s.name if s else next((c.name for c in configured if c.number == n), f"Quầy {n}")
         status = s.status if s else "closed"
         rows.append(CounterRow(
             n, name, status, COUNTER_STATUS.get(status, status),

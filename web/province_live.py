@@ -28,7 +28,7 @@ from motcua.protocol import ROOT, AreaQueue, TicketTrack, tracking_key
 
 from .hallview import HallView, TrackedTicket, as_json, citizen_state
 from .history import Waiting
-from .live import Hub
+from .live import Hub, sse
 from .settings import WebSettings
 
 log = logging.getLogger("web.province")
@@ -79,7 +79,7 @@ class ProvinceLive:
             view = self.halls[site] = HallView(self.settings.shared_login_flaps)
         return view
 
-    def _apply(self, site: str, levels: list[str], payload: bytes) -> list[tuple[str, str, str]]:
+    def _apply(self, site: str, levels: list[str], payload: bytes) -> list[tuple[str, str, bytes]]:
         """Under the lock: fold one message in; the updates for the pages open on what it changed."""
         view = self._view(site)
         if view is None:
@@ -101,7 +101,7 @@ class ProvinceLive:
             self._forget_before(site, view.day)
         return self._updates(site, *ch.summaries) if ch.summaries else []
 
-    def _track(self, site: str, key: str, payload: bytes) -> list[tuple[str, str, str]]:
+    def _track(self, site: str, key: str, payload: bytes) -> list[tuple[str, str, bytes]]:
         if not payload:  # the retained state cleared
             self.tickets.pop(key, None)
             return []
@@ -126,7 +126,7 @@ class ProvinceLive:
         for k in stale:
             del self.tickets[k]
 
-    def _updates(self, site: str, *areas: str | None, key: str | None = None) -> list[tuple[str, str, str]]:
+    def _updates(self, site: str, *areas: str | None, key: str | None = None) -> list[tuple[str, str, bytes]]:
         """The new state of every open page of ``site`` whose ticket is ``key`` or waits in ``areas``."""
         items = []
         for k in list(self._watchers):
@@ -136,7 +136,7 @@ class ProvinceLive:
             state = self._state_json(k)
             if state is not None and self._last_sent.get(k) != state:
                 self._last_sent[k] = state
-                items.append((f"ticket:{k}", "state", state))
+                items.append((f"ticket:{k}", "state", sse("state", state)))
         return items
 
     def _state(self, key: str) -> dict | None:

@@ -103,10 +103,13 @@ def pages(out_dir: Path, command, env_extra: dict[str, str] | None = None, halls
                 return RedirectResponse("/login", 303)
             account, session = who
             q = request.query_params
-            form = {"kind": q.get("kind") if q.get("kind") in KINDS else "week",
-                    "which": q.get("which") if q.get("which") in WHICH else "current",
-                    "by": q.get("by") if q.get("by") in GROUPINGS else "area",
-                    "from": q.get("from", ""), "to": q.get("to", ""), "site": ""}
+            def one_of(name: str, allowed, default: str) -> str:
+                value = q.get(name, "")
+                return value if value in allowed else default
+
+            form = {"kind": one_of("kind", KINDS, "week"), "which": one_of("which", WHICH, "current"),
+                    "by": one_of("by", GROUPINGS, "area"), "from": q.get("from", ""), "to": q.get("to", ""),
+                    "site": ""}
             ctx = {"account": account, "role_name": "Giám sát" if account.may_act else "Xem", "csrf": session.csrf,
                    "page": "reports", "hall_name": "", "flash": None, "form": form, "kinds": KINDS, "which": WHICH,
                    "groupings": GROUPINGS, "result": None, "halls": None}

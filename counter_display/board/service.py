@@ -7,9 +7,7 @@ thread draws.
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 from motcua.protocol import (
@@ -21,16 +19,12 @@ from motcua.protocol import (
     HallConfig,
     HallFigures,
     HallNotice,
-    PayloadError,
-    decode,
 )
-from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
+from motcua.runtime import DeviceRuntime, SystemdNotifier
 from motcua.screen_service import ScreenService
 
 from .config import BoardSettings
 from .model import BoardModel, BoardView
-
-log = logging.getLogger("counter_display.board")
 
 
 class BoardService(ScreenService):
@@ -50,15 +44,8 @@ class BoardService(ScreenService):
         rt.on(f"{t.root}/area/+/summary", AreaSummary, self._locked(lambda m, i: self.model.area_summary(m)))
         rt.on(t.dossier_status, DossierStatusUpdate, self._locked(lambda m, i: self.model.dossiers(m)))
         rt.on(t.hall_figures, HallFigures, self._locked(lambda m, i: self.model.hall_figures(m)))
-        rt.on_raw(t.hall_notice, self._on_notice)
+        rt.on_retained(t.hall_notice, HallNotice, self._locked(self.model.hall_notice))  # None: cleared
         rt.on_raw(t.availability(settings.dispatcher_id), self._on_dispatcher)
-
-    def _locked(self, apply: Callable[[object, Inbound], bool]) -> Callable[[object, Inbound], None]:
-        def handler(message, inbound: Inbound) -> None:
-            with self._lock:
-                if apply(message, inbound):
-                    self._notify()
-        return handler
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -71,20 +58,6 @@ class BoardService(ScreenService):
         self.runtime.stop()
 
     # ------------------------------------------------------------------ raw topics
-
-    def _on_notice(self, msg) -> None:
-        if not msg.payload:  # an empty retained message clears the notice
-            notice = None
-        else:
-            try:
-                notice = decode(HallNotice, msg.payload, self.settings.mqtt.max_payload_bytes)
-            except PayloadError as exc:
-                self.runtime.last_error = f"refused message on {msg.topic}: {exc}"
-                log.warning("refused message on %s: %s", msg.topic, exc)
-                return
-        with self._lock:
-            if self.model.hall_notice(notice):
-                self._notify()
 
     def _on_dispatcher(self, msg) -> None:
         self._dispatcher_online = msg.payload == AVAILABILITY_ONLINE

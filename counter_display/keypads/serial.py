@@ -72,9 +72,11 @@ class SerialKeypad(Keypad):
             if self.port is None and not self._open():
                 self._stopping.wait(self.s.reopen_s)
                 continue
+            port = self.port
+            assert port is not None  # _open() set it
             try:
-                chunk = self.port.read(64)
-                if not chunk and not self.port.is_open:
+                chunk = port.read(64)
+                if not chunk and not port.is_open:
                     raise pyserial.SerialException("port closed")
             except (pyserial.SerialException, OSError, TypeError) as exc:
                 # TypeError: pyserial reading a vanished pty can fail inside select()

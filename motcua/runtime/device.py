@@ -325,6 +325,23 @@ class DeviceRuntime:
 
         self._add_sub(topic_filter, dispatch)
 
+    def on_retained(self, topic_filter: str, model: type[M], handler: Callable[[M | None], None]) -> None:
+        """Follow a retained state: ``handler(message)`` for each valid one, ``handler(None)`` when an empty
+        retained message clears the topic; an invalid one is refused (logged, kept as ``last_error``)."""
+
+        def dispatch(msg: mqtt.MQTTMessage) -> None:
+            if not msg.payload:
+                handler(None)
+                return
+            try:
+                message = decode(model, msg.payload, self.settings.mqtt.max_payload_bytes)
+            except PayloadError as exc:
+                self._refused(msg.topic, exc)
+                return
+            handler(message)
+
+        self._add_sub(topic_filter, dispatch)
+
     def on_raw(self, topic_filter: str, handler: Callable[[mqtt.MQTTMessage], None]) -> None:
         """Unvalidated access for tools that show whatever is there (``motcua status``)."""
         self._add_sub(topic_filter, handler)
