@@ -7,7 +7,9 @@ second implementation. Pure of MQTT; the sounds are played on a thread of their 
 waits for the speaker: a touch while sounds are still queued is dropped (the next one ticks).
 
 No speaker, no pack, no audio driver: the screens work the same, silently, and :attr:`TouchSounds.error`
-says why (the device's health shows it).
+says why (the device's health shows it). A speaker that would not open is tried again only every
+``retry_s``: each failed try of SDL's audio drivers takes milliseconds of the screen's interpreter and
+leaks ALSA's configuration, which on every touch slowed the kiosk and grew it by hundreds of MiB a day.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import collections
 import logging
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -44,6 +47,9 @@ class TouchSoundSettings(StrictModel):
     tick_ms: int = Field(60, ge=10, le=500, description="The tick's length.")
     driver: str | None = Field(None, description="SDL audio driver (alsa, pulseaudio, dummy); unset: SDL's choice.")
     device: str | None = Field(None, description="SDL output device name; unset: the default device.")
+    retry_s: float = Field(60.0, ge=1, le=3600, description=(
+        "After the speaker could not be opened, touches stay silent this long before it is tried again "
+        "(opening a missing device costs time and memory on every try)."))
 
 
 class TouchSounds:
@@ -53,6 +59,9 @@ class TouchSounds:
         self.s = settings
         self.error: str | None = None
         self.heard: collections.deque[list[str]] = collections.deque(maxlen=50)  # what was played: its clip keys
+        self.played = 0  # sounds handed to the speaker
+        self.dropped = 0  # touches left silent: the speaker was busy, or could not be opened
+        self._silent_until = 0.0  # monotonic: the speaker failed to open; not tried again before this
         self._pack: VoicePack | None = None  # loaded on the sound thread: a slow disk never holds up the screen
         self._rate = 22050
         self._player = player
@@ -105,7 +114,7 @@ class TouchSounds:
         try:
             self._queue.put_nowait(what)
         except queue.Full:
-            pass  # the speaker is behind: this touch goes unticked rather than the screen waiting
+            self.dropped += 1  # the speaker is behind: this touch goes unticked rather than the screen waiting
 
     def _play_forever(self) -> None:
         self._load()
@@ -114,14 +123,21 @@ class TouchSounds:
             try:
                 if what is None or self._done.is_set():
                     return
+                if time.monotonic() < self._silent_until:
+                    self.dropped += 1
+                    continue
                 rendered = self._render(what)
                 if rendered is not None and self._player is not None:
                     self._player.play(rendered, self.s.volume, self._done)
                     self.heard.append(rendered.keys)
+                    self.played += 1
                     self.error = None
             except audio.AudioUnavailable as exc:
+                self.dropped += 1
+                if self._player is None or not self._player.is_open:  # the device, not a busy channel
+                    self._silent_until = time.monotonic() + self.s.retry_s
                 if self.error != str(exc):
-                    log.warning("touch sounds: %s", exc)
+                    log.warning("touch sounds: %s (tried again in %.0f s)", exc, self.s.retry_s)
                 self.error = str(exc)
             except Exception as exc:  # noqa: BLE001 - a sound must never take the screen down
                 log.exception("touch sounds failed")

@@ -90,6 +90,27 @@ def wait_for_dispatcher(client: HallClient, area: str = "TP") -> None:
     raise RuntimeError("the dispatcher never answered")
 
 
+def speaker(work: Path, name: str) -> dict:
+    """Touch-sound settings for a benchmark: the sounds really play, through SDL's ``disk`` audio driver
+    (a real mixer and audio thread at the device's pace, the samples written to a file instead of a sound
+    card: a bench machine has none), so the figures include the cost of sounding every touch."""
+    return {"driver": "disk", "device": str(work / f"{name}-speaker.raw")}
+
+
+def sound_figures(sounds, settings: dict, rate: int = 22050) -> dict[str, float | int]:
+    """What the speaker played: cues handed to the mixer, touches left silent, seconds of sound written."""
+    path = Path(settings["device"])
+    data = path.read_bytes() if path.exists() else b""
+    from array import array
+
+    samples = array("h", data[: len(data) // 2 * 2])
+    audible = sum(1 for s in samples if s)
+    if sounds.error:
+        raise RuntimeError(f"touch sounds did not play: {sounds.error}")
+    return {"sounds_played": sounds.played, "sounds_dropped": sounds.dropped,
+            "sound_audible_s": round(audible / rate, 1)}
+
+
 def start_bench_hall() -> tuple[Path, LocalBroker, subprocess.Popen]:
     """A real Mosquitto and the real dispatcher with the benchmark hall, in a fresh temporary folder."""
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))

@@ -11,6 +11,9 @@ the far end answers the DLE EOT status queries as a thermal printer does).
 p50 and p99 for each. Also the kiosk's RSS and CPU time: the kiosk runs in
 this process with its pygame screen on SDL's dummy driver and redraws after
 each ticket, so the figures include the screen (and this benchmark's loop).
+Its touch sounds are on: a tick on every touch and each number spoken, played
+through a real pygame mixer on SDL's ``disk`` audio driver (the bench machine
+has no sound card); the figures say how many sounds played.
 
 Prints readable figures, then one JSON line holding them.
 """
@@ -29,17 +32,18 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.dispatcher import percentile, proc_figures, start_bench_hall  # noqa: E402
+from bench.dispatcher import percentile, proc_figures, sound_figures, speaker, start_bench_hall  # noqa: E402
 from kiosk_ticket.app import KioskScreen  # noqa: E402
 from kiosk_ticket.config import KioskSettings  # noqa: E402
 from kiosk_ticket.service import KioskService  # noqa: E402
 from tests.kioskkit import PtyPrinter  # noqa: E402
 
 
-def run(work: Path, broker, transport: dict, tickets: int, device_id: str) -> list[float]:
+def run(work: Path, broker, transport: dict, tickets: int, device_id: str) -> tuple[list[float], dict]:
+    sound = speaker(work, device_id)
     kiosk = KioskService(KioskSettings(
         site="bench", device_id=device_id, mqtt=broker.mqtt(device_id, "kiosk"), log_level="WARNING",
-        screen={"fullscreen": False}, timeouts={"debounce_ms": 0},
+        screen={"fullscreen": False}, timeouts={"debounce_ms": 0}, sound=sound,
         printer={"transport": transport, "counter_file": work / f"{device_id}.json"}))
     screen = KioskScreen(kiosk)
     kiosk.start()
@@ -59,9 +63,10 @@ def run(work: Path, broker, transport: dict, tickets: int, device_id: str) -> li
                 raise RuntimeError(f"refused: {kiosk.view.message}")
             latencies.append((kiosk.last_printed.done_at - t0) * 1000)
             screen.redraw()
+        kiosk.sounds.wait_idle(10)
     finally:
         kiosk.stop()
-    return latencies
+    return latencies, sound_figures(kiosk.sounds, sound)
 
 
 def main() -> int:
@@ -76,10 +81,11 @@ def main() -> int:
         cpu0 = time.process_time()
         for name, transport in (("dummy", {"kind": "dummy"}),
                                 ("pty", {"kind": "serial", "device": pty_printer.path, "baudrate": 115200})):
-            lat = run(work, broker, transport, args.tickets, f"kiosk-{name}")
+            lat, sounds = run(work, broker, transport, args.tickets, f"kiosk-{name}")
             figures[f"{name}_p50_ms"] = round(statistics.median(lat), 2)
             figures[f"{name}_p99_ms"] = round(percentile(lat, 99), 2)
             figures[f"{name}_max_ms"] = round(max(lat), 2)
+            figures.update({f"{name}_{k}": v for k, v in sounds.items()})
         figures["kiosk_cpu_s"] = round(time.process_time() - cpu0, 2)
         rss, _ = proc_figures(os.getpid())
         figures["rss_mb"] = round(rss, 1)
@@ -95,6 +101,9 @@ def main() -> int:
         print(f"confirming touch -> last byte at the {name} printer, {args.tickets} tickets: "
               f"p50 {figures[f'{name}_p50_ms']} ms, p99 {figures[f'{name}_p99_ms']} ms, "
               f"max {figures[f'{name}_max_ms']} ms (goal: p99 < 150 ms)")
+        print(f"  touch sounds on: {figures[f'{name}_sounds_played']} played (ticks and numbers spoken, "
+              f"{figures[f'{name}_sound_audible_s']} s of sound at the speaker), "
+              f"{figures[f'{name}_sounds_dropped']} touches left silent while the speaker was busy")
     print(f"kiosk process RSS (kiosk + pygame screen + this benchmark): {figures['rss_mb']} MiB; "
           f"CPU {figures['kiosk_cpu_s']} s for {2 * args.tickets} tickets")
     print(json.dumps(figures))

@@ -8,6 +8,9 @@ Measures
   callback, CallNext command over MQTT, the dispatcher's reply with the new
   counter state, the frame rendered and sent to a real luma max7219 device
   (on a null SPI interface, so the register encoding is included): p50, p99;
+  the box's buzzer is driven with its short "accepted" beep on every press (a
+  gpiozero Buzzer on a mock pin; the beeps asked for are counted, and the
+  time the pin was high);
 * the resident memory of a counter box daemon and of the hall board daemon,
   each started as its own process (``python -m counter_display`` with the
   mock pin factory and the dummy matrix; ``python -m counter_display.board``
@@ -113,6 +116,10 @@ def main() -> int:
         shown: list[tuple[float, str]] = []
         box.display.on_frame.append(lambda frame: shown.append((time.perf_counter(), frame.text)))
         pin_next, pin_open = box.keypads[0].pin("next"), box.keypads[0].pin("open_close")
+        buzzer = box.keypads[0].buzzer
+        beeps_asked = []
+        blink = buzzer.blink
+        buzzer.blink = lambda *a, **k: (beeps_asked.append(1), blink(*a, **k))[1]
 
         def press(pin) -> None:
             seq = box.presses + 1
@@ -133,6 +140,10 @@ def main() -> int:
                 raise RuntimeError("no new frame within 5 s")
             drawn = next(t for t, text in shown if text != before)
             latencies.append((drawn - t0) * 1000)
+        time.sleep(0.3)  # the last beep ends (80 ms)
+        states = buzzer.pin.states  # (seconds since the previous change, level): the time spent high
+        buzzer_on_s = sum(nxt.timestamp for cur, nxt in zip(states, states[1:]) if cur.state)
+        beeps = len(beeps_asked)
 
         # ---- the hall board, as its own process
         board = spawn("counter_display.board", {**broker.env("board-1", "board"), "MOTCUA_DEVICE_ID": "board-1",
@@ -180,7 +191,8 @@ def main() -> int:
 
     figures = {
         "p50_ms": round(statistics.median(latencies), 2), "p99_ms": round(percentile(latencies, 99), 2),
-        "max_ms": round(max(latencies), 2), "presses": len(latencies),
+        "max_ms": round(max(latencies), 2), "presses": len(latencies), "buzzer_beeps": beeps,
+        "buzzer_on_s": round(buzzer_on_s, 2),
         "counter_rss_mb": round(counter_rss, 1), "board_rss_mb": round(board_rss, 1),
         "board_cpu_static_pct": round(board_static, 2), "board_cpu_flash_pct": round(flash_cpu, 2),
         "board_cpu_scrolling_notice_pct": round(board_scroll, 2),
@@ -189,6 +201,8 @@ def main() -> int:
     print(f"button press -> new LED frame (max7219 driver, null SPI), {len(latencies)} presses: "
           f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms "
           f"(goal p99 < 15 ms: {goal})")
+    print(f"buzzer on: {beeps} beeps driven on its pin, one per accepted press; the pin was high for "
+          f"{figures['buzzer_on_s']} s in all (presses milliseconds apart run into one long tone)")
     print(f"RSS: counter box daemon {figures['counter_rss_mb']} MiB, hall board {figures['board_rss_mb']} MiB "
           f"(1920x1080, SDL dummy driver)")
     print(f"board CPU: static {figures['board_cpu_static_pct']}%, while a call flashes "

@@ -7,7 +7,9 @@ dispatcher's acknowledgement arriving back at the pad (the rating written to
 the pad's outbox, sent, stored by the dispatcher, acknowledged, removed from
 the outbox): p50 and p99. Also the pad's resident memory: the pad runs in this
 process with its pygame screen on SDL's dummy driver, so the figure is an
-upper bound (it includes the benchmark's own keypad client).
+upper bound (it includes the benchmark's own keypad client). Its touch
+sounds are on: a tick on every tap through a real pygame mixer on SDL's
+``disk`` audio driver (the bench machine has no sound card).
 
 Prints readable figures, then one JSON line holding them.
 """
@@ -26,7 +28,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.dispatcher import percentile, start_bench_hall  # noqa: E402
+from bench.dispatcher import percentile, sound_figures, speaker, start_bench_hall  # noqa: E402
 from motcua.client import HallClient  # noqa: E402
 from motcua.runtime import rss_mb  # noqa: E402
 from satisfaction_pad.app import PadScreen  # noqa: E402
@@ -40,8 +42,10 @@ def main() -> int:
     args = ap.parse_args()
 
     work, broker, daemon = start_bench_hall()
+    sound = speaker(work, "pad-1")
     pad = PadService(PadSettings(site="bench", device_id="pad-1", counter=1, outbox=work / "pad.db", debounce_ms=0,
-                                 mqtt=broker.mqtt("pad-1", "pad", 1), screen={"fullscreen": False}, log_level="WARNING"))
+                                 mqtt=broker.mqtt("pad-1", "pad", 1), screen={"fullscreen": False}, sound=sound,
+                                 log_level="WARNING"))
     screen = PadScreen(pad)
     pad.start()
     latencies = []
@@ -69,6 +73,7 @@ def main() -> int:
             screen.redraw()
         keypad.close()
         rss = rss_mb() or 0.0
+        pad.sounds.wait_idle(10)
     finally:
         pad.stop()
         daemon.terminate()
@@ -76,9 +81,12 @@ def main() -> int:
         broker.stop()
 
     figures = {"p50_ms": round(statistics.median(latencies), 2), "p99_ms": round(percentile(latencies, 99), 2),
-               "max_ms": round(max(latencies), 2), "ratings": len(latencies), "rss_mb": round(rss, 1)}
+               "max_ms": round(max(latencies), 2), "ratings": len(latencies), "rss_mb": round(rss, 1),
+               **sound_figures(pad.sounds, sound)}
     print(f"tap -> acknowledgement at the pad, {len(latencies)} ratings: p50 {figures['p50_ms']} ms, "
           f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms")
+    print(f"touch sounds on: {figures['sounds_played']} ticks played ({figures['sound_audible_s']} s of sound at the "
+          f"speaker), {figures['sounds_dropped']} taps left silent while the speaker was busy")
     print(f"pad process RSS (pad + pygame screen + this benchmark's keypad client): {figures['rss_mb']} MiB")
     print(json.dumps(figures))
     return 0

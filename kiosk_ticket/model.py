@@ -33,7 +33,7 @@ from .config import KioskSettings
 ScreenName = Literal["idle", "home", "areas", "confirm", "priority", "issuing", "ticket", "error", "dossier",
                      "looking_up", "dossier_result", "proc_areas", "proc_list", "proc_detail", "proc_search"]
 BUSY = ("issuing", "looking_up")
-PARENT: dict[str, str] = {
+PARENT: dict[ScreenName, ScreenName] = {
     "areas": "home", "confirm": "areas", "priority": "areas", "ticket": "home", "error": "home",
     "dossier": "home", "dossier_result": "dossier", "proc_areas": "home", "proc_list": "proc_areas",
     "proc_detail": "proc_list", "home": "home", "idle": "idle", "proc_search": "proc_areas",
@@ -202,10 +202,12 @@ class KioskModel:
             pass  # a lookup kiosk: no printer, no numbers
         elif st.screen == "home" and kind == "home":
             st.priority = None
-            if arg == "take" and self._single_area():
-                return self._take(self._single_area(), now)
-            self._go({"take": "areas", "priority": "priority", "dossier": "dossier",
-                      "procedures": "proc_areas"}.get(arg, "home"))
+            single = self._single_area()
+            if arg == "take" and single:
+                return self._take(single, now)
+            going: dict[str, ScreenName] = {"take": "areas", "priority": "priority", "dossier": "dossier",
+                                            "procedures": "proc_areas"}
+            self._go(going.get(arg, "home"))
             st.typed = "" if arg == "dossier" else st.typed
         elif st.screen == "areas" and kind == "area" and arg in self._area_names():
             return self._take(arg, now)
@@ -216,8 +218,9 @@ class KioskModel:
             return IssueTicket(st.area, st.priority, st.receipt)
         elif st.screen == "priority" and kind == "cat" and arg in dict(self._categories()):
             st.priority = arg
-            if self._single_area():
-                return self._take(self._single_area(), now)
+            single = self._single_area()
+            if single:
+                return self._take(single, now)
             self._go("areas")
         elif st.screen == "priority" and target == "no_priority":
             st.priority = None

@@ -17,6 +17,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .config import ScannerSettings
@@ -105,7 +106,7 @@ class BarcodeScanner:
         self.refused = 0
         self._stop = threading.Event()
         self._opened = threading.Event()
-        self._port = None
+        self._port: Any = None  # a serial.Serial while open
         self._thread = threading.Thread(target=self._run, name="kiosk-scanner", daemon=True)
 
     def start(self) -> BarcodeScanner:

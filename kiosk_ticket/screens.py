@@ -47,15 +47,16 @@ class Painter:
         return lines
 
     def text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, center: tuple[int, int],
-             width: int | None = None, line_gap: float = 1.3) -> int:
-        """Draw ``text`` centred on ``center`` (wrapped to ``width``); returns the height used."""
+             width: int | None = None, line_gap: float = 1.3, keep: bool = True) -> int:
+        """Draw ``text`` centred on ``center`` (wrapped to ``width``); returns the height used. ``keep=False``:
+        words shown once (a ticket's own figures), not kept among the reused renderings."""
         lines = self.wrap(text, font, width) if width else [text]
         step = int(font.size * line_gap)
         top = center[1] - step * len(lines) // 2
         for i, line in enumerate(lines):
             r = font.get_rect(line)
             r.center = (center[0], top + step * i + step // 2)
-            font.render_to(surface, r, line, colour)
+            font.render_to(surface, r, line, colour, keep=keep)
         return step * len(lines)
 
     def left_text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, x: int, y: int,
@@ -185,7 +186,8 @@ class Painter:
         area.update(self._content(surface, top))
         toggle_h = int(130 * self.u)
         area.height = surface.get_height() - area.top - int(60 * self.u) - toggle_h - int(30 * self.u)
-        items = [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)] if view.tickets else []
+        items: list[tuple[str, str, str | None, tuple[int, int, int]]] = (
+            [("take", self.t.take_number, self.t.take_number_hint, self.c.primary)] if view.tickets else [])
         if view.tickets and view.single_area and view.categories:  # a one-area hall prints from here: priority is its own button
             items.append(("priority", self.t.priority_path, None, self.c.priority))
         items += [("dossier", self.t.dossier, self.t.dossier_hint, self.c.secondary),
@@ -311,21 +313,23 @@ class Painter:
         pygame.draw.rect(surface, (255, 255, 255), card, border_radius=int(30 * u))
         pygame.draw.rect(surface, self.c.header, card, width=max(3, int(8 * u)), border_radius=int(30 * u))
         inner = card.width - int(80 * u)
-        lines = [(t.area_name, self.font(52 * u, True), self.c.text)]
+        # (words, font, colour, kept among the reused renderings: not this ticket's own figures)
+        lines = [(t.area_name, self.font(52 * u, True), self.c.text, True)]
         if t.priority_name:
-            lines.append((f"{self.t.priority_label}: {t.priority_name}", self.font(46 * u, True), self.c.priority))
+            lines.append((f"{self.t.priority_label}: {t.priority_name}", self.font(46 * u, True), self.c.priority,
+                          True))
         if t.waiting_ahead is not None:
-            lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text))
+            lines.append((self.t.ahead.format(n=t.waiting_ahead), self.font(46 * u), self.c.text, False))
         if t.estimated_wait_min is not None:
-            lines.append((self.t.wait_text(t.estimated_wait_min), self.font(46 * u), self.c.text))
+            lines.append((self.t.wait_text(t.estimated_wait_min), self.font(46 * u), self.c.text, False))
         if t.area_closed:
-            lines.append((self.t.ticket_area_closed, self.font(44 * u, True), self.c.error))
-        lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary))
+            lines.append((self.t.ticket_area_closed, self.font(44 * u, True), self.c.error, True))
+        lines.append((self.t.take_ticket_hint, self.font(44 * u, True), self.c.secondary, True))
 
         def height(text: str, font: CachedFont) -> int:
             return len(self.wrap(text, font, inner)) * int(font.size * 1.3)
 
-        words_h = sum(height(text, font) for text, font, _ in lines) + int(20 * u) * len(lines)
+        words_h = sum(height(text, font) for text, font, _, _ in lines) + int(20 * u) * len(lines)
         # the number takes what the words leave, up to its design size, and never wider than the card
         pad = int(30 * u)
         size = min(330 * u, (card.height - words_h - 3 * pad) / 0.8)
@@ -334,13 +338,13 @@ class Painter:
         number_font = self.fonts(max(30, size), True)  # fitted to the card: not scaled again
         r = number_font.get_rect(t.number)
         r.midtop = (w // 2, card.top + pad)
-        number_font.render_to(surface, r, t.number, self.c.header)
+        number_font.render_to(surface, r, t.number, self.c.header, keep=False)
         y = r.bottom + pad
         spare = max(0, card.bottom - pad - y - words_h) // (len(lines) + 1)
-        for text, font, colour in lines:
+        for text, font, colour, keep in lines:
             y += spare
             hgt = height(text, font)
-            self.text(surface, text, font, colour, (w // 2, y + hgt // 2), inner)
+            self.text(surface, text, font, colour, (w // 2, y + hgt // 2), inner, keep=keep)
             y += hgt + int(20 * u)
         return {}
 
@@ -504,12 +508,12 @@ class Painter:
             keys = pygame.Rect(area.left, keys_top, kw_all, area.bottom - keys_top)
             results = pygame.Rect(keys.right + gap * 2, keys_top, area.right - keys.right - gap * 2,
                                   area.bottom - keys_top)
-        shown = view.procedures[:max(0, (results.height + int(12 * u)) // (min_h + int(12 * u)))]
+        found = view.procedures[:max(0, (results.height + int(12 * u)) // (min_h + int(12 * u)))]
         targets: Targets = {}
         if view.query.strip() and not view.procedures:
             self.text(surface, self.t.search_none, self.font(40 * u), self.c.muted, results.center, results.width)
-        if shown:
-            for rect, p in zip(self._grid(results, len(shown), int(130 * u), cols=1, gap=int(12 * u)), shown):
+        if found:
+            for rect, p in zip(self._grid(results, len(found), int(130 * u), cols=1, gap=int(12 * u)), found):
                 self.button(surface, rect, p.name, self.c.tertiary, size=min(40, rect.height / u / 2.6))
                 targets[f"proc:{p.code}"] = rect
         cols = max(len(row) for row in SEARCH_KEYS)

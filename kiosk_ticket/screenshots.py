@@ -84,9 +84,9 @@ def render_all(out: Path, settings: KioskSettings | None = None, landscape: bool
     from .service import KioskService
 
     tmp = Path(tempfile.mkdtemp())
-    settings = settings or KioskSettings(device_id="kiosk-1", screen={"fullscreen": False},
-                                         timeouts={"debounce_ms": 0},
-                                         printer={"counter_file": tmp / "printed.json"})
+    settings = settings or KioskSettings.model_validate({
+        "device_id": "kiosk-1", "screen": {"fullscreen": False}, "timeouts": {"debounce_ms": 0},
+        "printer": {"counter_file": tmp / "printed.json"}})
     service = KioskService(settings)  # not started: no broker needed to draw
     screen = KioskScreen(service)
     config = sample_hall_config()
@@ -160,8 +160,9 @@ def render_all(out: Path, settings: KioskSettings | None = None, landscape: bool
         shots.append(path)
 
     if landscape:
-        wide = KioskSettings(device_id="kiosk-1", screen={"fullscreen": False, "width": 1920, "height": 1080},
-                             timeouts={"debounce_ms": 0}, printer={"counter_file": tmp / "printed.json"})
+        wide = KioskSettings.model_validate({
+            "device_id": "kiosk-1", "screen": {"fullscreen": False, "width": 1920, "height": 1080},
+            "timeouts": {"debounce_ms": 0}, "printer": {"counter_file": tmp / "printed.json"}})
         s2 = KioskService(wide)
         import pygame
 

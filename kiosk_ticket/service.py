@@ -37,7 +37,16 @@ from motcua.protocol import (
     TicketRequest,
     new_id,
 )
-from motcua.runtime import BrokerRefused, DeviceRuntime, Inbound, Offline, RequestFailed, RequestTimeout, SystemdNotifier
+from motcua.runtime import (
+    BrokerRefused,
+    DeviceRuntime,
+    Inbound,
+    Offline,
+    RequestFailed,
+    RequestTimeout,
+    SystemdNotifier,
+    release_free_memory,
+)
 from motcua.screen_service import ScreenService
 
 from .config import KioskSettings
@@ -280,6 +289,7 @@ class KioskService(ScreenService):
         log.info("ticket %s (%s) printed, %s ahead", t.number, t.area, reply.waiting_ahead)
         self.sounds.number(t.number)
         self.on_printed(printed)
+        release_free_memory()  # the raster's and the job's temporaries: a day of tickets keeps the kiosk flat
 
     def ticket_content(self, reply: TicketReply) -> TicketContent:
         t = reply.ticket

@@ -97,7 +97,7 @@ class TicketRenderer:
             for line in wrap(text, font, inner):
                 box = d.textbbox((0, 0), line, font=font)
                 d.text(((w - (box[2] - box[0])) // 2 - box[0], y - box[1] + 2), line, font=font, fill=BLACK)
-                y += (box[3] - box[1]) + int(gap * u) + 4
+                y += int(box[3] - box[1]) + int(gap * u) + 4
             y += int(gap * u)
 
         def rule() -> None:
@@ -114,12 +114,12 @@ class TicketRenderer:
         number_font = self._number_font(c.number, inner, int(200 * u))
         box = d.textbbox((0, 0), c.number, font=number_font)
         d.text(((w - (box[2] - box[0])) // 2 - box[0], y - box[1]), c.number, font=number_font, fill=BLACK)
-        y += box[3] - box[1] + int(20 * u)
+        y += int(box[3] - box[1]) + int(20 * u)
         if c.priority_name:
             label = f"{self.t.priority_label}: {c.priority_name}"
             font = _font(self.bold_path, int(26 * u))
             lines = wrap(label, font, inner - int(20 * u))
-            line_h = font.getbbox("Ấy")[3] + int(6 * u)
+            line_h = int(font.getbbox("Ấy")[3]) + int(6 * u)
             top = y
             d.rectangle((margin, top, w - margin, top + line_h * len(lines) + int(12 * u)), fill=BLACK)
             for i, line in enumerate(lines):

@@ -80,11 +80,17 @@ class CachedFont:
             self._book.put(key, img)
         return img
 
-    def render_to(self, surface: pygame.Surface, dest, text: str, colour, background=None) -> pygame.Rect:
-        """Like ``freetype.Font.render_to``: the text's bounding box with its top-left at ``dest``."""
+    def render_to(self, surface: pygame.Surface, dest, text: str, colour, background=None,
+                  keep: bool = True) -> pygame.Rect:
+        """Like ``freetype.Font.render_to``: the text's bounding box with its top-left at ``dest``.
+
+        ``keep=False`` for words shown once (a ticket's number at 300 pt is about 1 MB of pixels, and a day
+        of numbers kept would push every reused label out of the cache): drawn straight onto ``surface``."""
         if not text:
             return pygame.Rect(dest[0], dest[1], 0, 0)
         x, y = (dest.x, dest.y) if isinstance(dest, pygame.Rect) else (int(dest[0]), int(dest[1]))
+        if not keep:
+            return self._font.render_to(surface, (x, y), text, colour, background)
         return surface.blit(self.image(text, colour, background), (x, y))
 
 

@@ -40,6 +40,8 @@ class Texts(StrictModel):
     thanks: str = "Cảm ơn Ông/Bà đã đánh giá!"
     thanks_hint: str = "Ý kiến của Ông/Bà giúp chúng tôi phục vụ tốt hơn"
     general: str = "Đánh giá chung"
+    large_text_on: str = "Chữ to"
+    large_text_off: str = "Chữ thường"
 
 
 class Colours(StrictModel):
@@ -55,11 +57,19 @@ class Colours(StrictModel):
     selected: Colour = (255, 196, 0)
 
 
+HIGH_CONTRAST = dict(background=(255, 255, 255), text=(0, 0, 0), muted=(0, 0, 0), header=(0, 0, 0),
+                     header_text=(255, 230, 0), very_satisfied=(0, 90, 20), satisfied=(0, 40, 140),
+                     unsatisfied=(150, 30, 0), button_text=(255, 255, 255), selected=(255, 215, 0))
+
+
 class Screen(ScreenSettings):
     """The shared screen settings; a pad is usually a 10" landscape tablet panel."""
 
     diagonal_in: float = Field(10.1, ge=3, le=120, description="The panel's diagonal in inches.")
     colours: Colours = Colours()
+    high_contrast: Colours = Field(Colours(**HIGH_CONTRAST), description=(
+        "The colours of the large-text mode a citizen switches on with the header's \"Aa\" button."))
+    large_text_scale: float = Field(1.3, ge=1.0, le=2.0, description="How much larger text is in that mode.")
 
 
 DEFAULT_REASONS = [

@@ -8,6 +8,9 @@ screen appears, so a rating the citizen saw thanked for is never lost.
 Screens: ``idle`` → ``rating`` (three levels) → [``reasons`` when not
 satisfied] → [``indicators`` when the nine-indicator form is on] →
 ``thanks`` → ``idle``; "back" on the reasons returns to the three faces.
+``mode:large`` (on every screen that asks something) switches large text and
+high contrast on or off for this citizen; the pad returns to the usual
+screen when it goes idle.
 
 The citizen is never cut off: the clock restarts at every touch; when it
 runs out on the reasons or the indicators, what was chosen is recorded and
@@ -24,12 +27,13 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from motcua.protocol import CounterState, Rating, RatingWindow, new_id
+from motcua.protocol.messages import RatingLevel
 
 from .config import PadSettings
 from .outbox import Outbox
 
 ScreenName = Literal["idle", "rating", "reasons", "indicators", "thanks"]
-LEVELS = ("very_satisfied", "satisfied", "unsatisfied")
+LEVELS: tuple[RatingLevel, ...] = ("very_satisfied", "satisfied", "unsatisfied")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class View:
     reasons: frozenset[str] = frozenset()
     scores: tuple[tuple[str, int], ...] = ()
     connected: bool = True
+    large: bool = False  # large text and high contrast, switched on by this citizen
 
 
 @dataclass
@@ -53,7 +58,7 @@ class _Session:
 
     window: RatingWindow | None
     touched: float  # the last touch (or the start): the clock runs from here
-    level: str | None = None
+    level: RatingLevel | None = None
     reasons: set[str] = field(default_factory=set)
     scores: dict[str, int] = field(default_factory=dict)
     reasons_done: bool = False
@@ -72,6 +77,7 @@ class PadModel:
         self._expired: tuple[_Session, float] | None = None  # timed out untouched; a late tap still counts until then
         self._thanks_until: float | None = None
         self._last_tap = float("-inf")
+        self._large = False
 
     # ------------------------------------------------------------------ inputs
 
@@ -91,6 +97,7 @@ class PadModel:
                     self._record_unfinished()
                 self._session = _Session(window=w, touched=now)
                 self._thanks_until = None
+                self._large = False  # a new citizen: the usual screen
         self._refresh()
         return self.view != before
 
@@ -108,12 +115,14 @@ class PadModel:
         session = self._session
         if session is not None:
             session.touched = now  # every touch restarts the clock
-        if screen == "idle" and target == "general" and self.s.allow_general:
+        if target == "mode:large" and screen in ("rating", "reasons", "indicators"):
+            self._large = not self._large
+        elif screen == "idle" and target == "general" and self.s.allow_general:
             self._close_expired()
             self._session = _Session(window=None, touched=now)
         elif screen == "rating" and session and target.startswith("level:"):
-            level = target.split(":", 1)[1]
-            if level in LEVELS:
+            level = next((lv for lv in LEVELS if lv == target.split(":", 1)[1]), None)
+            if level is not None:
                 session.level = level
                 if level != "unsatisfied" and not self.s.indicators_enabled:
                     self._finish(now)
@@ -197,7 +206,7 @@ class PadModel:
             return
         self._record(s, s.level or "not_rated")
 
-    def _record(self, s: _Session, level: str) -> None:
+    def _record(self, s: _Session, level: RatingLevel) -> None:
         w = s.window
         complete = self._indicators_complete()
         rating = Rating(
@@ -222,8 +231,10 @@ class PadModel:
         s = self._session
         if s is None:
             screen: ScreenName = "thanks" if self._thanks_until is not None else "idle"
+            if screen == "idle":
+                self._large = False  # the next citizen finds the usual screen
             self.view = replace(self.view, screen=screen, ticket_number=None, level=None, reasons=frozenset(),
-                                scores=())
+                                scores=(), large=self._large)
             return
         if s.level is None:
             screen = "rating"
@@ -233,4 +244,4 @@ class PadModel:
             screen = "indicators"
         self.view = replace(self.view, screen=screen, ticket_number=s.window.number if s.window else None,
                             level=s.level, reasons=frozenset(s.reasons),
-                            scores=tuple(sorted(s.scores.items())))
+                            scores=tuple(sorted(s.scores.items())), large=self._large)

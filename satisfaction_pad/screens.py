@@ -3,6 +3,9 @@
 Layout is proportional to the surface, so the same code serves 1280x800 and
 any other screen. Large targets, high contrast, and faces whose expression
 reads without words (many citizens are elderly, some cannot read small print).
+Every screen that asks something has "Aa Chữ to" in its header: larger text and
+high-contrast colours for this citizen (``screen.large_text_scale``,
+``screen.high_contrast``).
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ class Painter:
         self.t = settings.texts
         self.fonts = Fonts(settings.screen)
         self._pictures: dict[tuple, pygame.Surface] = {}  # faces and ticks, drawn once per size
+        self.k = 1.0  # text scale: larger in the large-text mode
 
     def font(self, size: int, bold: bool = False) -> CachedFont:
-        return self.fonts(size, bold)
+        return self.fonts(int(size * self.k), bold)
 
     def fit(self, texts: list[str], size: int, width: int, bold: bool = False) -> CachedFont:
         """The largest font up to ``size`` in which every one of ``texts`` fits on one line of ``width``."""
@@ -37,6 +41,9 @@ class Painter:
     # ------------------------------------------------------------------ entry point
 
     def draw(self, surface: pygame.Surface, view: View) -> Targets:
+        screen = self.s.screen
+        self.c = screen.high_contrast if view.large else screen.colours
+        self.k = screen.large_text_scale if view.large else 1.0
         surface.fill(self.c.background)
         w, h = surface.get_size()
         self.portrait = h > w
@@ -51,18 +58,34 @@ class Painter:
 
     # ------------------------------------------------------------------ screens
 
-    def _header(self, surface: pygame.Surface, view: View, title: str) -> int:
+    def _header(self, surface: pygame.Surface, view: View, title: str, targets: Targets) -> int:
+        """The red bar: the question (on two lines when one would make it small), who serves, and the
+        large-text switch on the right (it goes into ``targets``)."""
         w, _ = surface.get_size()
         u = self.unit
-        bar = pygame.Rect(0, 0, w, int(150 * u))
+        hk = 1 + (self.k - 1) * 1.2  # the bar grows with the text: two lines of large words and who serves
+        bar = pygame.Rect(0, 0, w, int(150 * u * hk))
         pygame.draw.rect(surface, self.c.header, bar)
-        self.text(surface, title, self.fit([title], int(44 * u), w - 80, True), self.c.header_text, (w // 2, int(60 * u)))
+        gap = int(20 * u)
+        toggle = pygame.Rect(0, 0, int(190 * u), int(110 * u))
+        toggle.midright = (w - gap, bar.centery)
+        pygame.draw.rect(surface, self.c.header_text, toggle, border_radius=int(16 * u))
+        label = f"Aa {self.t.large_text_off if view.large else self.t.large_text_on}"
+        self.text(surface, label, self.fonts(int(28 * u), True), self.c.header, toggle.center,
+                  width=toggle.width - int(16 * u))  # its own size in both modes: the switch stays where it was
+        targets["mode:large"] = toggle
+        width = toggle.left - 2 * gap  # the words keep clear of the switch
+        centre = gap + width // 2
+        font = self.fit([title], int(44 * u), width, True)
+        if font.size < int(32 * u * self.k):  # one line would be too small to read: two lines instead
+            font = self.font(int(32 * u), True)
+        self.text(surface, title, font, self.c.header_text, (centre, int(58 * u * hk)), width=width)
         sub = view.counter_name
         if view.ticket_number:
             sub += f"   ·   {self.t.ticket} {view.ticket_number}"
         if view.officer_name:
             sub += f"   ·   {self.t.officer} {view.officer_name}"
-        self.text(surface, sub, self.fit([sub], int(28 * u), w - 80), self.c.header_text, (w // 2, int(118 * u)))
+        self.text(surface, sub, self.fit([sub], int(28 * u), width), self.c.header_text, (centre, int(124 * u * hk)))
         return bar.bottom
 
     def _idle(self, surface: pygame.Surface, view: View) -> Targets:
@@ -86,7 +109,8 @@ class Painter:
     def _rating(self, surface: pygame.Surface, view: View) -> Targets:
         w, h = surface.get_size()
         u = self.unit
-        top = self._header(surface, view, self.t.question)
+        targets: Targets = {}
+        top = self._header(surface, view, self.t.question, targets)
         gap = int(30 * u)
         if self.portrait:  # three wide rows, the face on the left, the words beside it
             bw, bh = w - 2 * gap, (h - top - 4 * gap) // 3
@@ -94,7 +118,6 @@ class Painter:
         else:  # three tall columns, the face above the words
             bw, bh = (w - 4 * gap) // 3, h - top - 2 * gap
             label_w = bw - int(30 * u)
-        targets: Targets = {}
         labels = [self.t.very_satisfied, self.t.satisfied, self.t.unsatisfied]
         label_font = self.fit(labels, int(46 * u), label_w, True)  # one size for all three
         for i, (level, label, colour, mood) in enumerate((
@@ -120,8 +143,8 @@ class Painter:
     def _reasons(self, surface: pygame.Surface, view: View) -> Targets:
         w, h = surface.get_size()
         u = self.unit
-        top = self._header(surface, view, self.t.reasons_title)
         targets: Targets = {}
+        top = self._header(surface, view, self.t.reasons_title, targets)
         cols, gap = (1 if self.portrait else 2), int(24 * u)
         rows = math.ceil(len(self.s.reasons) / cols)
         area_h = h - top - int(170 * u)
@@ -155,13 +178,13 @@ class Painter:
         when all are answered, the answers and a large "send". "Back" undoes the last answer."""
         w, h = surface.get_size()
         u = self.unit
-        top = self._header(surface, view, self.t.indicators_title)
+        targets: Targets = {}
+        top = self._header(surface, view, self.t.indicators_title, targets)
         scores = dict(view.scores)
         indicators = self.s.indicators
         current = next((i for i, ind in enumerate(indicators) if ind.code not in scores), None)
         gap = int(30 * u)
         bar_h = int(120 * u)
-        targets: Targets = {}
         bottom = h - bar_h - 2 * gap
         if scores:
             back = pygame.Rect(gap, h - bar_h - gap, int(360 * u), bar_h)
@@ -181,9 +204,11 @@ class Painter:
         ind = indicators[current]
         step = f"{current + 1}/{len(indicators)}"
         self.text(surface, step, self.font(int(30 * u), True), self.c.muted, (w // 2, top + int(40 * u)))
-        self.text(surface, ind.label, self.font(int(40 * u), True), self.c.text, (w // 2, top + int(130 * u)),
-                  width=w - 4 * gap)
-        row_top = top + int(220 * u)
+        label_font = self.font(int(40 * u), True)
+        label_h = len(self.wrap(ind.label, label_font, w - 4 * gap)) * label_font.get_sized_height()
+        label_top = top + int(80 * u)
+        self.text(surface, ind.label, label_font, self.c.text, (w // 2, label_top + label_h // 2), width=w - 4 * gap)
+        row_top = max(top + int(220 * u), label_top + label_h + gap)  # large text: the answers move down
         bw = (w - 4 * gap) // 3
         bh = max(int(120 * u), bottom - row_top)
         label_font = self.fit(self.t.score_labels, int(48 * u), bw - int(20 * u), True)

@@ -56,6 +56,36 @@ def render_all(out: Path, settings: PadSettings | None = None) -> list[Path]:
     press("send")
     shot("thanks")
     service.outbox.close()
+    shots += _indicators(out, settings)
+    return shots
+
+
+def _indicators(out: Path, settings: PadSettings) -> list[Path]:
+    """A pad with the evaluation indicators on: an indicator page, then the same in the large-text mode."""
+    from .app import PadScreen
+    from .service import PadService
+
+    settings = settings.model_copy(update={"indicators_enabled": True,
+                                           "outbox": Path(tempfile.mkdtemp()) / "outbox.db"})
+    service = PadService(settings)
+    screen = PadScreen(service)
+
+    def press(target: str) -> None:
+        screen.handle_point(screen.targets[target].center)
+        screen.redraw()
+
+    service.counter_state(SAMPLE_STATE.model_copy(update={"rating_window": sample_window("B2008")}))
+    screen.redraw()
+    press("level:satisfied")
+    press(f"score:{settings.indicators[0].code}:2")
+    shots = [screen.screenshot(out / "pad-indicator.png")]
+    press("mode:large")
+    shots.append(screen.screenshot(out / "pad-large-indicator.png"))
+    service.counter_state(SAMPLE_STATE.model_copy(update={"rating_window": sample_window("B2009")}))  # the next one
+    screen.redraw()
+    press("mode:large")
+    shots.append(screen.screenshot(out / "pad-large-rating.png"))
+    service.outbox.close()
     return shots
 
 

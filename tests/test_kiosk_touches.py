@@ -239,6 +239,55 @@ def test_every_touch_ticks_and_the_printed_number_is_spoken(tmp_path):
         sounds.close()
 
 
+def test_the_speaker_really_sounds(tmp_path, monkeypatch):
+    """Through a real mixer (SDL's disk audio driver: the samples a speaker would get, in a file): the tick and
+    the spoken number reach the output as sound, not only as a record of what was asked."""
+    from array import array
+
+    from announcer import voicepack as vp
+
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")  # the player names its driver in the environment: put it back
+    pack = tmp_path / "pack"
+    vp.synthetic(pack, vp.required_words(), rate=8000, word_ms=40)
+    out = tmp_path / "speaker.raw"
+    screen = make(tmp_path, sound={"pack": pack, "driver": "disk", "device": str(out), "tick_ms": 60})
+    sounds = screen.service.sounds
+    sounds.start()
+    try:
+        Finger(screen)("idle")
+        assert sounds.wait_idle() and sounds.error is None
+        sounds.number("B2013")
+        assert sounds.wait_idle() and sounds.error is None and sounds.played == 2
+    finally:
+        sounds.close()
+    samples = array("h", out.read_bytes()[: out.stat().st_size // 2 * 2])
+    audible = sum(1 for v in samples if abs(v) > 300)
+    assert audible / 8000 >= 0.05 + 0.2, f"only {audible / 8000:.2f} s of sound reached the speaker"
+
+
+def test_a_speaker_that_will_not_open_is_not_tried_on_every_touch(tmp_path, monkeypatch):
+    """No sound device: the first touch finds out, the next ones stay silent without trying again (each try
+    of SDL's drivers costs the screen time and leaks memory), and the kiosk goes on."""
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    screen = make(tmp_path, sound={"driver": "no-such-driver", "retry_s": 600})
+    sounds = screen.service.sounds
+    sounds.start()
+    try:
+        finger = Finger(screen)
+        finger("idle")
+        assert sounds.wait_idle() and sounds.error and "unavailable" in sounds.error
+        player = sounds._player
+        tries = []
+        opening = player.open
+        player.open = lambda: (tries.append(1), opening())[1]
+        finger("home:take")
+        finger("nav:back")
+        assert sounds.wait_idle() and not tries and sounds.played == 0 and sounds.dropped >= 3
+        assert screen.service.view.screen == "home"
+    finally:
+        sounds.close()
+
+
 def test_sounds_off_by_setting(tmp_path):
     screen = make(tmp_path, sound={"enabled": False})
     sounds = screen.service.sounds

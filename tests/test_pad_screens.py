@@ -59,7 +59,7 @@ def test_rating_flow_by_touch(screen, tmp_path):
     assert screen.service.view.screen == "idle" and screen.targets == {}
     screen.service.counter_state(SAMPLE_STATE.model_copy(update={"rating_window": sample_window()}))
     pump(screen)
-    assert set(screen.targets) == {"level:very_satisfied", "level:satisfied", "level:unsatisfied"}
+    assert set(screen.targets) == {"level:very_satisfied", "level:satisfied", "level:unsatisfied", "mode:large"}
     # the three big buttons wear their colours, left to right, in the same row
     assert colour_at(screen, "level:very_satisfied") == c.very_satisfied
     assert colour_at(screen, "level:unsatisfied") == c.unsatisfied
@@ -111,7 +111,8 @@ def test_every_citizen_facing_word_has_glyphs():
 
 def test_screenshots_for_the_docs(tmp_path):
     shots = render_all(tmp_path)
-    assert [p.name for p in shots] == ["pad-idle.png", "pad-rating.png", "pad-reasons.png", "pad-thanks.png"]
+    assert [p.name for p in shots] == ["pad-idle.png", "pad-rating.png", "pad-reasons.png", "pad-thanks.png",
+                                       "pad-indicator.png", "pad-large-indicator.png", "pad-large-rating.png"]
     for p in shots:
         img = pygame.image.load(str(p))
         assert img.get_size() == (1280, 800)

@@ -87,7 +87,7 @@ def test_a_resized_window_is_laid_out_again_at_its_new_size(tmp_path):
     before, after = json.loads(run.stdout.strip().splitlines()[-1])
     assert tuple(before["size"]) == (1280, 800) and tuple(after["size"]) == (800, 600)
     assert sorted(before["targets"]) == sorted(after["targets"]) == [
-        "level:satisfied", "level:unsatisfied", "level:very_satisfied"]
+        "level:satisfied", "level:unsatisfied", "level:very_satisfied", "mode:large"]
     for x, y, w, h in after["targets"].values():
         assert x >= 0 and y >= 0 and x + w <= 800 and y + h <= 600
     seen = Image.open(after["x11"]).convert("RGB").crop((0, 0, 800, 600))

@@ -9,10 +9,11 @@ from .device import (
     Refused,
     RequestFailed,
     RequestTimeout,
+    release_free_memory,
     rss_mb,
 )
 from .logs import setup_logging
 from .systemd import SystemdNotifier
 
 __all__ = ["BrokerRefused", "DeviceRuntime", "Inbound", "NotAuthorized", "Offline", "Refused", "RequestFailed",
-           "RequestTimeout", "SystemdNotifier", "rss_mb", "setup_logging"]
+           "RequestTimeout", "SystemdNotifier", "release_free_memory", "rss_mb", "setup_logging"]

@@ -30,6 +30,7 @@ Handlers run on paho's network thread, one message at a time, in order.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -190,6 +191,28 @@ def rss_mb() -> float | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return None
+
+
+_LIBC: Any = None
+
+
+def release_free_memory() -> None:
+    """Hand the memory the C allocator keeps after large temporaries were freed back to the system.
+
+    A screen that renders a ticket (PIL rasters, ESC/POS buffers, pygame surfaces and masks of a
+    full-HD frame, on several threads) leaves glibc holding tens of MiB of freed pages it would reuse
+    only for the same sizes: trimming after each such burst keeps the resident size flat. A no-op
+    where the C library is not glibc. ctypes lets go of the interpreter while it runs.
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
 
 
 def _overall(checks: dict[str, str]) -> Literal["ok", "degraded", "fault"]:
