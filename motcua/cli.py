@@ -328,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"motcua: invalid settings: {exc}", file=sys.stderr)
         return EX_CONFIG
+    except ModuleNotFoundError as exc:
+        # a command whose libraries load only when it runs (the province's database driver, the
+        # reports' numpy) on a box that installed another role's extra
+        print(f"motcua {args.command}: not installed on this box (it needs {exc.name or exc}; "
+              "the central box has it: motcua[hub])", file=sys.stderr)
+        return EXIT_USAGE
     except BrokerRefused as exc:
         print(f"motcua: {exc}", file=sys.stderr)
         return EXIT_REFUSED
