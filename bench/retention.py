@@ -1,7 +1,10 @@
 """How big the dispatcher's database gets over a year of a busy hall, with and without retention.
 
-One service day of a busy hall is played through the real Hall rules (1,500 tickets over 10 counters, most of
-them rated, a few refused requests), then that day's rows are copied for every other day of a year (ids and
+One service day of a busy hall is played through the real Hall rules, with the hall's default rate limits
+(hall.limits) on: 1,500 tickets from two kiosks, more of them in the morning rush, served at 10 counters, four
+citizens in five rating at their counter's own pad, a few refused requests. Every reply is counted by code and the
+day must be played in full (no request refused by the limiter: a limited day would store less than a real one).
+Then that day's rows are copied for every other day of a year (ids and
 dates shifted), as a year of such days would leave them. Then the year-end pruning runs with the default
 settings (hall.retention) and the file is measured before and after (VACUUM, so the figures are the data).
 
@@ -17,6 +20,7 @@ import json
 import sqlite3
 import sys
 import tempfile
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,13 +37,18 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 COPIED = {"tickets": ("ticket_id", "day"), "ratings": ("rating_id", "ticket_id"), "commands": ("command_id",)}
 
 
-def play_one_day(path: Path, tickets: int) -> datetime:
+def arrival_steps(tickets: int) -> list[timedelta]:
+    """Gaps between arrivals over a 9-hour day (07:00-16:00): half the citizens in the first three hours."""
+    morning, rest = tickets // 2, tickets - tickets // 2
+    return [timedelta(seconds=3 * 3600 / morning)] * morning + [timedelta(seconds=6 * 3600 / rest)] * rest
+
+
+def play_one_day(path: Path, tickets: int, replies: Counter) -> datetime:
     settings = HallSettings(
         name="Busy hall", areas=[AreaConfig(code=c, name=c, prefix=p, first_number=1, last_number=9999)
                                  for c, p in (("TP", "A"), ("DD", "B"))],
         counters=[CounterConfig(number=n, areas=["TP", "DD"] if n % 2 else ["DD", "TP"]) for n in range(1, 11)],
-        limits={"ticket_issue": {"burst": 100000, "per_minute": 100000}},
-    )
+    )  # default limits: a real hall runs with them
     now = [datetime(2026, 1, 5, 7, 0, tzinfo=TZ)]
     store = Store(path)
     store.db.execute("PRAGMA synchronous=OFF")  # sizes, not durability, are measured here
@@ -47,21 +56,27 @@ def play_one_day(path: Path, tickets: int) -> datetime:
     for n in range(1, 11):
         hall.counter_command(n, "open", COUNTER_ACTIONS["open"](command_id=new_id(), officer=f"officer{n}"),
                              sender=f"counter-{n}")
-    step = timedelta(seconds=9 * 3600 / tickets)
-    for i in range(tickets):
+    def count(kind: str, out):
+        replies[f"{kind}:{'ok' if out.reply.ok else out.reply.error.code}"] += 1
+        return out
+
+    for i, step in enumerate(arrival_steps(tickets)):
         now[0] += step
-        hall.issue_ticket(TicketRequest(command_id=new_id(), area="TP" if i % 3 else "DD"), sender=f"kiosk-{i % 2}")
+        count("issue", hall.issue_ticket(TicketRequest(command_id=new_id(), area="TP" if i % 3 else "DD"),
+                                         sender=f"kiosk-{i % 2}"))
         if i % 50 == 0:  # a few refused requests, kept only for a retry's time
-            hall.issue_ticket(TicketRequest(command_id=new_id(), area="ZZ"), sender="kiosk-0")
+            count("issue", hall.issue_ticket(TicketRequest(command_id=new_id(), area="ZZ"), sender="kiosk-0"))
         n = 1 + i % 10
-        out = hall.counter_command(n, "next", COUNTER_ACTIONS["next"](command_id=new_id()), sender=f"counter-{n}")
+        out = count("next", hall.counter_command(n, "next", COUNTER_ACTIONS["next"](command_id=new_id()),
+                                                 sender=f"counter-{n}"))
         if out.reply.ok:
             current = out.reply.counter.current
-            hall.counter_command(n, "finish", COUNTER_ACTIONS["finish"](command_id=new_id()), sender=f"counter-{n}")
-            if i % 5:  # four citizens in five rate
-                hall.rate(n, Rating(rating_id=new_id(), counter=n, ticket_id=current.ticket_id,
-                                    level="satisfied" if i % 7 else "unsatisfied", rated_at=now[0]),
-                          sender=f"pad-{n}")
+            count("finish", hall.counter_command(n, "finish", COUNTER_ACTIONS["finish"](command_id=new_id()),
+                                                 sender=f"counter-{n}"))
+            if i % 5:  # four citizens in five rate, on their counter's own pad
+                count("rating", hall.rate(n, Rating(rating_id=new_id(), counter=n, ticket_id=current.ticket_id,
+                                                    level="satisfied" if i % 7 else "unsatisfied",
+                                                    rated_at=now[0]), sender=f"pad-{n}"))
         hall.tick()
     store.db.execute("DELETE FROM outbox")  # delivered in a running hall
     store.close()
@@ -88,7 +103,8 @@ def copy_days(path: Path, days: int) -> None:
 
 
 def _ticket_col(c: str, tag: str, day: str) -> str:
-    return {"ticket_id": f"'{tag}' || substr(ticket_id, 9)", "day": f"'{day}'"}.get(c, c)
+    return {"ticket_id": f"'{tag}' || substr(ticket_id, 9)", "day": f"'{day}'",
+            "tracking_token": f"tracking_token || '{tag}'"}.get(c, c)
 
 
 def _rating_col(c: str, tag: str, shift: str) -> str:
@@ -114,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dispatcher.db"
-        last = play_one_day(path, args.tickets_per_day)
+        replies: Counter = Counter()
+        last = play_one_day(path, args.tickets_per_day, replies)
+        limited = sum(v for k, v in replies.items() if k.endswith(":rate_limited"))
+        if limited:
+            raise SystemExit(f"the simulated day hit the rate limiter {limited} times: it would store less than a "
+                             f"real day ({dict(replies)})")
         one_day = size_mb(path)
         copy_days(path, args.days)
         db = sqlite3.connect(path)
@@ -130,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         pruned = size_mb(path)
     figures = {"tickets_per_day": args.tickets_per_day, "days": args.days, "one_day_mb": one_day,
                "year_without_pruning_mb": unpruned, "year_with_retention_mb": pruned, "rows": counts,
+               "replies_in_the_played_day": dict(sorted(replies.items())),
                "pruned": {k: v for k, v in removed.items() if v}}
     print(f"one busy day ({args.tickets_per_day} tickets): {one_day} MB")
     print(f"a year ({args.days} days): {unpruned} MB kept whole; {pruned} MB after the default retention "

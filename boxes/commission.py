@@ -162,7 +162,7 @@ def test_ticket(settings, width: int):
     now = datetime.now(timezone.utc)
     content = TicketContent(hall_name=settings.hall_name or "In thử - motcua", area_name="In thử / Test",
                             number=TEST_NUMBER, ticket_id="commissioning", issued_at=now, waiting_ahead=0,
-                            estimated_wait_min=0, tracking_url=settings.tracking_url.format(ticket_id="test"))
+                            estimated_wait_min=0, tracking_url=settings.tracking_url.format(token="commissioning-test"))
     return renderer.render(content)
 
 

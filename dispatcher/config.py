@@ -199,3 +199,7 @@ class DispatcherSettings(DeviceSettings):
     database: Path = Path("/var/lib/motcua/dispatcher.db")
     hall: HallSettings
     reports: ReportSettings = ReportSettings()
+    tracking_expiry_h: float = Field(
+        20.0, gt=0, le=24 * 7,
+        description="How long a ticket's retained citizen-page state (track/{key}) outlives its last change "
+                    "(MQTT v5 message expiry): the brokers forget yesterday's tickets by themselves.")

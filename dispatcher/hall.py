@@ -111,6 +111,7 @@ class Hall:
         self.estimates = Estimates(store, settings.rules, self.counters)
         self.views = Views(settings, store, topics, self.estimates, self.service_day, clock)
         self.started_at = clock()
+        self.touched: set[str] = set()  # tickets whose state changed: their citizens' pages follow
         with store.transaction():
             for number in self.counters:
                 store.ensure_counter(number, self.started_at)
@@ -480,12 +481,14 @@ class Hall:
                           counter=cfg.number, counter_name=cfg.display_name, recall=recall,
                           call_count=ticket["call_count"])
         self.store.enqueue(self.topics.call_event, event.to_json())
+        self.touched.add(ticket["ticket_id"])
 
     def _event(self, kind: m.TicketEventKind, ticket, now: datetime, counter: int | None = None,
                officer: str | None = None, detail: str | None = None, from_area: str | None = None) -> None:
         event = TicketEvent(at=now, kind=kind, ticket=ticket, counter=counter, officer=officer, detail=detail,
                             from_area=from_area)
         self.store.enqueue(self.topics.ticket_event, event.to_json())
+        self.touched.add(ticket.ticket_id)
         if kind in _ENDINGS:  # the province counts each ticket once, from its outcome
             self._outcome(_ENDINGS[kind], ticket, now, officer)
 

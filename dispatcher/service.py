@@ -31,6 +31,7 @@ from .config import DispatcherSettings
 from .hall import Hall, Outcome
 from .report_figures import ReportFigures
 from .store import Store
+from .tracking import area_queue, ticket_track, tracks_of_day
 
 log = logging.getLogger("dispatcher")
 
@@ -55,6 +56,7 @@ class DispatcherService:
         # never wait for self._lock (held around publishing), so it has a lock of its own.
         self._acks = threading.Lock()
         self._totals_stale = False  # dispatcher state and hall figures, republished on the next tick
+        self._queues_stale: set[str] = set()  # areas whose queue by tracking key goes out on the next tick
 
         t, rt = self.topics, self.runtime
         rt.on_command(t.all_requests("ticket", "issue"), lambda _: TicketRequest, self._on_ticket_request)
@@ -140,6 +142,10 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in sorted(out.areas):
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
+            self._publish_tracks()
+            # A queue by tracking key is the whole area's waiting list: it follows on the next tick
+            # (at most once a second per area), so a long queue never delays the next keypad.
+            self._queues_stale |= out.areas
             # Hall-wide totals (the board's figures page, `motcua status`) are whole-day
             # queries: they follow on the next tick, at most once a second, rather than
             # after every command, so a busy hall's keypads never wait behind them.
@@ -155,12 +161,32 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in self.hall.areas:
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
+            self._publish_tracks(every_ticket=True)
+            self._queues_stale = set()
+            self._publish_queues(set(self.hall.areas))
             self._publish_dispatcher_state()
             self._publish_figures()
             with self._acks:
                 self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
             self._flush_outbox()
         log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
+
+    def _publish_tracks(self, every_ticket: bool = False) -> None:
+        """Under self._lock: the citizens' pages away from the database (the province) follow the
+        tickets that changed."""
+        day = self.hall._today()
+        touched, self.hall.touched = self.hall.touched, set()
+        expiry = int(self.settings.tracking_expiry_h * 3600)
+        tracks = tracks_of_day(self.store, day) if every_ticket else \
+            [t for t in map(functools.partial(ticket_track, self.store), sorted(touched)) if t is not None]
+        for key, track in tracks:
+            self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry)
+
+    def _publish_queues(self, areas: set[str]) -> None:
+        """Under self._lock: each area's waiting list by tracking key (how many are ahead)."""
+        day = self.hall._today()
+        for code in sorted(areas):
+            self.runtime.publish(self.topics.area_queue(code), area_queue(self.store, day, code), retain=True)
 
     def _publish_dispatcher_state(self) -> None:
         state = self.hall.dispatcher_state(str(self.settings.database))
@@ -213,6 +239,9 @@ class DispatcherService:
                 self._totals_stale = False
                 self._publish_dispatcher_state()
                 self._publish_figures()
+            if self._queues_stale:
+                stale, self._queues_stale = self._queues_stale, set()
+                self._publish_queues(stale)
 
     def _checks(self) -> dict[str, str]:
         with self._lock:

@@ -131,7 +131,8 @@ class Collector:
                         break
                     except psycopg.Error as exc:
                         self._db_ok.clear()
-                        db = _close(db)
+                        _close(db)
+                        db = None
                         reason = _first(exc)
                         if self.last_error != f"database: {reason}":
                             log.warning("database unavailable (%s); %d messages wait, unacknowledged", reason,
@@ -196,4 +197,3 @@ def _close(db: psycopg.Connection | None) -> None:
             db.close()
         except psycopg.Error:
             pass
-    return None

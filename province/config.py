@@ -17,6 +17,7 @@ Example (examples/province-collector.toml)::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 
@@ -33,9 +34,9 @@ class DatabaseSettings(StrictModel):
     connect_timeout_s: int = Field(5, ge=1, le=120)
     retry_max_s: float = Field(5.0, gt=0, le=300, description="Longest wait between reconnection attempts.")
 
-    def conninfo(self) -> dict[str, object]:
+    def conninfo(self) -> dict[str, Any]:
         """Keyword arguments for psycopg.connect: the DSN, its password, a timeout."""
-        kw: dict[str, object] = {"conninfo": self.dsn, "connect_timeout": self.connect_timeout_s}
+        kw: dict[str, Any] = {"conninfo": self.dsn, "connect_timeout": self.connect_timeout_s}
         if self.password is not None:
             kw["password"] = self.password.get_secret_value()
         elif self.password_file is not None:

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from motcua.broker import passwords
 from motcua.broker.certs import SiteCA
 from motcua.broker.configs import (
@@ -27,6 +29,7 @@ from motcua.broker.configs import (
     render_central_system_acl,
     render_province_acl,
     render_province_stand_in,
+    render_province_web_acl,
 )
 from motcua.localbroker import REPO, LocalBroker, free_port
 from motcua.protocol.topics import ROOT
@@ -46,7 +49,7 @@ class ProvinceBroker:
     """
 
     def __init__(self, workdir: Path, sites: list[str], *, readers: tuple[str, ...] = ("collector-1", "collector-2"),
-                 writers: tuple[str, ...] = ("onestop",), extra_config: str = ""):
+                 writers: tuple[str, ...] = ("onestop",), webs: tuple[str, ...] = (), extra_config: str = ""):
         self.workdir = Path(workdir)
         self.dir = self.workdir / "etc"
         (self.dir / "certs").mkdir(parents=True, exist_ok=True)
@@ -54,12 +57,13 @@ class ProvinceBroker:
         self.ca.ensure()
         self.ca.server(["localhost", "127.0.0.1"])
         self.site_passwords = {s: passwords.new_password() for s in sites}
-        self.logins = {u: passwords.new_password() for u in (*readers, *writers)}
+        self.logins = {u: passwords.new_password() for u in (*readers, *writers, *webs)}
         entries = [passwords.hash_entry(f"site-{s}", p) for s, p in self.site_passwords.items()]
         entries += [passwords.hash_entry(u, p) for u, p in self.logins.items()]
         (self.dir / "passwd").write_text("\n".join(entries) + "\n")
         acl = [render_province_acl(s) for s in sites]
         acl += [render_reader_acl(u) for u in readers] + [render_central_system_acl(u) for u in writers]
+        acl += [render_province_web_acl(u) for u in webs]
         (self.dir / "acl").write_text("\n".join(acl))
         for d in (self.workdir, self.dir, self.dir / "certs"):
             d.chmod(0o755)
@@ -76,8 +80,8 @@ class ProvinceBroker:
 
     def mqtt(self, user: str) -> MqttSettings:
         """The ``[mqtt]`` settings a collector or adapter logs in with."""
-        return MqttSettings(host="127.0.0.1", port=self.port, username=user, password=self.logins[user],
-                            ca_file=self.ca.cert_path)
+        return MqttSettings(host="127.0.0.1", port=self.port, username=user,
+                            password=SecretStr(self.logins[user]), ca_file=self.ca.cert_path)
 
     def env(self, user: str) -> dict[str, str]:
         return {"MOTCUA_MQTT__HOST": "127.0.0.1", "MOTCUA_MQTT__PORT": str(self.port),

@@ -172,7 +172,7 @@ def write_batch(conn: psycopg.Connection, records: Iterable[EventRecord | Device
                         f"FROM {table}_in ORDER BY {key} ON CONFLICT DO NOTHING")
             if table == "events":
                 new = cur.rowcount
-        for sql, rows in ((_AVAILABILITY, avail), (_HEALTH, health), (_REFUSED, refused)):
-            if rows:
-                cur.executemany(sql, rows)
+        for sql, more in ((_AVAILABILITY, avail), (_HEALTH, health), (_REFUSED, refused)):
+            if more:
+                cur.executemany(sql, more)
     return new

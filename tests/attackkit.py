@@ -37,14 +37,15 @@ DEVICES = [
 
 
 class ProductionHall:
-    def __init__(self, workdir: Path, **dispatcher_env: str):
+    def __init__(self, workdir: Path, extra_devices: list[tuple[str, str, int | None]] = (), **dispatcher_env: str):
         self.workdir = workdir
         self.dir = workdir / "etc"
         self.local, self.tls, self.certs = free_port(), free_port(), free_port()
         assert motcua(["broker", "init", "--site", SITE, "--dir", str(self.dir), "--data-dir", str(workdir / "data"),
                        "--local-port", str(self.local), "--tls-port", str(self.tls),
                        "--client-cert-port", str(self.certs)]) == 0
-        for role, device_id, counter in DEVICES[1:]:  # init registers the dispatcher
+        self.devices = [*DEVICES, *extra_devices]
+        for role, device_id, counter in self.devices[1:]:  # init registers the dispatcher
             args = ["broker", "add-device", role, device_id, "--dir", str(self.dir)]
             if counter is not None:
                 args += ["--counter", str(counter)]

@@ -333,3 +333,14 @@ def test_a_bundle_made_with_sudo_belongs_to_the_technician(tmp_path, monkeypatch
     for p in (folder, folder / "secrets", folder / "secrets" / "mqtt.password"):
         assert p.stat().st_uid == owner
     assert (folder / "secrets" / "mqtt.password").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_commissioning_test_ticket_renders_with_the_shipped_kiosk_settings():
+    """`motcua commission --only printer` on a kiosk: the test ticket (its QR from tracking_url) renders."""
+    from boxes import commission
+    from kiosk_ticket.config import KioskSettings
+    from motcua.settings import load_settings
+
+    settings = load_settings(KioskSettings, "kiosk", str(Path(__file__).parent.parent / "examples" / "kiosk.toml"))
+    picture = commission.test_ticket(settings, 576)
+    assert picture.width == 576 and picture.height > 300

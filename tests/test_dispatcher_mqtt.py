@@ -285,3 +285,30 @@ def test_commands_answer_with_body_id_when_v5_properties_are_lost(broker, dispat
     finally:
         c.loop_stop()
         c.disconnect()
+
+
+def test_a_3_1_1_request_without_a_readable_command_id_is_answered_with_the_reason(broker, dispatcher, site):
+    """No correlation data (3.1.1) and no usable command_id in the body: the login in the topic still says where
+    to answer, so the sender is told why, with an empty command_id, and nothing is issued."""
+    got = threading.Event()
+    replies = []
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="old-kiosk", protocol=mqtt.MQTTv311)
+    c.username_pw_set("old-kiosk", broker.mqtt("old-kiosk", "kiosk").resolved_password())
+    subscribed = threading.Event()
+    c.on_connect = lambda cl, *_: cl.subscribe(f"motcua/v1/{site}/device/old-kiosk/reply", qos=1)
+    c.on_subscribe = lambda *_: subscribed.set()
+    c.on_message = lambda cl, u, m: (replies.append(json.loads(m.payload)), got.set())
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    try:
+        assert subscribed.wait(10)
+        for body in ({"area": "DD"}, {"command_id": 12345, "area": "DD"}, {"command_id": "x" * 200, "area": "DD"}):
+            got.clear()
+            c.publish(f"motcua/v1/{site}/request/old-kiosk/ticket/issue", json.dumps(body), qos=1)
+            assert got.wait(10), body
+            reply = replies[-1]
+            assert reply["ok"] is False and reply["command_id"] == ""
+            assert reply["error"]["code"] == "bad_payload" and "command_id" in reply["error"]["message"]
+    finally:
+        c.loop_stop()
+        c.disconnect()

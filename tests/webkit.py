@@ -49,7 +49,7 @@ class WebProcess:
                         MOTCUA_DATABASE=str(database) if database else "", MOTCUA_USERS_FILE=str(self.users_file),
                         MOTCUA_SECRET_FILE=str(workdir / "web-secret"), MOTCUA_AUDIT_FILE=str(workdir / "audit.jsonl"),
                         MOTCUA_HEALTH_INTERVAL_S="1", MOTCUA_REPORTS_DIR=str(workdir / "reports"),
-                        MOTCUA_HALL_SETTINGS=str(REPO / "examples" / "hall.toml"), **env)
+                        **{"MOTCUA_HALL_SETTINGS": str(REPO / "examples" / "hall.toml"), **env})
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0, context=None) -> WebProcess:

@@ -115,9 +115,11 @@ def _same(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
 
 
-def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: Accounts, audit: AuditLog,
+def build_app(settings: WebSettings, live: Live, outbound: Outbound | None, accounts: Accounts, audit: AuditLog,
               renderer: Renderer, secret: str, extra_routes=None) -> Starlette:
-    """``extra_routes(staff, page)`` adds staff pages (the reports) that share the login."""
+    """``extra_routes(staff, page)`` adds staff pages (the reports) that share the login. Without
+    ``outbound`` (at the province) there is no hall console or action: ``extra_routes`` brings the
+    province's console."""
     sessions = Sessions(settings.session_hours)
     # per user name, and per address with room for an office behind one NAT address
     by_user = LoginLimiter(settings.login_limits.attempts, settings.login_limits.window_s)
@@ -330,14 +332,17 @@ def build_app(settings: WebSettings, live: Live, outbound: Outbound, accounts: A
         await asyncio.sleep(0)
         live.stop()
 
-    routes = [
-        Route("/", root), Route("/healthz", healthz),
-        Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
+    hall_console = [
         Route("/console", console), Route("/console/events", console_events),
         Route("/console/notice", notice, methods=["POST"]),
         Route("/console/counter/{n:int}/{action}", counter_action, methods=["POST"]),
         Route("/console/ticket/cancel", cancel, methods=["POST"]),
+    ] if outbound is not None else []
+    routes = [
+        Route("/", root), Route("/healthz", healthz),
+        Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        *hall_console,
         Route("/ve/{token}", citizen), Route("/ve/{token}/events", citizen_events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -47,25 +47,43 @@ def _columns() -> list[tuple[str, str]]:
 def routes(settings, renderer):
     if settings.database is None or settings.hall_settings is None or not settings.hall_settings.is_file():
         log.info("no Reports page: it needs the dispatcher's database and settings file (hall_settings)")
-        return None  # at the province, or no hall file: no Reports page
+        return None  # no hall file: no Reports page
     try:
         import reports  # noqa: F401 - the report code must be installed beside the service
     except ImportError:
         return None
-    out_dir: Path = settings.reports_dir
+
+    def command(form: dict) -> list[str]:
+        return ["report", *_period_args(form), "--config", str(settings.hall_settings),
+                "--database", str(settings.database)]
+
+    return pages(settings.reports_dir, command)
+
+
+def _period_args(form: dict) -> list[str]:
+    if form.get("from") and form.get("to"):
+        return ["--from", form["from"], "--to", form["to"]]
+    return [form["kind"], *(["--last"] if form["which"] == "last" else [])]
+
+
+def pages(out_dir: Path, command, env_extra: dict[str, str] | None = None, halls=None):
+    """The Reports page and its downloads, running ``motcua {command(form)} --out ...``.
+
+    ``halls()``, at the province, lists (site, name) for the hall picker; the form's ``site`` is then
+    one of them or empty (the whole province), and each gets a folder of its own (``halls/{site}``,
+    ``province``) so one hall's report never replaces another's of the same period."""
     running = asyncio.Lock()
 
+    def folder(form: dict) -> Path:
+        if halls is None:
+            return out_dir
+        return out_dir / "halls" / form["site"] if form["site"] else out_dir / "province"
+
     async def run_report(form: dict) -> tuple[int, str]:
-        cmd = [sys.executable, "-m", "motcua.cli", "report"]
-        if form.get("from") and form.get("to"):
-            cmd += ["--from", form["from"], "--to", form["to"]]
-        else:
-            cmd.append(form["kind"])
-            if form["which"] == "last":
-                cmd.append("--last")
-        cmd += ["--config", str(settings.hall_settings), "--database", str(settings.database), "--out", str(out_dir)]
-        # the child reads the dispatcher's file as the dispatcher would, not this service's environment
+        cmd = [sys.executable, "-m", "motcua.cli", *command(form), "--out", str(folder(form))]
+        # the child reads the settings file as its daemon would, not this service's environment
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+        env.update(env_extra or {})
         env["MPLCONFIGDIR"] = str(out_dir / ".matplotlib")  # the service's user has no home to keep it in
         async with running:  # one report at a time: a Pi 4 has four cores, the hall comes first
             proc = await asyncio.create_subprocess_exec(*cmd, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE,
@@ -76,7 +94,7 @@ def routes(settings, renderer):
                 proc.kill()
                 await proc.wait()
                 return -1, f"motcua report did not finish within {RUN_TIMEOUT_S} s"
-        return proc.returncode, out.decode(errors="replace")
+        return proc.returncode or 0, out.decode(errors="replace")
 
     def make(staff, page):
         async def reports_page(request: Request) -> Response:
@@ -88,28 +106,34 @@ def routes(settings, renderer):
             form = {"kind": q.get("kind") if q.get("kind") in KINDS else "week",
                     "which": q.get("which") if q.get("which") in WHICH else "current",
                     "by": q.get("by") if q.get("by") in GROUPINGS else "area",
-                    "from": q.get("from", ""), "to": q.get("to", "")}
+                    "from": q.get("from", ""), "to": q.get("to", ""), "site": ""}
             ctx = {"account": account, "role_name": "Giám sát" if account.may_act else "Xem", "csrf": session.csrf,
                    "page": "reports", "hall_name": "", "flash": None, "form": form, "kinds": KINDS, "which": WHICH,
-                   "groupings": GROUPINGS, "result": None}
+                   "groupings": GROUPINGS, "result": None, "halls": None}
+            if halls is not None:
+                ctx["halls"] = await asyncio.to_thread(halls)
+                if q.get("site") in dict(ctx["halls"]):
+                    form["site"] = q["site"]
             if q.get("run"):
                 error = _check_dates(form)
                 if error:
                     ctx["flash"] = {"ok": False, "message": error}
                 else:
                     code, text = await run_report(form)
-                    ctx["result"] = await asyncio.to_thread(_result, code, text, form["by"], out_dir)
-                    log.info("staff %s ran a report (%s): exit %s", account.username,
-                             form["from"] and f"{form['from']}..{form['to']}" or f"{form['kind']} {form['which']}", code)
+                    ctx["result"] = await asyncio.to_thread(_result, code, text, form["by"], folder(form), out_dir)
+                    log.info("staff %s ran a report (%s%s): exit %s", account.username,
+                             form["from"] and f"{form['from']}..{form['to']}" or f"{form['kind']} {form['which']}",
+                             f", hall {form['site']}" if form["site"] else "", code)
             return page("reports.html", **ctx)
 
         async def download(request: Request) -> Response:
             if staff(request) is None:
                 return PlainTextResponse("login required", 401)
             ident, name = request.path_params["ident"], request.path_params["name"]
-            if not (SAFE_NAME.match(ident) and SAFE_NAME.match(name)):
+            parts = ident.split("/")
+            if not (len(parts) <= 3 and all(SAFE_NAME.match(p) for p in parts) and SAFE_NAME.match(name)):
                 return PlainTextResponse("no such file", 404)
-            path = out_dir / ident / name
+            path = out_dir.joinpath(*parts, name)
             if not path.is_file():
                 return PlainTextResponse("no such file", 404)
             inline = path.suffix == ".png"
@@ -117,7 +141,7 @@ def routes(settings, renderer):
                                 content_disposition_type="inline" if inline else "attachment")
 
         return [Route("/console/reports", reports_page),
-                Route("/console/reports/file/{ident}/{name}", download)]
+                Route("/console/reports/file/{ident:path}/{name}", download)]
 
     return make
 
@@ -143,7 +167,7 @@ def _vi_number(text: str) -> str:
     return text.replace(".", ",")
 
 
-def _result(code: int, text: str, by: str, out_dir: Path) -> dict:
+def _result(code: int, text: str, by: str, out_dir: Path, root: Path) -> dict:
     """What the command wrote, for the page: summary, the grouping's figures, charts and downloads."""
     written = re.search(r"^Đã ghi \d+ tệp vào (.+):$", text, flags=re.M)
     if code != 0 or written is None:
@@ -165,6 +189,6 @@ def _result(code: int, text: str, by: str, out_dir: Path) -> dict:
                                  "values": [_vi_number(row.get(k, "")) for k, _ in columns],
                                  "below": row.get("below_satisfaction_target") == "1",
                                  "slow": row.get("above_wait_target") == "1"})
-    return {"ok": True, "summary": summary, "ident": folder.name, "columns": [h for _, h in columns], "rows": rows,
+    return {"ok": True, "summary": summary, "ident": folder.resolve().relative_to(root.resolve()).as_posix(), "columns": [h for _, h in columns], "rows": rows,
             "charts": [f for f in files if f.endswith(".png")],
             "downloads": [(f, DOWNLOADS[Path(f).suffix]) for f in files if Path(f).suffix in DOWNLOADS]}

@@ -44,6 +44,8 @@ def session_secret(path: Path) -> str:
 def build(settings: WebSettings) -> tuple[Starlette, Live]:
     versions = _static_versions()
     renderer = Renderer(settings.timezone, lambda name: f"/static/{name}?v={versions.get(name, '0')}")
+    if settings.province is not None:
+        return build_province(settings, renderer)
     live = Live(settings, History(settings.database), renderer.section)
     audit = AuditLog(settings.audit_file)
     outbound = Outbound(live.client, audit, live.notice_seen)
@@ -51,4 +53,17 @@ def build(settings: WebSettings) -> tuple[Starlette, Live]:
 
     app = build_app(settings, live, outbound, Accounts(settings.users_file), audit, renderer,
                     session_secret(settings.secret_file), extra_routes=report_routes(settings, renderer))
+    return app, live
+
+
+def build_province(settings: WebSettings, renderer: Renderer):
+    """At the province: every hall's citizens' pages from the bridged topics; the console (hall list and
+    reports) over the collector's database when its settings file is given. No supervisor action."""
+    from .province_live import ProvinceLive
+    from .province_pages import routes as province_routes
+
+    live = ProvinceLive(settings)
+    audit = AuditLog(settings.audit_file)
+    app = build_app(settings, live, None, Accounts(settings.users_file), audit, renderer,
+                    session_secret(settings.secret_file), extra_routes=province_routes(settings, live))
     return app, live

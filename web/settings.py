@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
+from province.config import DatabaseSettings
 
 STATE_DIR = Path("/var/lib/motcua")
 
@@ -36,6 +37,25 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class ProvinceWebSettings(StrictModel):
+    """At the province: citizens' pages for every hall from the bridged topics; the console over the
+    collector's PostgreSQL database with a hall picker."""
+
+    collector_settings: Path | None = Field(
+        None, description="The province collector's settings file (the province's name, the halls' names, the "
+                          "[reports] targets): the console's Reports page runs `motcua province report` on it. "
+                          "Empty: citizens' pages only, no console.")
+    database: DatabaseSettings = Field(
+        default_factory=DatabaseSettings,
+        description="This service's own login to the collector's database (SELECT is enough); used for the "
+                    "console's hall list and given to `motcua province report` instead of the collector's.")
+
+    @field_validator("collector_settings", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v):
+        return None if v == "" else v
 
 
 class WebSettings(DeviceSettings):
@@ -65,11 +85,26 @@ class WebSettings(DeviceSettings):
         4, ge=2, le=100, description="Online/offline changes of one device within a minute that raise the "
                                      "shared-login alert (two boxes with one login knock each other off).")
     max_clients: int = Field(2000, ge=1, le=100000, description="Live pages (SSE streams) served at once.")
+    province: ProvinceWebSettings | None = Field(
+        None, description="Run at the province: every hall's citizens' pages from the bridged topics (the "
+                          "province broker's web role), the console over the collector's database. Then "
+                          "`database` and `hall_settings` stay empty.")
 
     @field_validator("database", "hall_settings", mode="before")
     @classmethod
     def _empty_is_none(cls, v):
         return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _province_has_no_hall_database(self) -> WebSettings:
+        if self.province is None:
+            return self
+        for key in ("database", "hall_settings"):
+            if key in self.model_fields_set and getattr(self, key) is not None:
+                raise ValueError(f"{key}: must be empty with [province] (the province has no dispatcher "
+                                 "database or settings; it reads the bridged topics and the collector's database)")
+            setattr(self, key, None)
+        return self
 
     @model_validator(mode="after")
     def _plain_http_only_on_loopback(self) -> WebSettings:

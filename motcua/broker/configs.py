@@ -30,7 +30,9 @@ BRIDGE_TEMPLATE = BROKER_CONFIG / "bridge" / "province.conf"
 # dispatcher's ``event/rating`` (accepted, once, with its own record of who served what),
 # never as the pads' raw ``request/{pad}/rating/{n}`` messages (retries and refused ones).
 UP = ("event/#", "counter/+/state", "area/+/summary", "hall/config", "hall/figures", "hall/report/+",
-      "device/+/availability", "device/+/health")
+      "device/+/availability", "device/+/health",
+      # for the citizens' pages served at the province: by tracking key (a hash), never the token
+      "area/+/queue", "track/+")
 DOWN = ("dossier/status", "dossier/progress", "hall/notice", "central/#")
 
 
@@ -114,4 +116,17 @@ def render_central_system_acl(user: str = "central") -> str:
     lines = ["# The province's one-stop system, reading every hall and writing what flows down to them.",
              f"user {user}", f"topic read {ROOT}/#"]
     lines += [f"topic write {ROOT}/+/{t}" for t in DOWN]
+    return "\n".join(lines) + "\n"
+
+
+# What the province's citizen pages read: the hall's names, the areas' summaries and queues, the tickets
+# by tracking key. Nothing about officers, devices or dossiers, and nothing to write.
+PROVINCE_WEB_READS = ("hall/config", "area/+/summary", "area/+/queue", "track/+")
+
+
+def render_province_web_acl(user: str = "web-province") -> str:
+    """The province's web service (citizens' queue pages): reads what those pages show, for every hall."""
+    lines = ["# The province's web service: the citizens' queue pages of every hall; reads only what they show.",
+             f"user {user}"]
+    lines += [f"topic read {ROOT}/+/{t}" for t in PROVINCE_WEB_READS]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,8 @@ PARAMETERS: dict[str, tuple[str, list[str]]] = {
     "area": ("A service area code from the hall configuration.", ["TP"]),
     "action": ("What a counter command does; selects the payload model.", list(m.COUNTER_ACTIONS)),
     "period": ("Which report period: day, week, reporting-week, month, quarter, half or year.", ["day", "week"]),
+    "key": ("A ticket's tracking key: the first 128 bits of SHA-256 of the token in its QR code, in hex "
+            "(the token itself never leaves the hall).", [m.tracking_key("example-token-ordinary")]),
 }
 
 ERROR_MEANINGS: dict[str, str] = {
@@ -222,6 +224,14 @@ def examples() -> dict[str, list[Example]]:
             area="TP", name="Tư pháp - hộ tịch", waiting=4, waiting_priority=1, last_called="A1023",
             issued_today=31, served_today=25, open_counters=2, average_wait_min=11.5, average_service_min=6.2,
             updated_at=_at(8, 15)))],
+        "area queue": [Example("Two waiting in the civil status area, a priority ticket first", _topic(
+            spec["area queue"], area="TP"), m.AreaQueue(area="TP", day=DAY, waiting=[
+                m.QueuePlace(key=m.tracking_key("example-token-priority"), priority=True),
+                m.QueuePlace(key=m.tracking_key("example-token-ordinary"))], updated_at=_at(8, 15)))],
+        "ticket track": [Example("A1024, called to counter 3", _topic(
+            spec["ticket track"], key=m.tracking_key("example-token-ordinary")), m.TicketTrack(
+            day=DAY, number="A1024", area="TP", status="called", counter=3, call_count=1, issued_at=_at(7, 58),
+            updated_at=_at(8, 16)))],
         "hall figures": [Example("The hall at a quarter past eight", _topic(spec["hall figures"]), m.HallFigures(
             day=DAY, issued_today=112, served_today=87, waiting=19, average_wait_min=12.4, ratings_today=64,
             satisfied_pct=92.2, updated_at=_at(8, 15)))],
@@ -535,7 +545,8 @@ a new client (a web console, a province collector) needs; `motcua.client.HallCli
 * A reply is `ok: true`, or `ok: false` with an `error`. Every reply has `command_id`, `ok`, `error` and
   `replied_at`; request-specific replies add fields (the reply model is listed per topic): validate a reply
   against the reply model of its request. **Every bad request is answered** with the reason (a bare `Reply` when
-  its body could not be read), never silence: a sender that gets no reply has a broker or network problem.
+  its body could not be read, with an empty `command_id` when no id could be read at all), never silence: a
+  sender that gets no reply has a broker or network problem.
 * A command's effects (retained states, events) are announced whether or not its reply could be delivered.
 * **Limits per login**: ticket issues, cancels, lookups, ratings and counter commands each have a burst and a
   steady rate (settings `hall.limits`); beyond them the reply is `rate_limited` and nothing is stored.

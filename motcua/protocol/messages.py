@@ -17,6 +17,7 @@ Rules shared by all of them:
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date, datetime, timezone
 from typing import Annotated, ClassVar, Literal
@@ -461,6 +462,56 @@ class AreaSummary(Message):
     open_counters: int
     average_wait_min: float | None = None
     average_service_min: float | None = None
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+def tracking_key(token: str) -> str:
+    """What a ticket's tracking token is known by outside the hall: SHA-256 of it, 128 bits in hex.
+
+    The token (128 random bits, printed in the ticket's QR code) never leaves the hall's
+    database and the kiosk's reply; the key names the ticket's ``track/{key}`` topic, so
+    the province's citizen page finds a ticket from the token in its URL, and nobody who
+    reads the bridged topics can turn a key back into a working link.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+TrackingKey = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class TicketTrack(Message):
+    """Retained by the dispatcher, one per ticket of the day, under its tracking key: what the citizen's
+    page shows wherever it is served (the hall, or the province from the bridged topics). No officer,
+    no dossier code, no ticket id, no token."""
+
+    day: date
+    number: TicketNumber
+    area: AreaCode = Field(description="The queue it is in now (changes on transfer).")
+    status: TicketStatus
+    priority: bool = False
+    target_counter: CounterNumber | None = None
+    counter: CounterNumber | None = Field(default=None, description="Where it was called, or skipped.")
+    call_count: int = Field(default=0, ge=0)
+    transferred: bool = False
+    issued_at: AwareDatetime
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class QueuePlace(Message):
+    """One waiting ticket in its area's queue: its tracking key and what decides who goes first."""
+
+    key: TrackingKey
+    priority: bool = False
+    target_counter: CounterNumber | None = None
+
+
+class AreaQueue(Message):
+    """Retained by the dispatcher, one per area: the waiting tickets in queue order, by tracking key only,
+    so a citizen's page anywhere can say how many are ahead by the dispatcher's rules."""
+
+    area: AreaCode
+    day: date
+    waiting: list[QueuePlace] = Field(default_factory=list, max_length=10000)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 

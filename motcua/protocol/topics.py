@@ -92,6 +92,12 @@ class Topics:
     def area_summary(self, area: str) -> str:
         return f"{self.root}/area/{_level(area, 'area')}/summary"
 
+    def area_queue(self, area: str) -> str:
+        return f"{self.root}/area/{_level(area, 'area')}/queue"
+
+    def track(self, key: str) -> str:
+        return f"{self.root}/track/{_level(key, 'tracking key')}"
+
     @property
     def call_event(self) -> str:
         return f"{self.root}/event/call"
@@ -210,6 +216,20 @@ TOPIC_SPECS: list[TopicSpec] = [
     TopicSpec(
         "area summary", "area/{area}/summary", "dispatcher", "kiosk, board", True, 1, m.AreaSummary,
         "Waiting count, last called number, averages for one service area.",
+    ),
+    TopicSpec(
+        "area queue", "area/{area}/queue", "dispatcher", "citizens' pages (web, at the province)", True, 1,
+        m.AreaQueue,
+        "The area's waiting tickets in queue order, each by its tracking key (a hash of the token in the QR "
+        "code) with its priority and target counter: how many are ahead of each, by the dispatcher's rules. "
+        "Bridged up; republished whenever the queue may have moved.",
+    ),
+    TopicSpec(
+        "ticket track", "track/{key}", "dispatcher", "citizens' pages (web, at the province)", True, 1,
+        m.TicketTrack,
+        "One ticket of the day as its citizen's page shows it, under its tracking key: number, area, status, "
+        "the counter it was called to. Never the token, the ticket id, the officer or a dossier code. Bridged "
+        "up; republished on every change; expires (MQTT v5 message expiry) the day after.",
     ),
     TopicSpec(
         "hall figures", "hall/figures", "dispatcher", "hall board, central system", True, 1, m.HallFigures,

@@ -351,7 +351,10 @@ class DeviceRuntime:
                 else:
                     self._refused(msg.topic, exc)
                 command_id = exc.command_id or command_id or _body_command_id(msg.payload)
-                if inbound.sender is not None and command_id:
+                # A request whose id cannot be read (an MQTT 3.1.1 sender, which has no correlation
+                # data, and a body with no usable command_id) is answered all the same, with an empty
+                # id: the login in the topic says where, and the sender learns why it was refused.
+                if inbound.sender is not None:
                     self._send_reply(Reply(command_id=command_id, ok=False,
                                            error=ErrorInfo(code=exc.code, message=str(exc))), inbound)
                 return
