@@ -449,7 +449,13 @@ class DeviceRuntime:
                 except (RuntimeError, ValueError):
                     pass
             self._client.disconnect()
-        self._client.loop_stop()
+        try:
+            self._client.loop_stop()
+        except AttributeError:
+            # paho 2.x: after disconnect() its network thread may end by itself and clear its handle
+            # between loop_stop()'s check and its join ('NoneType' has no 'join'): nothing left to stop.
+            # Seen as a traceback at the end of `motcua status` on an emulated central box.
+            pass
         for t in self._timers:
             t.join(timeout=2)
 
