@@ -142,9 +142,9 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in sorted(out.areas):
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
-            self._publish_tracks()
-            # A queue by tracking key is the whole area's waiting list: it follows on the next tick
-            # (at most once a second per area), so a long queue never delays the next keypad.
+            # What the citizens' pages away from the hall (the province) read, a changed ticket's track
+            # and its area's queue by tracking key, follows on the next tick (at most once a second):
+            # those pages are a bridge away, and a keypad never waits behind them.
             self._queues_stale |= out.areas
             # Hall-wide totals (the board's figures page, `motcua status`) are whole-day
             # queries: they follow on the next tick, at most once a second, rather than
@@ -239,6 +239,8 @@ class DispatcherService:
                 self._totals_stale = False
                 self._publish_dispatcher_state()
                 self._publish_figures()
+            if self.hall.touched:
+                self._publish_tracks()
             if self._queues_stale:
                 stale, self._queues_stale = self._queues_stale, set()
                 self._publish_queues(stale)
