@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from datetime import datetime, timezone
@@ -263,9 +264,10 @@ def test_dossier_cache_answers_with_its_age(dispatcher, client, site, publisher)
     assert r.found and r.record == record and r.age_s is not None and r.age_s < 30
 
 
-def test_commands_answer_with_body_id_when_v5_properties_are_lost(broker, dispatcher, site):
-    """An MQTT 3.1.1 hop drops the response topic: the login in the topic routes the reply, the body's command_id
-    matches it."""
+@contextlib.contextmanager
+def old_kiosk(broker, site):
+    """An MQTT 3.1.1 kiosk (no response topic, no correlation data) subscribed to its own reply topic:
+    yields a send(body) that returns the reply."""
     got = threading.Event()
     replies = []
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="old-kiosk", protocol=mqtt.MQTTv311)
@@ -276,39 +278,34 @@ def test_commands_answer_with_body_id_when_v5_properties_are_lost(broker, dispat
     c.on_message = lambda cl, u, m: (replies.append(json.loads(m.payload)), got.set())
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
+
+    def send(body: dict) -> dict:
+        got.clear()
+        c.publish(f"motcua/v1/{site}/request/old-kiosk/ticket/issue", json.dumps(body), qos=1)
+        assert got.wait(10), body
+        return replies[-1]
+
     try:
         assert subscribed.wait(10)
-        body = {"command_id": "v311request01", "device_id": "old-kiosk", "area": "DD"}
-        c.publish(f"motcua/v1/{site}/request/old-kiosk/ticket/issue", json.dumps(body), qos=1)
-        assert got.wait(10)
-        assert replies[0]["command_id"] == "v311request01" and replies[0]["ticket"]["number"] == "B2001"
+        yield send
     finally:
         c.loop_stop()
         c.disconnect()
+
+
+def test_commands_answer_with_body_id_when_v5_properties_are_lost(broker, dispatcher, site):
+    """An MQTT 3.1.1 hop drops the response topic: the login in the topic routes the reply, the body's command_id
+    matches it."""
+    with old_kiosk(broker, site) as send:
+        reply = send({"command_id": "v311request01", "device_id": "old-kiosk", "area": "DD"})
+        assert reply["command_id"] == "v311request01" and reply["ticket"]["number"] == "B2001"
 
 
 def test_a_3_1_1_request_without_a_readable_command_id_is_answered_with_the_reason(broker, dispatcher, site):
     """No correlation data (3.1.1) and no usable command_id in the body: the login in the topic still says where
     to answer, so the sender is told why, with an empty command_id, and nothing is issued."""
-    got = threading.Event()
-    replies = []
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="old-kiosk", protocol=mqtt.MQTTv311)
-    c.username_pw_set("old-kiosk", broker.mqtt("old-kiosk", "kiosk").resolved_password())
-    subscribed = threading.Event()
-    c.on_connect = lambda cl, *_: cl.subscribe(f"motcua/v1/{site}/device/old-kiosk/reply", qos=1)
-    c.on_subscribe = lambda *_: subscribed.set()
-    c.on_message = lambda cl, u, m: (replies.append(json.loads(m.payload)), got.set())
-    c.connect("127.0.0.1", broker.port)
-    c.loop_start()
-    try:
-        assert subscribed.wait(10)
+    with old_kiosk(broker, site) as send:
         for body in ({"area": "DD"}, {"command_id": 12345, "area": "DD"}, {"command_id": "x" * 200, "area": "DD"}):
-            got.clear()
-            c.publish(f"motcua/v1/{site}/request/old-kiosk/ticket/issue", json.dumps(body), qos=1)
-            assert got.wait(10), body
-            reply = replies[-1]
+            reply = send(body)
             assert reply["ok"] is False and reply["command_id"] == ""
             assert reply["error"]["code"] == "bad_payload" and "command_id" in reply["error"]["message"]
-    finally:
-        c.loop_stop()
-        c.disconnect()

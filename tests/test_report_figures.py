@@ -4,7 +4,9 @@ as the report itself, computed over its database in a child process."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import reports
 from motcua.client import HallClient
@@ -16,6 +18,13 @@ from hallfactory import Clock, HallDriver, make_settings
 
 def test_the_dispatcher_publishes_each_period_summary_retained(broker, tmp_path):
     db = tmp_path / "dispatcher.db"
+    # The scripted morning starts 90 s ago on the real clock (the dispatcher reports on the real day). In the
+    # first minutes after the hall's reset time (04:00) that would begin on the previous service day: wait
+    # until the whole script fits in today's.
+    local = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    since_reset = local - local.replace(hour=4, minute=0, second=0, microsecond=0)
+    if timedelta(0) <= since_reset < timedelta(seconds=100):
+        time.sleep((timedelta(seconds=100) - since_reset).total_seconds())
     now = datetime.now(timezone.utc)
     d = HallDriver(db, make_settings(), Clock(now - timedelta(seconds=90)))
     d.open(1)
