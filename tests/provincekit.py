@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +14,8 @@ import psycopg
 from motcua.protocol import RatingEvent, Ticket, TicketOutcome, new_id
 from province import stand_in
 from province.stand_in import ProvinceBroker
+
+import daemonkit
 
 DAY = date(2026, 3, 2)
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
@@ -36,12 +37,9 @@ def rating(n: int, *, dossier: str | None = None) -> RatingEvent:
                        rated_at=T0 + timedelta(seconds=20 * n), pad=f"pad-{1 + n % 5}", service_day=DAY)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)  # polling the database: bounded by the deadline
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Another process's database has no event to wait on: the suite's one poll helper."""
+    daemonkit.wait_until(predicate, timeout, what)
 
 
 def count(dsn: str, sql: str = "SELECT count(*) FROM events") -> int:

@@ -4,7 +4,6 @@ as the report itself, computed over its database in a child process."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -18,21 +17,21 @@ from hallfactory import Clock, HallDriver, make_settings
 
 def test_the_dispatcher_publishes_each_period_summary_retained(broker, tmp_path):
     db = tmp_path / "dispatcher.db"
-    # The scripted morning starts 90 s ago on the real clock (the dispatcher reports on the real day). In the
-    # first minutes after the hall's reset time (04:00) that would begin on the previous service day: wait
-    # until the whole script fits in today's.
-    local = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
-    since_reset = local - local.replace(hour=4, minute=0, second=0, microsecond=0)
-    if timedelta(0) <= since_reset < timedelta(seconds=100):
-        time.sleep((timedelta(seconds=100) - since_reset).total_seconds())
+    # The scripted morning ends now on the real clock (the dispatcher reports on the real day) and starts up to
+    # 90 s before, but never before the hall's reset time (04:00), so it is all in today's service day.
     now = datetime.now(timezone.utc)
-    d = HallDriver(db, make_settings(), Clock(now - timedelta(seconds=90)))
+    local = now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    reset = local.replace(hour=4, minute=0, second=0, microsecond=0)
+    reset -= timedelta(days=1) if reset > local else timedelta(0)
+    start = max(now - timedelta(seconds=90), reset)
+    step = (now - start).total_seconds() / 3
+    d = HallDriver(db, make_settings(), Clock(start))
     d.open(1)
     for _ in range(3):
         d.ticket("TP")
-    d.clock.advance(seconds=30)
+    d.clock.advance(seconds=step)
     d.called(1)
-    d.clock.advance(seconds=30)
+    d.clock.advance(seconds=step)
     out = d.cmd(1, "finish")
     d.rate(1, out.reply.counter.rating_window.ticket_id, level="very_satisfied")
     d.close()

@@ -61,19 +61,23 @@ def phone(hall):
 
 def wait_text(browser, css: str, pattern: str, timeout: float = WAIT) -> float:
     """Seconds until the element's text matches; fails after ``timeout``."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     start = time.monotonic()
     last = ""
-    while time.monotonic() - start < timeout:
-        try:
-            last = browser.find_element(By.CSS_SELECTOR, css).text
-            if re.search(pattern, last):
-                return time.monotonic() - start
-        except Exception:  # noqa: BLE001 - redrawn between find and text: look again
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"{css} never showed {pattern!r} within {timeout} s; last text: {last!r}")
+
+    def shows(b) -> bool:
+        nonlocal last
+        last = b.find_element(By.CSS_SELECTOR, css).text
+        return re.search(pattern, last) is not None
+
+    try:  # redrawn between find and text, or not there yet: look again
+        WebDriverWait(browser, timeout, poll_frequency=0.02, ignored_exceptions=(WebDriverException,)).until(shows)
+    except TimeoutException:
+        raise AssertionError(f"{css} never showed {pattern!r} within {timeout} s; last text: {last!r}") from None
+    return time.monotonic() - start
 
 
 def log_in(browser, base: str, user: tuple[str, str]) -> None:
@@ -230,7 +234,11 @@ def _screenshots(console, phone, client, web, tmp_path) -> None:
     wait_text(phone, "#line", "người trước")
     wait_text(console, "#counter-3 .serving", r"B\d+")
     console.set_window_size(1400, 1500)
-    time.sleep(0.3)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(console, WAIT).until(  # the console laid out again at its new size, a frame drawn
+        lambda b: b.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => "
+                                         "requestAnimationFrame(() => done(window.innerWidth)))") >= 1300)
     shots = {"web-console.png": console, "web-citizen.png": phone}
     for name, browser in shots.items():
         assert browser.save_screenshot(str(tmp_path / name))

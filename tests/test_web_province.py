@@ -18,7 +18,6 @@ import io
 import json
 import secrets
 import threading
-import time
 from urllib.parse import quote
 
 import paho.mqtt.client as mqtt
@@ -113,14 +112,14 @@ def phone(province_chain):
 
 def _page_when_bridged(web: WebProcess, token: str, timeout: float = 20.0) -> str:
     """The province learns of a ticket once its state has crossed the bridge: poll the page until then."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status, _, body = Http(web.url).request(f"/ve/{token}")
-        if status == 200:
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"/ve/{{token}} still {status} at the province after {timeout} s")
-        time.sleep(0.1)  # bounded by the deadline
+    answer: list = []
+
+    def served() -> bool:
+        answer[:] = Http(web.url).request(f"/ve/{token}")
+        return answer[0] == 200
+
+    wait_until(served, timeout, "the ticket's page at the province")
+    return answer[2]
 
 
 def test_a_citizen_follows_a_call_at_the_province(province_chain, phone, tmp_path):

@@ -13,11 +13,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from daemonkit import wait_until
 
 from motcua.localbroker import REPO, LocalBroker, free_port
 
@@ -57,17 +58,17 @@ class WebProcess:
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "web"], env=self.env, cwd=REPO, stdout=log,
                                          stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"motcua-web exited with {self.proc.returncode}: {self.log()[-2000:]}")
+        def healthy() -> bool:  # the port opens, then the broker login: nothing to wait on but the page
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"motcua-web exited: {self.log()[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1, context=context) as r:
-                    if r.status == 200:
-                        return self
+                    return r.status == 200
             except (OSError, urllib.error.HTTPError):
-                pass
-            time.sleep(0.05)  # the port opens, then the broker login: bounded by the deadline
+                return False
+
+        wait_until(healthy, timeout, "motcua-web's /healthz")
+        return self
         raise TimeoutError(f"motcua-web not ready within {timeout} s: {self.log()[-2000:]}")
 
     def stop(self) -> int | None:
