@@ -21,6 +21,7 @@ openssl
 linux-image-arm64
 python3
 python3-venv
+python3-pygame
 mosquitto
 mosquitto-clients
 fonts-dejavu-core
