@@ -23,6 +23,7 @@ settings into a :class:`HallInfo`; ``reports.settings.ReportSettings`` is the ``
 from __future__ import annotations
 
 import importlib
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "FORMATS", "KINDS", "DayFigures", "Figures", "Frame", "HallInfo", "HourFigures", "Period", "RatingRecord", "Records", "Report",
     "Stats", "Targets", "TicketRecord", "TransferRecord", "WeeklyCutoff", "build", "current", "custom",
-    "last_complete", "load_sqlite", "period_of", "reporting_week_at", "summary_text", "write_all",
+    "last_complete", "load_sqlite", "period_of", "preload", "reporting_week_at", "summary_text", "write_all",
 ]
 
 FORMATS = ("xlsx", "pdf", "csv", "png")
@@ -65,34 +66,64 @@ def load_sqlite(database: Path | str, period: Period, site: str = "") -> Frame:
     return load(database, period.previous().start, period.end, site)
 
 
+def preload(formats: tuple[str, ...] = FORMATS) -> None:
+    """Start importing the writers of ``formats`` (matplotlib, openpyxl) on a background thread.
+
+    For a process that will load, build and write a report: called before ``load_sqlite``, the
+    imports run while SQLite reads (on other threads, without the GIL) instead of after."""
+    from .workers import preload as start
+
+    start(formats)
+
+
 def write_all(report: Report, folder: Path | str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Write the report into ``folder/<period id>/``; returns the files written.
 
     Files are written under a temporary name and renamed, so a reader (or the timer's
-    next run) never sees half a file.
+    next run) never sees half a file. In a process of one thread with a second core, the PDF
+    is drawn by a forked copy of the process while this one writes the other files.
     """
     from .labels import file_stem
+    from .workers import Child, can_fork, wait_preloaded
 
+    wait_preloaded()
     target = Path(folder) / report.period.ident
     target.mkdir(parents=True, exist_ok=True)
     stem = file_stem(report)
-    paths: list[Path] = []
-    if "xlsx" in formats:
-        from .xlsx import write_xlsx
-
-        paths.append(_atomic(target / f"{stem}.xlsx", lambda p: write_xlsx(report, p)))
+    pdf: Child | None = None
+    pdf_path = target / f"{stem}.pdf"
     if "pdf" in formats:
         from .charts import write_pdf
 
-        paths.append(_atomic(target / f"{stem}.pdf", lambda p: write_pdf(report, p)))
-    if "csv" in formats:
-        from .csvout import write_csv
+        def draw_pdf() -> Path:
+            return _atomic(pdf_path, lambda p: write_pdf(report, p))
 
-        paths += write_csv(report, target, stem)
-    if "png" in formats:
-        from .charts import write_charts
+        pdf = Child(draw_pdf) if can_fork() and len(formats) > 1 else None
+        if pdf is None:
+            draw_pdf()
+    paths: list[Path] = []
+    try:
+        if "xlsx" in formats:
+            from .xlsx import write_xlsx
 
-        paths += write_charts(report, target, stem)
+            paths.append(_atomic(target / f"{stem}.xlsx", lambda p: write_xlsx(report, p)))
+        if "pdf" in formats:
+            paths.append(pdf_path)
+        if "csv" in formats:
+            from .csvout import write_csv
+
+            paths += write_csv(report, target, stem)
+        if "png" in formats:
+            from .charts import write_charts
+
+            paths += write_charts(report, target, stem)
+    except BaseException:
+        if pdf is not None:
+            with suppress(BaseException):  # reaped; the error to report is ours
+                pdf.result()
+        raise
+    if pdf is not None:
+        pdf.result()  # raises what the child raised
     return paths
 
 
