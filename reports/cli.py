@@ -96,6 +96,8 @@ def run_report(args: argparse.Namespace, report_settings, tz: str, now: datetime
     except ValueError as exc:
         print(f"motcua: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.no_files:
+        _preload(args.formats)
     report = make(period)
     from . import summary_text
 
@@ -127,6 +129,12 @@ def choose_period(args: argparse.Namespace, tz: str, cutoff, now: datetime):
     return periods.current(kind, now, tz, cutoff)
 
 
+def _preload(formats: str) -> None:
+    from . import preload
+
+    preload(tuple(formats.split(",")))  # the writers import while the records are read
+
+
 def _write(report, out: Path, formats: str) -> list[Path] | None:
     from . import write_all
 
@@ -147,6 +155,7 @@ def _due(args, report_settings, tz: str, out: Path, now: datetime, make) -> int:
         period = periods.last_complete(kind, now, tz, report_settings.cutoff)
         if (out / period.ident / f"{period_stem(period)}.xlsx").exists():
             continue
+        _preload(args.formats)
         paths = _write(make(period), out, args.formats)
         if paths is None:
             return EXIT_NO_DATABASE

@@ -188,6 +188,18 @@ def _code_of(column: str, keys: tuple) -> str:
     return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(keys)) + " ELSE -1 END"
 
 
+def _first_rowid(db: sqlite3.Connection, table: str, index: str, condition: str, args: tuple) -> int:
+    """The smallest rowid of ``table``'s rows that meet ``condition`` (found in ``index`` alone), or
+    one past the last row if none does; 0 (every row) should the index be missing."""
+    try:
+        row = db.execute(f"SELECT min(rowid) FROM {table} INDEXED BY {index} WHERE {condition}", args).fetchone()
+    except sqlite3.OperationalError:  # an older database without the index: read every row
+        return 0
+    if row[0] is not None:
+        return int(row[0])
+    return int(db.execute(f"SELECT IFNULL(max(rowid), 0) + 1 FROM {table}").fetchone()[0])
+
+
 def _fetch_all(database: Path, readers: list[Callable[[sqlite3.Connection], Any]]) -> list:
     """Run read-only readers at once, each on its own connection: SQLite works without the GIL,
     so a year's tickets and ratings are read side by side on two cores."""
@@ -226,12 +238,17 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
          (INT, _code_of("status", STATUSES)), (INT, "counter"), (INT, "rowid"),
          (KEY, "issue_area"), (KEY, "area"), (KEY, "officer")],
         "FROM tickets WHERE day >= ? AND day <= ?", days)
-    where = "WHERE r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
+    # Ratings are stored as they arrive: their rows follow received_at. Read from the first row
+    # received in the range on, in the table's order (the condition on received_at still decides):
+    # through the received_at index, a busy hall's year of rows is visited in the index's order,
+    # all over the table, for a third more CPU.
+    first = _first_rowid(db, "ratings", "ratings_received", "received_at >= ?", r_range[:1])
+    where = f"WHERE r.rowid >= {first} AND r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
     has_extra = "r.reasons != '[]' OR r.indicators IS NOT NULL"
     ratings_query = (
         [(TIME, "r.rated_at"), (TIME, "r.received_at"), (INT, "t.rowid"), (INT, _code_of("r.level", LEVELS)),
          (INT, "r.counter"), (INT, "r.rowid"), (INT, f"({has_extra})"), (KEY, "r.officer"), (KEY, "r.area")],
-        f"FROM ratings r LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
+        f"FROM ratings r NOT INDEXED LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
     # (the rated ticket's row only, from its index: its finish is in the tickets read beside)
     extras_query = ("SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
                     "WHERE r.rowid IN (SELECT value FROM json_each(?))")
