@@ -93,14 +93,15 @@ class Frame:
     r_counter: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     r_officer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     r_area: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    r_reasons: list[tuple[str, ...]] = field(default_factory=list)
+    r_reasons: list[tuple[str, ...]] = field(default_factory=list)  # per rating, unless ``reasons`` is given
     r_indicators: list[Mapping[str, int] | None] = field(default_factory=list)
     r_extra: np.ndarray | None = None  # True where a rating has reasons or indicators (None: look at each)
-    _reason_pairs: ReasonPairs | None = field(default=None, init=False, repr=False, compare=False)
+    # the reasons as columns: given by a loader that reads them so, or made from r_reasons on first use
+    reasons: ReasonPairs | None = field(default=None, repr=False, compare=False)
 
     def reason_pairs(self) -> ReasonPairs:
         """The ratings' reasons and indicator rows as columns (built once, on first use)."""
-        if self._reason_pairs is None:
+        if self.reasons is None:
             extra = range(len(self.r_reasons)) if self.r_extra is None else np.flatnonzero(self.r_extra).tolist()
             names: dict[str, int] = {}
             rows: list[int] = []
@@ -112,9 +113,9 @@ class Frame:
                     codes.append(names.setdefault(reason, len(names)))
                 if self.r_indicators[i]:
                     indicator_rows.append(i)
-            self._reason_pairs = ReasonPairs(np.array(rows, dtype=np.int64), np.array(codes, dtype=np.int64),
-                                             list(names), np.array(indicator_rows, dtype=np.int64))
-        return self._reason_pairs
+            self.reasons = ReasonPairs(np.array(rows, dtype=np.int64), np.array(codes, dtype=np.int64),
+                                       list(names), np.array(indicator_rows, dtype=np.int64))
+        return self.reasons
 
     @property
     def multi_site(self) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .frame import LEVELS, STATUSES, Frame, Keys
+from .frame import LEVELS, STATUSES, Frame, Keys, ReasonPairs
 from .records import RatingRecord, Records, TicketRecord, TransferRecord
 
 MARGIN = timedelta(days=2)  # a ticket's events all fall within a day or so of its issue
@@ -79,28 +79,30 @@ def load_records(database: Path | str, start: datetime, end: datetime, site: str
 # key as the hex of its bytes, at the exact width the data needs.
 TIME, INT, KEY = "time", "int", "key"
 KEY_CHARS = 12  # area codes and officer logins are shorter
+REASON_CHARS = 24  # the pads' reason codes ("complex_procedure") are shorter
 
 
 NUMBER_CHARS = 12  # "%012d": every time up to the year 9999, every counter and rowid
 
 
-def _spec(kind: str, sql: str, key_width: int | None) -> tuple[str, str, int]:
+def _spec(kind: str, sql: str, key_width: int | None, key_chars: int = KEY_CHARS) -> tuple[str, str, int]:
     """(printf conversion, argument, width) of one column; ``key_width`` None: keys as they are."""
     if kind == TIME:
         return "%012d", f"unixepoch({sql})", NUMBER_CHARS  # NULL is 0
     if kind == INT:
         return "%012d", f"IFNULL({sql}, -1)", NUMBER_CHARS
     if key_width is None:
-        return f"%-{KEY_CHARS}s", sql, KEY_CHARS
+        return f"%-{key_chars}s", sql, key_chars
     return f"%-{2 * key_width}s", f"hex({sql})", 2 * key_width
 
 
-def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, args: tuple) -> list:
+def _fixed(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, args: tuple,
+           key_chars: int = KEY_CHARS) -> list:
     """Run ``SELECT <columns> <rest>`` and return each column: times as float64 (NaN for never),
     ints as int64 (-1 for NULL), numpy arrays; keys as (fixed-width bytes, whether they are hex)."""
     key_width = None
     while True:
-        specs = [_spec(kind, sql, key_width) for kind, sql in columns]
+        specs = [_spec(kind, sql, key_width, key_chars) for kind, sql in columns]
         row = sum(w for _, _, w in specs)
         text, n = db.execute(
             f"SELECT CAST(group_concat(printf('{''.join(f for f, _, _ in specs)}', "
@@ -250,18 +252,22 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
          (INT, "r.counter"), (INT, "r.rowid"), (INT, f"({has_extra})"), (KEY, "r.officer"), (KEY, "r.area")],
         f"FROM ratings r NOT INDEXED LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
     # (the rated ticket's row only, from its index: its finish is in the tickets read beside)
-    extras_query = ("SELECT json_group_array(json_array(r.rowid, json(r.reasons), json(r.indicators))) FROM ratings r "
-                    "WHERE r.rowid IN (SELECT value FROM json_each(?))")
+    # Reasons and indicator forms: only the few ratings that have them (their rowids, as a JSON
+    # array): the reasons as (rating, reason) pairs of fixed-width text, the forms as JSON.
+    chosen = "WHERE r.rowid IN (SELECT value FROM json_each(?))"
+    reasons_query = ([(INT, "r.rowid"), (KEY, "j.value")], f"FROM ratings r, json_each(r.reasons) j {chosen}")
+    forms_query = (f"SELECT json_group_array(json_array(r.rowid, json(r.indicators))) FROM ratings r {chosen} "
+                   "AND r.indicators IS NOT NULL")
 
-    def read_ratings(db: sqlite3.Connection) -> tuple[list, list]:
+    def read_ratings(db: sqlite3.Connection) -> tuple[list, list | None, list]:
         columns = _fixed(db, *ratings_query)
         extra = columns[5][columns[6] == 1]  # the rowids of the ratings with reasons or indicators
         if not len(extra):
-            return columns, []
-        # reasons and indicator forms: only the few ratings that have them, as one JSON document
-        return columns, json.loads(db.execute(extras_query, (json.dumps(extra.tolist()),)).fetchone()[0])
+            return columns, None, []
+        rowids = (json.dumps(extra.tolist()),)
+        return columns, _fixed(db, *reasons_query, rowids, REASON_CHARS), json.loads(db.execute(forms_query, rowids).fetchone()[0])
 
-    tickets, (ratings, found) = _fetch_all(database, [lambda db: _fixed(db, *tickets_query), read_ratings])
+    tickets, (ratings, reasons, forms) = _fetch_all(database, [lambda db: _fixed(db, *tickets_query), read_ratings])
     f.issued, f.called, f.finished, f.skipped, status, counter, rowids, issue_area, area, officer = tickets
     del tickets
     f.status = np.where(status < 0, 0, status).astype(np.int8)  # as the records path: an unknown status counts as waiting
@@ -315,15 +321,28 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     f.r_counter = _counter_codes(f, r_counter)
     f.r_served = _served(db, r_ticket, rowids, f.finished)
     f.r_extra = extra == 1
-    f.r_reasons = [()] * len(r_rowids)
     f.r_indicators = [None] * len(r_rowids)
-    if found:
-        at = np.searchsorted(r_rowids, np.array([row[0] for row in found], dtype=np.int64))
-        for i, (rowid, reasons, indicators) in zip(at.tolist(), found):
-            if i < len(r_rowids) and r_rowids[i] == rowid:
-                f.r_reasons[i] = tuple(reasons or ())
+    form_rows: list[int] = []
+    if forms:
+        at = np.searchsorted(r_rowids, np.array([row[0] for row in forms], dtype=np.int64))
+        for i, (rowid, indicators) in zip(at.tolist(), forms):
+            if i < len(r_rowids) and r_rowids[i] == rowid and indicators:
                 f.r_indicators[i] = indicators
+                form_rows.append(i)
+    f.reasons = _reason_pairs(r_rowids, reasons, np.array(sorted(form_rows), dtype=np.int64))
     return f
+
+
+def _reason_pairs(rowids: np.ndarray, reasons: list | None, forms: np.ndarray) -> ReasonPairs:
+    """The reasons read as (rating rowid, reason) columns, as the frame's (rating row, reason code)
+    pairs; ``forms``: the rows of the ratings with indicator forms."""
+    if reasons is None or not len(reasons[0]):
+        return ReasonPairs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), [], forms)
+    names, codes = _distinct(*reasons[1])
+    rows = np.searchsorted(rowids, reasons[0])
+    found = rows < len(rowids)
+    found[found] = rowids[rows[found]] == reasons[0][found]
+    return ReasonPairs(rows[found].astype(np.int64), codes[found].astype(np.int64), names, forms)
 
 
 def _served(db: sqlite3.Connection, tickets: np.ndarray, rowids: np.ndarray, finished: np.ndarray) -> np.ndarray:

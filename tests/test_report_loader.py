@@ -38,12 +38,15 @@ def test_long_and_vietnamese_keys_count_as_the_records_do(tmp_path):
             c.execute(f"UPDATE {table} SET officer = 'a-rather-long-officer-login-01' WHERE officer = 'officer01'")
         c.execute("UPDATE tickets SET area = 'Đất đai và môi trường' WHERE area = 'DD'")
         c.execute("UPDATE ratings SET area = 'Đất đai và môi trường' WHERE area = 'DD'")
+        c.execute("""UPDATE ratings SET reasons = '["Chờ quá lâu, không ai hướng dẫn", "long_wait"]' """
+                  "WHERE reasons LIKE '%attitude%'")
     hall = reports.HallInfo(name="Trung tâm", timezone=TZ, areas={a: a for a in AREAS})
     period = reports.period_of("week", date(2025, 3, 3), TZ)
     from_db, from_records = _both(db, period, hall)
     assert _lines(from_db) == _lines(from_records)
     officers = {f.key for f in from_db.groups["officer"]}
     assert {"Nguyễn Thị Ánh Tuyết", "a-rather-long-officer-login-01", "officer00"} <= officers
+    assert from_db.total.reasons["Chờ quá lâu, không ai hướng dẫn"] > 0
     assert from_db.total.served > 0 and from_db.total.rated > 0
 
 
