@@ -341,11 +341,16 @@ class _Local:
             for q in range(d * per_day, min((d + 1) * per_day, len(offsets))):
                 offsets[q] = _offset(datetime.fromtimestamp((self.q0 + q) * 900, self.tz))
         self.offsets = offsets
+        # one offset all through (Vietnam's UTC+7; any zone in a period without a change of the
+        # clocks): one addition, not a look-up per instant
+        self.constant: float | None = daily[0] if len(set(daily)) == 1 else None
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         """Local time as seconds since the epoch, as if the zone were UTC (``t`` within the period)."""
         if not len(t):
             return t
+        if self.constant is not None:
+            return t + self.constant
         q = np.clip((t // 900).astype(np.int64) - self.q0, 0, len(self.offsets) - 1)
         return t + self.offsets[q]
 
