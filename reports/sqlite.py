@@ -9,10 +9,12 @@ can never change what it reads.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from .frame import LEVELS, STATUSES, Frame, Keys, ReasonPairs
 from .records import RatingRecord, Records, TicketRecord, TransferRecord
 
 MARGIN = timedelta(days=2)  # a ticket's events all fall within a day or so of its issue
+CHUNK_DAYS = 31  # tickets are read a month of service days at a time
+CHUNK_ROWS = 40_000  # ratings, this many rows at a time
 
 
 class DatabaseError(Exception):
@@ -178,13 +182,6 @@ def _weights(width: int) -> np.ndarray:
     return np.random.default_rng(width).integers(1, 2**63, width, dtype=np.uint64) | np.uint64(1)
 
 
-def _key_codes(keys: Keys, column: tuple[np.ndarray, bool]) -> np.ndarray:
-    """Codes (``Keys``) of a column of keys as :func:`_fixed` read it; a blank key is -1."""
-    names, inverse = _distinct(*column)
-    return np.array([keys.code(v) for v in names], dtype=np.int32)[inverse] if names else \
-        np.zeros(len(inverse), dtype=np.int32)
-
-
 def _code_of(column: str, keys: tuple) -> str:
     """SQL giving the index of ``column``'s value in ``keys`` (-1 otherwise)."""
     return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(keys)) + " ELSE -1 END"
@@ -202,23 +199,32 @@ def _first_rowid(db: sqlite3.Connection, table: str, index: str, condition: str,
     return int(db.execute(f"SELECT IFNULL(max(rowid), 0) + 1 FROM {table}").fetchone()[0])
 
 
-def _fetch_all(database: Path, readers: list[Callable[[sqlite3.Connection], Any]]) -> list:
-    """Run read-only readers at once, each on its own connection: SQLite works without the GIL,
-    so a year's tickets and ratings are read side by side on two cores."""
-    results: list = [None] * len(readers)
+def _fetch_all(database: Path, tasks: list[Callable[[sqlite3.Connection], Any]]) -> list:
+    """Run read-only tasks on a few threads (one per core), each thread on its own connection, and
+    return their results in the tasks' order. SQLite and most of numpy work without the GIL, so a
+    year's pieces of tickets and ratings are read side by side, and whichever thread is free takes
+    the next piece."""
+    results: list = [None] * len(tasks)
     errors: list[BaseException] = []
+    todo = iter(list(enumerate(tasks)))
+    lock = threading.Lock()
 
-    def run(i: int, reader: Callable[[sqlite3.Connection], Any]) -> None:
+    def run() -> None:
         try:
             db = sqlite3.connect(database.resolve().as_uri() + "?mode=ro", uri=True)
             try:
-                results[i] = reader(db)
+                while not errors:
+                    with lock:
+                        i, task = next(todo, (-1, None))
+                    if task is None:
+                        return
+                    results[i] = task(db)
             finally:
                 db.close()
         except BaseException as exc:  # noqa: BLE001 - raised again below, in the caller's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, r), name="motcua-report-read") for i, r in enumerate(readers)]
+    threads = [threading.Thread(target=run, name="motcua-report-read") for _ in range(min(len(tasks), _cores()))]
     for t in threads:
         t.start()
     for t in threads:
@@ -228,29 +234,84 @@ def _fetch_all(database: Path, readers: list[Callable[[sqlite3.Connection], Any]
     return results
 
 
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _read(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, args: tuple,
+          key_chars: int = KEY_CHARS) -> list:
+    """:func:`_fixed`, with each column of keys as its distinct keys and every row's index among
+    them (found on the reader's thread; the caller numbers the keys)."""
+    values = _fixed(db, columns, rest, args, key_chars)
+    return [_distinct(*v) if kind == KEY else v for (kind, _), v in zip(columns, values)]
+
+
+def _joined(columns: list[tuple[str, str]], pieces: list[list], keys: list[Keys | None]) -> list[np.ndarray]:
+    """The pieces :func:`_read` returned, one column after another; keys numbered in ``keys``
+    (one Keys per column of keys, in order)."""
+    out: list[np.ndarray] = []
+    numbering = iter(keys)
+    for j, (kind, _) in enumerate(columns):
+        if kind == KEY:
+            k = next(numbering)
+            parts = [_codes(k, *p[j]) for p in pieces]
+            empty = np.zeros(0, dtype=np.int32)
+        else:
+            parts = [p[j] for p in pieces]
+            empty = np.zeros(0, dtype=np.float64 if kind == TIME else np.int64)
+        for p in pieces:
+            p[j] = None  # each piece's column is let go once the whole column is made
+        out.append(np.concatenate(parts) if parts else empty)
+        del parts
+    return out
+
+
+def _codes(keys: Keys, names: list[str], inverse: np.ndarray) -> np.ndarray:
+    """Codes (``Keys``) of a column of keys as :func:`_distinct` found them; a blank key is -1."""
+    return np.array([keys.code(v) for v in names], dtype=np.int32)[inverse] if names else \
+        np.zeros(len(inverse), dtype=np.int32)
+
+
+def _day_pieces(first: date, last: date) -> list[tuple[str, str, str]]:
+    """[first, last] in pieces of CHUNK_DAYS days: (SQL condition on ``day``, its two bounds)."""
+    out = []
+    while first <= last:
+        upto = first + timedelta(days=CHUNK_DAYS)
+        if upto > last:
+            out.append(("day >= ? AND day <= ?", first.isoformat(), last.isoformat()))
+        else:
+            out.append(("day >= ? AND day < ?", first.isoformat(), upto.isoformat()))
+        first = upto
+    return out
+
+
 def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, database: Path) -> Frame:
     lo, hi = start - MARGIN, end + MARGIN
-    days = (lo.date().isoformat(), hi.date().isoformat())
     r_range = (_iso(start - timedelta(days=1)), _iso(end + timedelta(days=1)), _iso(end + timedelta(days=1)))
     has_table = bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'transfers'").fetchone())
     x_range = (_iso(lo), _iso(hi))
     f = Frame(sites={site})
-    tickets_query = (
-        [(TIME, "issued_at"), (TIME, "called_at"), (TIME, "finished_at"), (TIME, "skipped_at"),
-         (INT, _code_of("status", STATUSES)), (INT, "counter"), (INT, "rowid"),
-         (KEY, "issue_area"), (KEY, "area"), (KEY, "officer")],
-        "FROM tickets WHERE day >= ? AND day <= ?", days)
+    # Tickets in pieces of a month of service days (through the day index: a hall's tickets are
+    # stored in the order of their days), ratings in pieces of CHUNK_ROWS rows: no piece's text
+    # is large (the whole year's at once took 120 MB), and two threads share the pieces evenly.
+    ticket_columns = [(TIME, "issued_at"), (TIME, "called_at"), (TIME, "finished_at"), (TIME, "skipped_at"),
+                      (INT, _code_of("status", STATUSES)), (INT, "counter"), (INT, "rowid"),
+                      (KEY, "issue_area"), (KEY, "area"), (KEY, "officer")]
+    ticket_tasks = [partial(_read, columns=ticket_columns, rest=f"FROM tickets WHERE {where}", args=(a, b))
+                    for where, a, b in _day_pieces(lo.date(), hi.date())]
     # Ratings are stored as they arrive: their rows follow received_at. Read from the first row
     # received in the range on, in the table's order (the condition on received_at still decides):
     # through the received_at index, a busy hall's year of rows is visited in the index's order,
     # all over the table, for a third more CPU.
     first = _first_rowid(db, "ratings", "ratings_received", "received_at >= ?", r_range[:1])
-    where = f"WHERE r.rowid >= {first} AND r.received_at >= ? AND (r.rated_at < ? OR r.received_at < ?)"
+    last = int(db.execute("SELECT IFNULL(max(rowid), 0) FROM ratings").fetchone()[0])
     has_extra = "r.reasons != '[]' OR r.indicators IS NOT NULL"
-    ratings_query = (
-        [(TIME, "r.rated_at"), (TIME, "r.received_at"), (INT, "t.rowid"), (INT, _code_of("r.level", LEVELS)),
-         (INT, "r.counter"), (INT, "r.rowid"), (INT, f"({has_extra})"), (KEY, "r.officer"), (KEY, "r.area")],
-        f"FROM ratings r NOT INDEXED LEFT JOIN tickets t ON t.ticket_id = r.ticket_id {where}", r_range)
+    rating_columns = [(TIME, "r.rated_at"), (TIME, "r.received_at"), (INT, "t.rowid"),
+                      (INT, _code_of("r.level", LEVELS)), (INT, "r.counter"), (INT, "r.rowid"),
+                      (INT, f"({has_extra})"), (KEY, "r.officer"), (KEY, "r.area")]
     # (the rated ticket's row only, from its index: its finish is in the tickets read beside)
     # Reasons and indicator forms: only the few ratings that have them (their rowids, as a JSON
     # array): the reasons as (rating, reason) pairs of fixed-width text, the forms as JSON.
@@ -259,24 +320,29 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     forms_query = (f"SELECT json_group_array(json_array(r.rowid, json(r.indicators))) FROM ratings r {chosen} "
                    "AND r.indicators IS NOT NULL")
 
-    def read_ratings(db: sqlite3.Connection) -> tuple[list, list | None, list]:
-        columns = _fixed(db, *ratings_query)
+    def read_ratings(db: sqlite3.Connection, a: int, b: int) -> tuple[list, list | None, list]:
+        columns = _read(db, rating_columns, "FROM ratings r NOT INDEXED LEFT JOIN tickets t ON t.ticket_id = r.ticket_id "
+                        f"WHERE r.rowid >= {a} AND r.rowid < {b} AND r.received_at >= ? "
+                        "AND (r.rated_at < ? OR r.received_at < ?)", r_range)
         extra = columns[5][columns[6] == 1]  # the rowids of the ratings with reasons or indicators
         if not len(extra):
             return columns, None, []
         rowids = (json.dumps(extra.tolist()),)
-        return columns, _fixed(db, *reasons_query, rowids, REASON_CHARS), json.loads(db.execute(forms_query, rowids).fetchone()[0])
+        return (columns, _read(db, *reasons_query, rowids, REASON_CHARS),
+                json.loads(db.execute(forms_query, rowids).fetchone()[0]))
 
-    tickets, (ratings, reasons, forms) = _fetch_all(database, [lambda db: _fixed(db, *tickets_query), read_ratings])
-    f.issued, f.called, f.finished, f.skipped, status, counter, rowids, issue_area, area, officer = tickets
+    rating_tasks = [partial(read_ratings, a=a, b=min(a + CHUNK_ROWS, last + 1))
+                    for a in range(first, last + 1, CHUNK_ROWS)]
+    pieces = _fetch_all(database, ticket_tasks + rating_tasks)
+    tickets, ratings = pieces[:len(ticket_tasks)], pieces[len(ticket_tasks):]
+    del pieces
+    (f.issued, f.called, f.finished, f.skipped, status, counter, rowids, f.issue_area, f.area,
+     f.officer) = _joined(ticket_columns, tickets, [f.areas, f.areas, f.officers])
     del tickets
     f.status = np.where(status < 0, 0, status).astype(np.int8)  # as the records path: an unknown status counts as waiting
-    f.issue_area = _key_codes(f.areas, issue_area)
-    f.area = _key_codes(f.areas, area)
     f.counter = _counter_codes(f, counter)
-    f.officer = _key_codes(f.officers, officer)
     order = np.argsort(rowids, kind="stable")
-    if not np.array_equal(order, np.arange(len(rowids))):  # scanned through an index: put rows in table order
+    if not np.array_equal(order, np.arange(len(rowids))):  # days out of the rows' order: put rows in table order
         for name in ("issued", "called", "finished", "skipped", "status", "issue_area", "area", "counter", "officer"):
             setattr(f, name, getattr(f, name)[order])
         rowids = rowids[order]
@@ -286,7 +352,7 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
             db, [(TIME, "x.at"), (TIME, "x.called_at"), (INT, "x.counter"), (INT, "t.rowid"),
                  (KEY, "x.officer"), (KEY, "x.from_area")],
             "FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id WHERE x.at >= ? AND x.at < ?", x_range)
-        x_officer, x_area = _key_codes(f.officers, x_officers), _key_codes(f.areas, x_areas)
+        x_officer, x_area = _codes(f.officers, *_distinct(*x_officers)), _codes(f.areas, *_distinct(*x_areas))
     else:
         x_at = x_called = np.zeros(0)
         x_counter = x_ticket = np.zeros(0, dtype=np.int64)
@@ -308,10 +374,11 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     else:
         f.x_ticket = np.full(len(x_ticket), -1, dtype=np.int64)
 
-    f.r_rated, f.r_received, r_ticket, level, r_counter, r_rowids, extra, r_officer, r_area = ratings
+    (f.r_rated, f.r_received, r_ticket, level, r_counter, r_rowids, extra, f.r_officer,
+     f.r_area) = _joined(rating_columns, [p[0] for p in ratings], [f.officers, f.areas])
+    reasons = [p[1] for p in ratings if p[1] is not None]
+    forms = [form for p in ratings for form in p[2]]
     del ratings
-    f.r_officer = _key_codes(f.officers, r_officer)
-    f.r_area = _key_codes(f.areas, r_area)
     order = np.argsort(r_rowids, kind="stable")
     if not np.array_equal(order, np.arange(len(r_rowids))):
         f.r_rated, f.r_received, r_ticket = f.r_rated[order], f.r_received[order], r_ticket[order]
@@ -333,16 +400,22 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     return f
 
 
-def _reason_pairs(rowids: np.ndarray, reasons: list | None, forms: np.ndarray) -> ReasonPairs:
-    """The reasons read as (rating rowid, reason) columns, as the frame's (rating row, reason code)
-    pairs; ``forms``: the rows of the ratings with indicator forms."""
-    if reasons is None or not len(reasons[0]):
+def _reason_pairs(rowids: np.ndarray, reasons: list[list], forms: np.ndarray) -> ReasonPairs:
+    """The reasons read as pieces of (rating rowid, reason) columns, as the frame's (rating row,
+    reason code) pairs; ``forms``: the rows of the ratings with indicator forms."""
+    index: dict[str, int] = {}
+    rated, codes = [], []
+    for rowid, (names, inverse) in reasons:
+        rated.append(rowid)
+        codes.append(np.array([index.setdefault(n, len(index)) for n in names], dtype=np.int64)[inverse]
+                     if names else np.zeros(0, dtype=np.int64))
+    if not rated:
         return ReasonPairs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), [], forms)
-    names, codes = _distinct(*reasons[1])
-    rows = np.searchsorted(rowids, reasons[0])
+    rowid_of, code_of = np.concatenate(rated), np.concatenate(codes)
+    rows = np.searchsorted(rowids, rowid_of)
     found = rows < len(rowids)
-    found[found] = rowids[rows[found]] == reasons[0][found]
-    return ReasonPairs(rows[found].astype(np.int64), codes[found].astype(np.int64), names, forms)
+    found[found] = rowids[rows[found]] == rowid_of[found]
+    return ReasonPairs(rows[found].astype(np.int64), code_of[found], list(index), forms)
 
 
 def _served(db: sqlite3.Connection, tickets: np.ndarray, rowids: np.ndarray, finished: np.ndarray) -> np.ndarray:

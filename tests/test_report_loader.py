@@ -79,3 +79,20 @@ def test_a_rating_delivered_days_late_knows_when_its_ticket_was_served(tmp_path)
     by_records = np.sort(np.nan_to_num(reports.Frame.from_records(records).r_served, nan=-1))
     assert len(by_db) == len(by_records) and np.abs(by_db - by_records).max() <= 1
     assert datetime.fromisoformat(finished).timestamp() // 1 in frame.r_served.tolist()
+
+
+def test_read_in_small_pieces_counts_as_the_records_do(tmp_path, monkeypatch):
+    # a year is read a month of days and 40,000 ratings at a time; here pieces of 2 days and 7 rows
+    import reports.sqlite
+
+    db = tmp_path / "dispatcher.db"
+    fill(db, date(2025, 2, 24), 9, 60, 40)
+    with sqlite3.connect(db) as c:  # and a rating whose row comes before the others of its time
+        c.execute("UPDATE ratings SET received_at = '2025-03-05T03:00:00+00:00' WHERE rowid = 3")
+    monkeypatch.setattr(reports.sqlite, "CHUNK_DAYS", 2)
+    monkeypatch.setattr(reports.sqlite, "CHUNK_ROWS", 7)
+    hall = reports.HallInfo(name="Trung tâm", timezone=TZ, areas={a: a for a in AREAS})
+    period = reports.period_of("week", date(2025, 3, 3), TZ)
+    from_db, from_records = _both(db, period, hall)
+    assert _lines(from_db) == _lines(from_records)
+    assert from_db.total.issued > 0 and from_db.total.previous.issued > 0 and from_db.total.reasons
