@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -199,7 +199,7 @@ def _first_rowid(db: sqlite3.Connection, table: str, index: str, condition: str,
     return int(db.execute(f"SELECT IFNULL(max(rowid), 0) + 1 FROM {table}").fetchone()[0])
 
 
-def _fetch_all(database: Path, tasks: list[Callable[[sqlite3.Connection], Any]]) -> list:
+def _fetch_all(database: Path, tasks: Sequence[Callable[[sqlite3.Connection], Any]]) -> list:
     """Run read-only tasks on a few threads (one per core), each thread on its own connection, and
     return their results in the tasks' order. SQLite and most of numpy work without the GIL, so a
     year's pieces of tickets and ratings are read side by side, and whichever thread is free takes
@@ -249,7 +249,7 @@ def _read(db: sqlite3.Connection, columns: list[tuple[str, str]], rest: str, arg
     return [_distinct(*v) if kind == KEY else v for (kind, _), v in zip(columns, values)]
 
 
-def _joined(columns: list[tuple[str, str]], pieces: list[list], keys: list[Keys | None]) -> list[np.ndarray]:
+def _joined(columns: list[tuple[str, str]], pieces: list[list], keys: list[Keys]) -> list[np.ndarray]:
     """The pieces :func:`_read` returned, one column after another; keys numbered in ``keys``
     (one Keys per column of keys, in order)."""
     out: list[np.ndarray] = []
@@ -333,7 +333,14 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
 
     rating_tasks = [partial(read_ratings, a=a, b=min(a + CHUNK_ROWS, last + 1))
                     for a in range(first, last + 1, CHUNK_ROWS)]
-    pieces = _fetch_all(database, ticket_tasks + rating_tasks)
+    transfer_columns = [(TIME, "x.at"), (TIME, "x.called_at"), (INT, "x.counter"), (INT, "t.rowid"),
+                        (KEY, "x.officer"), (KEY, "x.from_area")]
+    transfer_tasks = [partial(_read, columns=transfer_columns, args=x_range, rest=(
+        "FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id WHERE x.at >= ? AND x.at < ?"))] \
+        if has_table else []
+    tasks: list[Callable[[sqlite3.Connection], Any]] = [*transfer_tasks, *ticket_tasks, *rating_tasks]
+    pieces = _fetch_all(database, tasks)
+    transfers = pieces.pop(0) if has_table else None
     tickets, ratings = pieces[:len(ticket_tasks)], pieces[len(ticket_tasks):]
     del pieces
     (f.issued, f.called, f.finished, f.skipped, status, counter, rowids, f.issue_area, f.area,
@@ -347,12 +354,9 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
             setattr(f, name, getattr(f, name)[order])
         rowids = rowids[order]
 
-    if has_table:
-        x_at, x_called, x_counter, x_ticket, x_officers, x_areas = _fixed(
-            db, [(TIME, "x.at"), (TIME, "x.called_at"), (INT, "x.counter"), (INT, "t.rowid"),
-                 (KEY, "x.officer"), (KEY, "x.from_area")],
-            "FROM transfers x LEFT JOIN tickets t ON t.ticket_id = x.ticket_id WHERE x.at >= ? AND x.at < ?", x_range)
-        x_officer, x_area = _codes(f.officers, *_distinct(*x_officers)), _codes(f.areas, *_distinct(*x_areas))
+    if transfers is not None:
+        x_at, x_called, x_counter, x_ticket, x_officer, x_area = _joined(transfer_columns, [transfers],
+                                                                         [f.officers, f.areas])
     else:
         x_at = x_called = np.zeros(0)
         x_counter = x_ticket = np.zeros(0, dtype=np.int64)
