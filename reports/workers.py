@@ -13,6 +13,7 @@ import importlib
 import os
 import pickle
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,7 @@ class Child:
                     payload = pickle.dumps((True, work()))
                 except BaseException as exc:  # noqa: BLE001 - handed to the parent, raised there
                     code = 1
+                    exc.add_note("in the report's writer process:\n" + "".join(traceback.format_exc()))
                     try:
                         payload = pickle.dumps((False, exc))
                     except Exception:  # noqa: BLE001 - an exception that does not pickle: its words
