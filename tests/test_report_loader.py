@@ -96,3 +96,19 @@ def test_read_in_small_pieces_counts_as_the_records_do(tmp_path, monkeypatch):
     from_db, from_records = _both(db, period, hall)
     assert _lines(from_db) == _lines(from_records)
     assert from_db.total.issued > 0 and from_db.total.previous.issued > 0 and from_db.total.reasons
+
+
+def test_the_waits_sorted_on_a_thread_of_their_own_give_the_same_figures(tmp_path, monkeypatch):
+    import reports.core
+
+    db = tmp_path / "dispatcher.db"
+    fill(db, date(2025, 2, 24), 9, 60, 40)
+    hall = reports.HallInfo(name="Trung tâm", timezone=TZ, areas={a: a for a in AREAS})
+    period = reports.period_of("week", date(2025, 3, 3), TZ)
+    frame = reports.load_sqlite(db, period)
+    monkeypatch.setattr(reports.core, "BESIDE_ROWS", 1)
+    beside = reports.build(frame, period, hall)
+    monkeypatch.setattr(reports.core, "BESIDE_ROWS", 10**12)
+    serial = reports.build(frame, period, hall)
+    assert _lines(beside) == _lines(serial) and beside.hours == serial.hours and beside.days == serial.days
+    assert beside.total.wait.count > 0
