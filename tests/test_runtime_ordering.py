@@ -128,17 +128,17 @@ def test_a_reused_message_id_is_not_confused_with_its_previous_use(caplog):
         fake.stop()
 
 
-def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
-    """The ordering that once deadlocked the dispatcher: the network thread holds paho's mutex and calls
-    on_publish (the outbox ack path) while a command handler holds the service lock and publishes."""
+def dispatcher_with_fake(tmp_path):
+    """The real DispatcherService on a real SQLite file, its paho client the fake above; the limits lifted
+    so that hundreds of commands in a row are all applied. Returns (service, fake, inbound topic maker)."""
     from dispatcher.config import DispatcherSettings
     from dispatcher.service import DispatcherService
     from hallfactory import make_settings
-    from motcua.protocol import COUNTER_ACTIONS
     from motcua.runtime import Inbound
 
+    lifted = {"burst": 10000, "per_minute": 60}
     settings = DispatcherSettings(site="t", mqtt=MqttSettings(port=1), database=tmp_path / "d.db",
-                                  hall=make_settings(limits={"ticket_issue": {"burst": 10000, "per_minute": 60}}))
+                                  hall=make_settings(limits={"ticket_issue": lifted, "counter_command": lifted}))
     service = DispatcherService(settings)
     fake = FakePaho(service.runtime)
     service.runtime._client = fake
@@ -148,6 +148,15 @@ def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
         topic = "/".join(["motcua/v1/t/request", *what])
         return Inbound(topic, service.topics.split(topic), None, None, False)
 
+    return service, fake, inbound
+
+
+def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
+    """The ordering that once deadlocked the dispatcher: the network thread holds paho's mutex and calls
+    on_publish (the outbox ack path) while a command handler holds the service lock and publishes."""
+    from motcua.protocol import COUNTER_ACTIONS
+
+    service, fake, inbound = dispatcher_with_fake(tmp_path)
     done = threading.Event()
 
     def work() -> None:
@@ -183,24 +192,9 @@ def test_the_tick_and_a_reconnect_publish_beside_the_commands_and_lose_nothing(t
     """The tick publishes what readers away from the keypads see from its own connection, outside the service
     lock, and copies the write-ahead log back; a reconnect republishes everything. All three at once, against
     the fake network thread: no deadlock, every call's event out at least once, and the log fully copied."""
-    from dispatcher.config import DispatcherSettings
-    from dispatcher.service import DispatcherService
-    from hallfactory import make_settings
     from motcua.protocol import COUNTER_ACTIONS
-    from motcua.runtime import Inbound
 
-    settings = DispatcherSettings(site="t", mqtt=MqttSettings(port=1), database=tmp_path / "d.db",
-                                  hall=make_settings(limits={"ticket_issue": {"burst": 10000, "per_minute": 60},
-                                                             "counter_command": {"burst": 10000, "per_minute": 60}}))
-    service = DispatcherService(settings)
-    fake = FakePaho(service.runtime)
-    service.runtime._client = fake
-    service.runtime._connected.set()
-
-    def inbound(*what: str) -> Inbound:
-        topic = "/".join(["motcua/v1/t/request", *what])
-        return Inbound(topic, service.topics.split(topic), None, None, False)
-
+    service, fake, inbound = dispatcher_with_fake(tmp_path)
     done = threading.Event()
     calls = 100
 
