@@ -296,11 +296,15 @@ def _load(db: sqlite3.Connection, start: datetime, end: datetime, site: str, dat
     f = Frame(sites={site})
     # Tickets in pieces of a month of service days (through the day index: a hall's tickets are
     # stored in the order of their days), ratings in pieces of CHUNK_ROWS rows: no piece's text
-    # is large (the whole year's at once took 120 MB), and two threads share the pieces evenly.
+    # is large (a whole year at once took 120 MB), and the readers share the pieces evenly.
     ticket_columns = [(TIME, "issued_at"), (TIME, "called_at"), (TIME, "finished_at"), (TIME, "skipped_at"),
                       (INT, _code_of("status", STATUSES)), (INT, "counter"), (INT, "rowid"),
                       (KEY, "issue_area"), (KEY, "area"), (KEY, "officer")]
-    ticket_tasks = [partial(_read, columns=ticket_columns, rest=f"FROM tickets WHERE {where}", args=(a, b))
+    # (by the index of days alone: through another index that starts with the day, such as
+    # (day, issue_area), a day's rows come in another order, to be put back in the table's)
+    by_day = " INDEXED BY tickets_day" if db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tickets_day'").fetchone() else ""
+    ticket_tasks = [partial(_read, columns=ticket_columns, rest=f"FROM tickets{by_day} WHERE {where}", args=(a, b))
                     for where, a, b in _day_pieces(lo.date(), hi.date())]
     # Ratings are stored as they arrive: their rows follow received_at. Read from the first row
     # received in the range on, in the table's order (the condition on received_at still decides):
