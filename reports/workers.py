@@ -9,6 +9,7 @@ with MQTT threads writes its files one after the other, as before).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import pickle
@@ -68,7 +69,17 @@ class Child:
 
     def __init__(self, work: Callable[[], Any]) -> None:
         read, write = os.pipe()
-        pid = os.fork()
+        # the child's garbage collections leave the parent's objects alone (not copying the pages
+        # they live on just to count references)
+        freeze = gc.get_freeze_count() == 0  # (and leave alone what a caller froze itself)
+        if freeze:
+            gc.freeze()
+        try:
+            pid = os.fork()
+        except BaseException:
+            if freeze:
+                gc.unfreeze()
+            raise
         if pid == 0:  # the child: never returns into the caller's code
             os.close(read)
             code = 0
@@ -86,6 +97,8 @@ class Child:
                     out.write(payload)
             finally:
                 os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+        if freeze:
+            gc.unfreeze()
         os.close(write)
         self.pid, self._read = pid, read
 
