@@ -3,6 +3,7 @@
 The API the command line, the dispatcher, the web console and the province collector share::
 
     import reports
+    reports.preload()                                                          # optional: see preload()
     period = reports.period_of("week", date(2026, 11, 23), "Asia/Ho_Chi_Minh")   # or current(), last_complete()
     records = reports.load_sqlite("/var/lib/motcua/dispatcher.db", period)     # or your own Records
     report = reports.build(records, period, hall, reports.Targets(satisfaction_pct=75))
