@@ -16,6 +16,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from daemonkit import wait_until
 from motcua.protocol import TicketReply, TicketRequest, new_id
 from motcua.runtime import DeviceRuntime, NotAuthorized
 from motcua.settings import DeviceSettings, MqttSettings
@@ -89,12 +90,7 @@ def test_every_puback_is_consumed_whatever_the_order(early):
     try:
         for i in range(5000):
             rt.publish(f"motcua/v1/t/x/{i}", b"{}", on_ack=acked.append)
-        deadline = threading.Event()
-        for _ in range(100):
-            if rt.unacked == 0:
-                break
-            deadline.wait(0.05)
-        assert rt.unacked == 0, f"{rt.unacked} stale entries"
+        wait_until(lambda: rt.unacked == 0, 10, "every PUBACK consumed")
         assert len(acked) == 5000
     finally:
         fake.stop()
@@ -168,12 +164,11 @@ def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
     worker.start()
     try:
         assert done.wait(60), "deadlock: the command thread and paho's network thread wait for each other"
-        for _ in range(100):  # every event the broker acknowledged is forgotten on the next tick
+        def forgotten() -> bool:  # every event the broker acknowledged is forgotten on the next tick
             service._tick()
-            if service.store.scalar("SELECT COUNT(*) FROM outbox") == 0:
-                break
-            threading.Event().wait(0.05)
-        assert service.store.scalar("SELECT COUNT(*) FROM outbox") == 0
+            return service.store.scalar("SELECT COUNT(*) FROM outbox") == 0
+
+        wait_until(forgotten, 10, "the acknowledged events deleted from the outbox")
     finally:
         fake.stop()
         service.store.close()
