@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 
 from motcua.broker.site import SiteBroker
 from motcua.cli import main as motcua
-from motcua.localbroker import REPO, LocalBroker, free_port
+from motcua.localbroker import REPO, LocalBroker, free_port, stop_process
 
 SITE = "hcm-q1"
 # (role, id, counter): one or two of each kind a hall has
@@ -87,11 +87,7 @@ class ProductionHall:
 
     def stop(self) -> None:
         if self.daemon is not None:
-            self.daemon.terminate()
-            try:
-                self.daemon.wait(15)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
+            stop_process(self.daemon, timeout=15)
             self._log.close()
         if self.broker is not None:
             self.broker.stop()
