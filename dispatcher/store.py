@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from motcua.protocol import Ticket
+from motcua.sqlitefile import open_database, transaction
 
 # The database's own version (PRAGMA user_version). SCHEMA below is version 1 as it first
 # shipped; every later change is a forward migration in MIGRATIONS, applied in order on open,
@@ -190,17 +190,13 @@ class Store:
         already opened (and migrated), for reading what is committed and for checkpoints, from
         another thread, without waiting for the writer."""
         self.path = Path(path)
-        if str(path) != ":memory:" and not reader:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5)
-        self.db.row_factory = sqlite3.Row
         if reader:
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5)
+            self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA query_only = ON")
             return
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db = open_database(path, timeout=5, foreign_keys=True)
         self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}")
-        self.db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
 
     def checkpoint(self) -> tuple[int, int, int]:
@@ -223,30 +219,17 @@ class Store:
             self.db.executescript(SCHEMA)  # a new file, or version 1 as first shipped (it had no version)
             found = 1
         for version in range(found + 1, SCHEMA_VERSION + 1):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self.db):
                 for statement in filter(str.strip, MIGRATIONS[version].split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {version}")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One command, one transaction: all of it on disk, or none of it."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+        return transaction(self.db)
 
     # ------------------------------------------------------------------ helpers
 

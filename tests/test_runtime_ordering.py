@@ -16,6 +16,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from daemonkit import wait_until
 from motcua.protocol import TicketReply, TicketRequest, new_id
 from motcua.runtime import DeviceRuntime, NotAuthorized
 from motcua.settings import DeviceSettings, MqttSettings
@@ -82,6 +83,15 @@ def runtime_with_fake(**fake) -> tuple[DeviceRuntime, FakePaho]:
     return rt, fake_client
 
 
+def wait_outbox_forgotten(service) -> None:
+    """Every event the broker acknowledged is forgotten on a tick: tick until the outbox is empty."""
+    def forgotten() -> bool:
+        service._tick()
+        return service.store.scalar("SELECT COUNT(*) FROM outbox") == 0
+
+    wait_until(forgotten, 10, "the acknowledged events deleted from the outbox")
+
+
 @pytest.mark.parametrize("early", [False, True], ids=["ack after publish returns", "ack before publish returns"])
 def test_every_puback_is_consumed_whatever_the_order(early):
     rt, fake = runtime_with_fake(early=early)
@@ -89,12 +99,7 @@ def test_every_puback_is_consumed_whatever_the_order(early):
     try:
         for i in range(5000):
             rt.publish(f"motcua/v1/t/x/{i}", b"{}", on_ack=acked.append)
-        deadline = threading.Event()
-        for _ in range(100):
-            if rt.unacked == 0:
-                break
-            deadline.wait(0.05)
-        assert rt.unacked == 0, f"{rt.unacked} stale entries"
+        wait_until(lambda: rt.unacked == 0, 10, "every PUBACK consumed")
         assert len(acked) == 5000
     finally:
         fake.stop()
@@ -177,12 +182,7 @@ def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
     worker.start()
     try:
         assert done.wait(60), "deadlock: the command thread and paho's network thread wait for each other"
-        for _ in range(100):  # every event the broker acknowledged is forgotten on the next tick
-            service._tick()
-            if service.store.scalar("SELECT COUNT(*) FROM outbox") == 0:
-                break
-            threading.Event().wait(0.05)
-        assert service.store.scalar("SELECT COUNT(*) FROM outbox") == 0
+        wait_outbox_forgotten(service)
     finally:
         fake.stop()
         service.store.close()
@@ -225,12 +225,7 @@ def test_the_tick_and_a_reconnect_publish_beside_the_commands_and_lose_nothing(t
             t.join(10)
         calls_out = [topic for _, topic in fake.published if topic == service.topics.call_event]
         assert len(calls_out) >= calls  # each call's event went out, some twice after a 'reconnect'
-        for _ in range(100):  # every acknowledged event is forgotten on a tick
-            service._tick()
-            if service.store.scalar("SELECT COUNT(*) FROM outbox") == 0:
-                break
-            threading.Event().wait(0.05)
-        assert service.store.scalar("SELECT COUNT(*) FROM outbox") == 0
+        wait_outbox_forgotten(service)
         busy, log_pages, copied = service.reader.checkpoint()
         assert busy == 0 and copied == log_pages  # the log is back in the database
         area_queues = [topic for _, topic in fake.published if topic == service.topics.area_queue("TP")]
