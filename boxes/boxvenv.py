@@ -123,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-debian", nargs="*", default=[])
     args = p.parse_args(argv)
     try:
+        # the venv of the python3 that runs this script (install.sh runs it with the OS's)
         venv = make_venv(args.release, args.requirement, system_site_packages=args.system_site_packages,
-                         from_debian=args.from_debian)
+                         from_debian=args.from_debian, python=sys.executable)
     except VenvError as exc:
         print(f"boxvenv: FAILED: {exc}", file=sys.stderr)
         return 1
