@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 from collections import Counter
 from pathlib import Path
 
