@@ -15,6 +15,7 @@ around the run, ``judge`` after it), or on its own around a whole build::
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -122,8 +123,13 @@ def background_of(role: str, work: Path) -> tuple[int, int, int]:
 
     r = load_roles()[role]
     module, cls = r.settings_class.split(":")
-    settings = load_settings(getattr(import_module(module), cls), r.settings_role,
-                             work / "bootfs" / "motcua" / "settings" / r.settings.file)
+    # the box's file alone: this host's MOTCUA_* variables (MOTCUA_IMAGE_CACHE) are not the box's settings
+    ours = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("MOTCUA_")}
+    try:
+        settings = load_settings(getattr(import_module(module), cls), r.settings_role,
+                                 work / "bootfs" / "motcua" / "settings" / r.settings.file)
+    finally:
+        os.environ.update(ours)
     return tuple(settings.screen.colours.background)  # type: ignore[return-value]
 
 
