@@ -22,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -137,8 +136,8 @@ def share_of(png: Path, colour: tuple[int, int, int], tolerance: int = 6) -> flo
     from PIL import Image
 
     img = Image.open(png).convert("RGB")
-    counts = Counter(img.getdata())
-    near = sum(c for px, c in counts.items() if max(abs(a - b) for a, b in zip(px, colour)) <= tolerance)
+    counts = img.getcolors(img.width * img.height) or []
+    near = sum(c for c, px in counts if max(abs(a - b) for a, b in zip(px, colour)) <= tolerance)
     return near / (img.width * img.height)
 
 
