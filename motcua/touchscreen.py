@@ -568,9 +568,10 @@ def serve_screen(service, make_screen, stop: threading.Event, what: str) -> None
                 service.screen_status = f"fault: no screen: {reason}"
                 runtime.watchdog_exempt.add("screen")
                 log.error("no screen: %s (trying again every %.0f s)", reason, SCREEN_RETRY_S)
-                if said is None:
+                if said is None:  # the status line keeps the link ("connected", what motcua-update looks for)
+                    log.info("%s: no screen", what)
                     runtime.status_note = f"NO SCREEN: {reason}"
-                    runtime.ready(f"{what}: NO SCREEN ({reason})")
+                    runtime.ready()
                 else:
                     runtime.note_status(f"NO SCREEN: {reason}")
                 said = reason
@@ -581,8 +582,9 @@ def serve_screen(service, make_screen, stop: threading.Event, what: str) -> None
     w, h = screen.surface.get_size()  # full screen takes the display's own size
     shown = f"screen {w}x{h} ({screen.display.driver})"
     if said is None:
+        log.info("%s: %s", what, shown)
         runtime.status_note = shown
-        runtime.ready(f"{what}: {shown}")
+        runtime.ready()
     else:
         log.info("the screen is up: %s", shown)
         service.screen_status = "ok"
