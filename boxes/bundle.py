@@ -5,11 +5,13 @@
     motcua-box-counter-3/
       box.toml            role, site, device id, counter, broker, time server, release, update server
       install.sh          idempotent: users and groups, config.txt, Debian packages, venv, /etc/motcua, time, unit
+      boxvenv.py          install.sh's venv maker (the OS's python3; keeps what the role takes from Debian)
       settings/<file>     the role's settings, from the shipped example with this box's identity filled in
       secrets/mqtt.password, secrets/ca.crt
       units/              the role's systemd units and the sysusers file
       udev/60-motcua.rules
-      release/            the release the box installs: wheels for aarch64 (CPython 3.11 and 3.13), constraints.txt
+      release/            the release the box installs: wheels for aarch64 (CPython 3.11 and 3.13), constraints.txt;
+                          without the wheels of what the role takes from Debian (pygame on a screen box)
       debs/               optional: Debian packages for a box without a mirror (install.sh uses them first)
 
 On the central box the device is registered with the broker as ``motcua broker add-device``
@@ -30,9 +32,11 @@ import tomlkit
 
 from motcua.broker.site import DEFAULT_DIR, RegistryError, SiteBroker, write_file
 
+from .boxvenv import canonical, wheel_project
 from .roles import EXAMPLES, UNITS, Role, get_role, started
 
 INSTALL_SH = files(__package__) / "install.sh"
+BOXVENV = files(__package__) / "boxvenv.py"
 ETC_FILES = (".nft",)  # files beside a unit that install.sh puts in /etc/motcua
 
 
@@ -192,6 +196,7 @@ def make_bundle(req: BundleRequest) -> Path:
     box["groups"] = role.groups
     box["config_txt"] = role.config_txt
     box["system_site_packages"] = role.system_site_packages
+    box["python_from_debian"] = role.python_from_debian
     box["persistent_journal"] = role.persistent_journal
     box["after_install"] = role.after_install
     broker_table = tomlkit.table()
@@ -204,12 +209,16 @@ def make_bundle(req: BundleRequest) -> Path:
         box["update"] = {"url": update_url}
     (out / "box.toml").write_text(tomlkit.dumps(box), encoding="utf-8")
 
-    shutil.copytree(req.release, out / "release", symlinks=False)
+    # what the box takes from Debian is not in its wheels: a venv can then never get PyPI's copy
+    debian = {canonical(n) for n in role.python_from_debian}
+    shutil.copytree(req.release, out / "release", symlinks=False, ignore=lambda _, names: [
+        n for n in names if n.endswith(".whl") and wheel_project(n) in debian])
     if req.debs:
         shutil.copytree(req.debs, out / "debs")
     install = out / "install.sh"
     install.write_text(INSTALL_SH.read_text())
     install.chmod(0o755)
+    (out / "boxvenv.py").write_text(BOXVENV.read_text())
     return out
 
 

@@ -36,6 +36,7 @@ def out(k, v):
 for key in ("role", "site", "device_id", "release", "extra", "settings_file", "units", "debian", "groups",
             "system_site_packages", "persistent_journal", "start"):
     out("BOX_" + key.upper(), b[key])
+out("BOX_PYTHON_FROM_DEBIAN", b.get("python_from_debian", []))
 print("CONFIG_TXT=(" + " ".join(shlex.quote(l) for l in b["config_txt"]) + ")")
 print("AFTER=(" + " ".join(shlex.quote(c) for c in b["after_install"]) + ")")
 out("TIME_SERVER", b.get("time", {}).get("server", ""))
@@ -87,23 +88,23 @@ fi
 step "the motcua $BOX_RELEASE virtual environment"
 rel=$PREFIX/releases/$BOX_RELEASE
 installed() { "$rel/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("motcua"))' 2>/dev/null; }
-if [ ! -x "$rel/venv/bin/motcua" ] || [ "$(installed)" != "$BOX_RELEASE" ]; then
+from_wheels() {  # what the role takes from Debian, installed from the wheels by an older bundle: made again
+    for n in $BOX_PYTHON_FROM_DEBIAN; do
+        compgen -G "$rel/venv/lib/python3*/site-packages/${n//-/_}-*.dist-info" >/dev/null && return 0
+    done
+    return 1
+}
+if [ ! -x "$rel/venv/bin/motcua" ] || [ "$(installed)" != "$BOX_RELEASE" ] || from_wheels; then
     rm -rf "$rel"; mkdir -p "$rel"
     run cp -r "$HERE/release/." "$rel/"
     venv_opts=()
     [ "$BOX_SYSTEM_SITE_PACKAGES" = True ] && venv_opts+=(--system-site-packages)
-    # pip runs from the OS's own pip wheel (python3-venv brings it) rather than being installed into
-    # the venv first: the venv holds only what the box runs, and is made in seconds, not minutes
-    pipwhl=$(ls /usr/share/python-wheels/pip-*.whl 2>/dev/null | sort -V | tail -1)
-    if [ -n "$pipwhl" ]; then
-        run python3 -m venv --without-pip "${venv_opts[@]}" "$rel/venv"
-        pip=("$rel/venv/bin/python" "$pipwhl/pip")
-    else
-        run python3 -m venv "${venv_opts[@]}" "$rel/venv"
-        pip=("$rel/venv/bin/python" -m pip)
-    fi
-    "${pip[@]}" install --no-index --find-links "$rel/wheels" -c "$rel/constraints.txt" \
-        "motcua[$BOX_EXTRA]==$BOX_RELEASE" >>"$LOG" 2>&1 || { rm -rf "$rel/venv"; fail "pip could not install motcua[$BOX_EXTRA]==$BOX_RELEASE from $rel/wheels"; }
+    # shellcheck disable=SC2086  # a list of names
+    [ -n "$BOX_PYTHON_FROM_DEBIAN" ] && venv_opts+=(--from-debian $BOX_PYTHON_FROM_DEBIAN)
+    # boxvenv.py: the venv with pip from the OS's own pip wheel, and what the role takes from Debian
+    # (pygame on a screen box: its SDL draws on the console) kept from Debian, never from the wheels
+    python3 "$HERE/boxvenv.py" "$rel" "motcua[$BOX_EXTRA]==$BOX_RELEASE" "${venv_opts[@]}" >>"$LOG" 2>&1 \
+        || { rm -rf "$rel/venv"; why=$(grep 'boxvenv: FAILED: ' "$LOG" | tail -1 | cut -c18-); fail "${why:-$(tail -1 "$LOG")}"; }
     CHANGED=yes
 fi
 [ "$(readlink "$PREFIX/.venv" 2>/dev/null)" = "releases/$BOX_RELEASE/venv" ] || CHANGED=yes

@@ -8,7 +8,7 @@ from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from motcua.settings import StrictModel
 
@@ -38,10 +38,17 @@ class Role(StrictModel):
     groups: list[str] = []
     config_txt: list[str] = []
     system_site_packages: bool = False
+    python_from_debian: list[str] = []
     after_install: list[str] = []
     udev: list[str] = []
     local_broker: bool = False
     persistent_journal: bool = False
+
+    @model_validator(mode="after")
+    def _debian_python_is_seen(self) -> Role:
+        if self.python_from_debian and not self.system_site_packages:
+            raise ValueError("python_from_debian needs system_site_packages = true (the venv must see Debian's modules)")
+        return self
 
     def units(self) -> list[Traversable]:
         return [u for u in unit_files() if self.name in unit_roles(u.read_text())]

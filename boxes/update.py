@@ -9,8 +9,9 @@ Steps: fetch ``release.json`` and its signature from the central box (``[update]
 download the wheels this box's Python needs, checking each sha256; build
 /opt/motcua/releases/VERSION/venv; point /opt/motcua/.venv at it; restart the role's
 units; then watch them for ``--timeout`` seconds: healthy means every unit active,
-no restart, and its systemd status line says it is connected to the broker (the daemons
-withhold the watchdog ping while unhealthy, so a fault shows as a restart). Otherwise
+no restart, and its systemd status line says it is connected to the broker and, on a
+screen box whose screen showed before, not NO SCREEN (the daemons withhold the watchdog
+ping while unhealthy, so a fault shows as a restart). Otherwise
 the previous venv comes back, the units restart on it, and the exit status is 1.
 
 Runs as root. Every step is logged to the journal (stdout) and /var/log/motcua-update.log.
@@ -29,7 +30,10 @@ import tempfile
 import time
 import tomllib
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
+
+from .boxvenv import VenvError, canonical, make_venv, wheel_project
 
 PREFIX = Path(os.environ.get("MOTCUA_PREFIX", "/opt/motcua"))
 BOX = Path("/etc/motcua/box.toml")
@@ -74,10 +78,13 @@ def verify_signature(manifest: bytes, signature: bytes, ca: Path) -> None:
             raise UpdateError("the release's signature does not verify with the site CA: not installed")
 
 
-def wanted(name: str) -> bool:
-    """Wheels this box's Python can use (the release carries CPython 3.11 and 3.13)."""
+def wanted(name: str, from_debian: Iterable[str] = ()) -> bool:
+    """Wheels this box's Python can use (the release carries CPython 3.11 and 3.13), less those of what
+    the box takes from Debian (pygame on a screen box)."""
     if not name.startswith("wheels/"):
         return name == "constraints.txt"
+    if wheel_project(name) in {canonical(n) for n in from_debian}:
+        return False
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
     return any(t in name for t in (f"-{tag}-", "-py3-none-", "-py2.py3-none-", "-abi3-")) or f"-{tag}-abi3" in name
 
@@ -107,8 +114,16 @@ def unit_state(unit: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
-def healthy_within(units: list[str], timeout: float, settle: float) -> tuple[bool, str]:
-    """Every unit active, connected, and no restart for ``settle`` seconds, before ``timeout``."""
+def without_screen(units: list[str]) -> set[str]:
+    """The screen daemons that say NO SCREEN in their status line (serve_screen in motcua.touchscreen)."""
+    return {u for u in units if "NO SCREEN" in unit_state(u).get("StatusText", "")}
+
+
+def healthy_within(units: list[str], timeout: float, settle: float,
+                   dark: set[str] | frozenset[str] = frozenset()) -> tuple[bool, str]:
+    """Every unit active, connected, and no restart for ``settle`` seconds, before ``timeout``; a screen
+    daemon also showing its screen, unless it had none before (``dark``: a TV switched off is no reason
+    to refuse a release, a release that loses the picture is)."""
     start = time.monotonic()
     restarts = {u: unit_state(u).get("NRestarts", "0") for u in units}
     good_since: float | None = None
@@ -119,7 +134,8 @@ def healthy_within(units: list[str], timeout: float, settle: float) -> tuple[boo
                for u, s in states.items()
                if s.get("ActiveState") != "active"
                # our daemons say "connected" in their status line; Mosquitto says nothing there
-               or (s.get("StatusText") and "connected" not in s["StatusText"].split())]
+               or (s.get("StatusText") and "connected" not in s["StatusText"].split())
+               or ("NO SCREEN" in s.get("StatusText", "") and u not in dark)]
         restarted = [f"{u} restarted" for u, s in states.items() if s.get("NRestarts", "0") != restarts[u]]
         if restarted:
             return False, "; ".join(restarted)
@@ -150,7 +166,8 @@ def install_release(url: str, version: str, box: dict) -> Path:
         return rel
     shutil.rmtree(rel, ignore_errors=True)
     (rel / "wheels").mkdir(parents=True)
-    files = {name: digest for name, digest in listing["files"].items() if wanted(name)}
+    from_debian = box.get("python_from_debian", [])
+    files = {name: digest for name, digest in listing["files"].items() if wanted(name, from_debian)}
     say(f"downloading {len(files)} files of release {version}")
     for name, digest in files.items():
         data = fetch(base + name)
@@ -158,23 +175,12 @@ def install_release(url: str, version: str, box: dict) -> Path:
             raise UpdateError(f"{name}: sha256 differs from the signed release.json")
         (rel / name).write_bytes(data)
     (rel / "release.json").write_bytes(manifest)
-    venv_cmd = ["python3", "-m", "venv"]  # the OS's Python, not the venv this command runs from
-    if box.get("system_site_packages"):
-        venv_cmd.append("--system-site-packages")
-    # as install.sh: pip from the OS's pip wheel (python3-venv brings it), none inside the venv
-    pip_wheels = sorted(Path("/usr/share/python-wheels").glob("pip-*.whl"))
-    pip = [str(pip_wheels[-1] / "pip")] if pip_wheels else ["-m", "pip"]
-    if pip_wheels:
-        venv_cmd.append("--without-pip")
-    subprocess.run([*venv_cmd, str(rel / "venv")], check=True, capture_output=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull}
-    r = subprocess.run([str(rel / "venv" / "bin" / "python"), *pip, "install", "-q", "--no-index",
-                        "--disable-pip-version-check", "--find-links", str(rel / "wheels"),
-                        "-c", str(rel / "constraints.txt"), f"motcua[{box['extra']}]=={version}"],
-                       capture_output=True, text=True, env=env)
-    if r.returncode != 0:
+    try:  # as install.sh: the OS's python3 and pip wheel; what the box takes from Debian kept from Debian
+        make_venv(rel, f"motcua[{box['extra']}]=={version}",
+                  system_site_packages=bool(box.get("system_site_packages")), from_debian=from_debian)
+    except VenvError as exc:
         shutil.rmtree(rel, ignore_errors=True)
-        raise UpdateError(f"pip could not install release {version}: {r.stderr.strip()[-800:]}")
+        raise UpdateError(f"release {version}: {exc}") from None
     (rel / ".complete").write_text(version + "\n")
     return rel
 
@@ -200,9 +206,10 @@ def run(args) -> int:
         return 0
     say(f"updating {box['device_id']} ({box['role']}): {now} -> {version}")
     install_release(url, version, box)
+    dark = without_screen(units)
     switch_to(version)
     restart(units)
-    ok, why = healthy_within(units, args.timeout, args.settle)
+    ok, why = healthy_within(units, args.timeout, args.settle, dark)
     if ok:
         _record(args.box, version)
         say(f"on {version}: {why}")
@@ -213,7 +220,7 @@ def run(args) -> int:
         return 1
     switch_to(now)
     restart(units)
-    ok, why_back = healthy_within(units, args.timeout, args.settle)
+    ok, why_back = healthy_within(units, args.timeout, args.settle, dark)
     say(f"back on {now}: {why_back}" if ok else f"back on {now} but still unhealthy: {why_back}")
     return 1
 

@@ -20,6 +20,7 @@ the surface's size, so the targets are data a test can check against the screen.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -503,21 +504,93 @@ class TouchScreenApp(ScreenApp):
             self.service.tap(target)
 
 
+def sdl_video_drivers() -> list[str] | None:
+    """The video drivers built into the SDL this pygame loaded (lower case), or None when it cannot be told.
+
+    PyPI's pygame wheels bring their own SDL without KMS/DRM (x11, wayland, offscreen, dummy); Debian's
+    python3-pygame uses Debian's SDL, which has it: on a box without a display server that is the difference
+    between a picture and none."""
+    import ctypes
+    import re
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if re.search(r"/libSDL2-2[.-][^/]*$", line.strip())})
+        if not paths:
+            return None
+        sdl = ctypes.CDLL(paths[0])  # already loaded by pygame: the same library, not a second copy
+        sdl.SDL_GetVideoDriver.restype = ctypes.c_char_p
+        return [sdl.SDL_GetVideoDriver(i).decode().lower() for i in range(sdl.SDL_GetNumVideoDrivers())]
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def no_screen_reason(exc: BaseException, environ=os.environ, dri: Path = Path("/dev/dri")) -> str:
+    """Why no display opened, in words a technician can act on (SDL says only "kmsdrm not available",
+    whether the driver is missing from its build, there is no display device, or it may not be opened)."""
+    said = str(exc) or type(exc).__name__
+    wanted = [d.strip().lower() for d in environ.get("SDL_VIDEODRIVER", "").split(",") if d.strip()]
+    built = sdl_video_drivers()
+    if wanted and built is not None and not set(wanted) & set(built):
+        sdl = ".".join(map(str, pygame.get_sdl_version()))
+        return (f"{said}: this pygame {pygame.version.ver} ({Path(pygame.__file__).parent}) has an SDL {sdl} "
+                f"without the {'/'.join(wanted)} video driver (it has {', '.join(built)}); a screen box runs "
+                f"Debian's python3-pygame: install the box's bundle again")
+    if "kmsdrm" in wanted:
+        cards = sorted(str(c) for c in dri.glob("card*"))
+        if not cards:
+            return (f"{said}: no KMS/DRM display device ({dri}/card*): the display's kernel driver is not "
+                    f"loaded (a Raspberry Pi: dtoverlay=vc4-kms-v3d in config.txt)")
+        if not any(os.access(c, os.R_OK | os.W_OK) for c in cards):
+            return f"{said}: {', '.join(cards)} may not be opened by this user (group video, render)"
+        return f"{said} ({', '.join(cards)}): is a screen connected and switched on?"
+    return said
+
+
+SCREEN_RETRY_S = 10.0  # a display that was missing (a TV switched on late, a cable) is looked for again this often
+
+
 def serve_screen(service, make_screen, stop: threading.Event, what: str) -> None:
     """A daemon's main loop: the screen until ``stop``. Without a display the service keeps
-    running (ratings still delivered, health still published) and says why, in its health and
-    in systemd's status line."""
-    try:
-        screen = make_screen(service)
-    except Exception as exc:  # noqa: BLE001 - no display, no KMS, no permission: any reason
-        service.screen_status = f"fault: {exc}"
-        log.error("no screen: %s", exc)
-        service.runtime.ready(f"{what}: NO SCREEN ({exc})")
-        stop.wait()
-    else:
-        w, h = screen.surface.get_size()  # full screen takes the display's own size
-        service.runtime.ready(f"{what}: screen {w}x{h} ({screen.display.driver})")
+    running (ratings still delivered, health still published), says why in its health and in
+    systemd's status line, and tries again every ``SCREEN_RETRY_S``: no restart loop, since a
+    restart brings no display; the screen comes up when the display does."""
+    runtime = service.runtime
+    said = None
+    while True:
         try:
-            screen.run(stop)
-        finally:
-            pygame.display.quit()
+            screen = make_screen(service)
+        except Exception as exc:  # noqa: BLE001 - no display, no KMS, no permission: any reason
+            reason = no_screen_reason(exc)
+            with contextlib.suppress(pygame.error):
+                pygame.display.quit()  # a half-opened display is opened afresh next time
+            if reason != said:  # said once per reason, not every retry
+                service.screen_status = f"fault: no screen: {reason}"
+                runtime.watchdog_exempt.add("screen")
+                log.error("no screen: %s (trying again every %.0f s)", reason, SCREEN_RETRY_S)
+                if said is None:  # the status line keeps the link ("connected", what motcua-update looks for)
+                    log.info("%s: no screen", what)
+                    runtime.status_note = f"NO SCREEN: {reason}"
+                    runtime.ready()
+                else:
+                    runtime.note_status(f"NO SCREEN: {reason}")
+                said = reason
+            if stop.wait(SCREEN_RETRY_S):
+                return
+            continue
+        break
+    w, h = screen.surface.get_size()  # full screen takes the display's own size
+    shown = f"screen {w}x{h} ({screen.display.driver})"
+    if said is None:
+        log.info("%s: %s", what, shown)
+        runtime.status_note = shown
+        runtime.ready()
+    else:
+        log.info("the screen is up: %s", shown)
+        service.screen_status = "ok"
+        runtime.watchdog_exempt.discard("screen")
+        runtime.note_status(shown)
+    try:
+        screen.run(stop)
+    finally:
+        pygame.display.quit()

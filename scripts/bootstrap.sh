@@ -23,6 +23,8 @@ VENV=.venv
 #   xvfb, imagemagick    a real X server for the screen tests and bench/screens.py, and `import` to see its picture
 #   xdotool              the screen tests resize a window from outside, as a mode change does
 #   postgresql           the province collector's database (the tests start their own cluster with initdb/pg_ctl)
+#   python3-pygame       Debian's pygame, what a screen box runs (its SDL draws on KMS/DRM; PyPI's cannot): the
+#                        tests draw the screens with it under the OS's python3 and make a box's venv keep it
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
@@ -43,6 +45,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
+if [ -x /usr/bin/apt-get ]; then
+    [ -f /usr/lib/python3/dist-packages/pygame/__init__.py ] || need+=(python3-pygame)
+    /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+fi
 # 32-bit Raspberry Pi OS: PyPI has no pygame wheel for armhf, so pip builds it against SDL2.
 case "$(uname -m)" in
     armv6l|armv7l)

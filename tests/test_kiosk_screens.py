@@ -71,7 +71,7 @@ def pixels(screen: KioskScreen, colour, rect: pygame.Rect | None = None) -> int:
     from PIL import Image
 
     rect = rect or screen.surface.get_rect()
-    img = Image.frombytes("RGB", screen.surface.get_size(), pygame.image.tobytes(screen.surface, "RGB"))
+    img = Image.frombytes("RGB", screen.surface.get_size(), pygame.image.tostring(screen.surface, "RGB"))
     counts = img.crop((rect.left, rect.top, rect.right, rect.bottom)).getcolors(1 << 22)
     return next((n for n, c in counts if c == tuple(colour)), 0)
 

@@ -238,6 +238,10 @@ class DeviceRuntime:
         all); a kiosk out of paper is a fault worth publishing, but a restart refills no paper."""
         self.settings = settings
         self.watchdog_checks = watchdog_checks
+        # checks whose fault a restart cannot fix right now, and the daemon retries by itself (a screen
+        # with no display): the health still shows the fault, the watchdog does not restart for it
+        self.watchdog_exempt: set[str] = set()
+        self.status_note = ""  # what the daemon adds to its systemd status line (its screen, or why none)
         self.role = role
         self.device_id = settings.device_id
         # What the broker knows this process as: its ACL binds rights (and request topics) to it.
@@ -476,6 +480,7 @@ class DeviceRuntime:
         checks = self._safe_checks()
         if self.watchdog_checks is not None:
             checks = {name: state for name, state in checks.items() if name in self.watchdog_checks}
+        checks = {name: state for name, state in checks.items() if name not in self.watchdog_exempt}
         return _overall(checks) != "fault"
 
     # ------------------------------------------------------------------ publishing
@@ -797,7 +802,15 @@ class DeviceRuntime:
 
     def _status_line(self) -> str:
         link = "connected" if self._connected.is_set() else "waiting for broker"
-        return f"{self.role} {self.device_id}: {link} {self.settings.mqtt.host}:{self.settings.mqtt.port}"
+        line = f"{self.role} {self.device_id}: {link} {self.settings.mqtt.host}:{self.settings.mqtt.port}"
+        return f"{line}; {self.status_note}" if self.status_note else line
+
+    def note_status(self, note: str) -> None:
+        """Say ``note`` in the systemd status line from now on (after the link), and publish the health."""
+        self.status_note = note
+        self.systemd.status(self._status_line())
+        if self._is_ready:
+            self.publish_health()
 
     def _pet_watchdog(self) -> None:
         if self.healthy():
