@@ -250,6 +250,10 @@ def _stage_base(root: Path) -> None:
         if not link.is_symlink():
             link.symlink_to(f"{where}/{unit}")
     (system / "motcua-standin.service").write_text(STANDIN_UNIT)
+    # Raspberry Pi OS Lite has no mosquitto: only the central box's install.sh asks for it (and then
+    # runs its own motcua-broker instead). The stand-in carries the package for the hub, since the VM
+    # has no mirror, but no other box should spend its boot starting a broker it never had.
+    (system / "multi-user.target.wants" / "mosquitto.service").unlink(missing_ok=True)
 
 
 def base_disk(base: Path, times: dict) -> Path:
