@@ -78,6 +78,25 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def disk_sync_ms(folder: Path, n: int = 300) -> tuple[float, float]:
+    """(p50, p99) of one 4 KiB append made durable (os.fdatasync) in ``folder``: the floor under every
+    command's commit on this disk, to read the next figures against (a shared or virtual disk's flush
+    time varies with its neighbours, not with our code)."""
+    times = []
+    path = folder / "sync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            os.write(fd, b"x" * 4096)
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return round(statistics.median(times), 2), round(percentile(times, 99), 2)
+
+
 def wait_for_dispatcher(client: HallClient, area: str = "TP") -> None:
     """The daemon needs a moment to subscribe: take a first ticket, retrying until it answers."""
     command_id = new_id()  # the same id each time, so the retries issue one ticket
@@ -129,6 +148,7 @@ def main() -> int:
     args = ap.parse_args()
 
     work, broker, daemon = start_bench_hall()
+    sync_p50, sync_p99 = disk_sync_ms(work)
     try:
         client = HallClient("bench", mqtt=broker.mqtt("bench-keypad", "operator")).start()
         wait_for_dispatcher(client)
@@ -193,11 +213,16 @@ def main() -> int:
         "kiosks": args.kiosks,
         "rss_mb": round(rss, 1),
         "cpu_ms_per_next": round((cpu_after - cpu_before) * 1000 / len(latencies), 3),
+        "disk_sync_p50_ms": sync_p50,
+        "disk_sync_p99_ms": sync_p99,
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     print(f"counter 'next' -> new counter state, {len(latencies)} calls: "
           f"p50 {figures['next_p50_ms']} ms, p99 {figures['next_p99_ms']} ms, max {figures['next_max_ms']} ms")
     print(f"ticket issue: {figures['ticket_per_s']} tickets/s with {args.kiosks} kiosks asking at once")
     print(f"dispatcher: RSS {figures['rss_mb']} MiB, {figures['cpu_ms_per_next']} ms CPU per 'next'")
+    print(f"this disk: a 4 KiB append made durable takes p50 {sync_p50} ms, p99 {sync_p99} ms (each 'next' "
+          f"commits once); load average {figures['load_average_1min']}")
     print(json.dumps({"p50_ms": figures["next_p50_ms"], "p99_ms": figures["next_p99_ms"],
                       "per_s": figures["ticket_per_s"], "rss_mb": figures["rss_mb"], **figures}))
     return 0

@@ -41,6 +41,7 @@ from bench.dispatcher import percentile, proc_figures, start_bench_hall, wait_fo
 from counter_display.config import CounterBoxSettings  # noqa: E402
 from counter_display.service import CounterBoxService  # noqa: E402
 from motcua.client import HallClient  # noqa: E402
+from motcua.localbroker import stop_process  # noqa: E402
 from motcua.protocol import HallNotice  # noqa: E402
 
 LONG_NOTICE = ("Từ ngày 01/03, hồ sơ đất đai nộp tại quầy 4 và quầy 5. Ông/Bà vui lòng chuẩn bị đủ giấy tờ theo "
@@ -180,13 +181,8 @@ def main() -> int:
         if box is not None:
             box.stop()
         for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        daemon.terminate()
-        daemon.wait(10)
+            stop_process(p)
+        stop_process(daemon)
         broker.stop()
 
     figures = {

@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.dispatcher import percentile, proc_figures, start_bench_hall, wait_for_dispatcher  # noqa: E402
 from motcua.client import HallClient  # noqa: E402
-from motcua.localbroker import free_port  # noqa: E402
+from motcua.localbroker import free_port, stop_process  # noqa: E402
 from web.accounts import add_user  # noqa: E402
 
 PASSWORD = "bench password, long enough"
@@ -337,13 +337,8 @@ def main() -> int:
         if client is not None:
             client.close()
         if web is not None:
-            web.terminate()
-            try:
-                web.wait(10)
-            except subprocess.TimeoutExpired:
-                web.kill()
-        daemon.terminate()
-        daemon.wait(10)
+            stop_process(web)
+        stop_process(daemon)
         broker.stop()
 
 

@@ -621,6 +621,16 @@ class Hall:
     def hall_figures(self) -> HallFigures:
         return self.views.hall_figures()
 
+    def views_on(self, store: Store) -> Views:
+        """The same views over another connection (a reader's, for another thread)."""
+        return Views(self.cfg, store, self.topics, Estimates(store, self.rules, self.counters), self.service_day,
+                     self.clock)
+
+    def take_touched(self) -> set[str]:
+        """The tickets whose state changed since the last call: their citizens' pages follow."""
+        touched, self.touched = self.touched, set()
+        return touched
+
 
 # Ticket events that end a ticket's life, and the outcome each one is.
 _ENDINGS: dict[str, m.TicketOutcomeKind] = {"finished": "done", "cancelled": "cancelled", "expired": "expired"}

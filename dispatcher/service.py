@@ -31,6 +31,7 @@ from .config import DispatcherSettings
 from .hall import Hall, Outcome
 from .report_figures import ReportFigures
 from .store import Store
+from .views import Views
 from .tracking import area_queue, ticket_track, tracks_of_day
 
 log = logging.getLogger("dispatcher")
@@ -48,6 +49,16 @@ class DispatcherService:
         # Handlers run on paho's thread, the upkeep tick on its own: one lock keeps
         # the SQLite connection to one user at a time.
         self._lock = threading.RLock()
+        # What readers away from the keypads see (the board's figures, `motcua status`, the citizens'
+        # pages at the province) the tick reads on a connection of its own, from what is committed,
+        # outside self._lock: a keypad's command never waits behind whole-day counts or an area's
+        # whole queue. The same connection copies the write-ahead log back into the database.
+        self.reader = Store(settings.database, reader=True)
+        self.reader_views = self.hall.views_on(self.reader)
+        # Held (after self._lock, never before it) while the tick or a reconnect publishes those
+        # views, so an older reading never lands after a newer one.
+        self._views_lock = threading.Lock()
+        self._flushed_upto = 0  # outbox rows above this id were never handed to paho on this connection
         # Outbox rows go out once per connection: in flight (row ids) until the broker
         # acknowledges, then delivered until the next tick deletes them.
         self._in_flight: set[int] = set()
@@ -86,6 +97,8 @@ class DispatcherService:
         with self._lock:
             self._forget_delivered()
             self.store.close()
+        with self._views_lock:
+            self.reader.close()
 
     # ------------------------------------------------------------------ handlers
 
@@ -161,52 +174,49 @@ class DispatcherService:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
             for code in self.hall.areas:
                 self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
-            self._publish_tracks(every_ticket=True)
-            self._queues_stale = set()
-            self._publish_queues(set(self.hall.areas))
-            self._publish_dispatcher_state()
-            self._publish_figures()
+            with self._views_lock:
+                self.hall.take_touched()
+                self._queues_stale = set()
+                self._totals_stale = False
+                self._publish_views(self.hall.views, self.store, totals=True, tracks=None, queues=set(self.hall.areas))
             with self._acks:
                 self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
-            self._flush_outbox()
+            self._flush_outbox(everything=True)
         log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
 
-    def _publish_tracks(self, every_ticket: bool = False) -> None:
-        """Under self._lock: the citizens' pages away from the database (the province) follow the
-        tickets that changed."""
-        day = self.hall._today()
-        touched, self.hall.touched = self.hall.touched, set()
+    def _publish_views(self, views: Views, store: Store, *, totals: bool, tracks: set[str] | None,
+                       queues: set[str]) -> None:
+        """Under self._views_lock: the dispatcher's state and the hall's figures (``totals``), the
+        citizens' pages of the tickets in ``tracks`` (None: every ticket of the day) and the queues
+        by tracking key of the areas in ``queues``."""
+        day = views.day()
+        if totals:
+            self.runtime.publish(self.topics.state(self.runtime.device_id),
+                                 views.dispatcher_state(str(self.settings.database), self.hall.started_at), retain=True)
+            self.runtime.publish(self.topics.hall_figures, views.hall_figures(), retain=True)
         expiry = int(self.settings.tracking_expiry_h * 3600)
-        tracks = tracks_of_day(self.store, day) if every_ticket else \
-            [t for t in map(functools.partial(ticket_track, self.store), sorted(touched)) if t is not None]
-        for key, track in tracks:
+        found = tracks_of_day(store, day) if tracks is None else \
+            [t for t in map(functools.partial(ticket_track, store), sorted(tracks)) if t is not None]
+        for key, track in found:
             self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry)
+        for code in sorted(queues):
+            self.runtime.publish(self.topics.area_queue(code), area_queue(store, day, code), retain=True)
 
-    def _publish_queues(self, areas: set[str]) -> None:
-        """Under self._lock: each area's waiting list by tracking key (how many are ahead)."""
-        day = self.hall._today()
-        for code in sorted(areas):
-            self.runtime.publish(self.topics.area_queue(code), area_queue(self.store, day, code), retain=True)
-
-    def _publish_dispatcher_state(self) -> None:
-        state = self.hall.dispatcher_state(str(self.settings.database))
-        self.runtime.publish(self.topics.state(self.runtime.device_id), state, retain=True)
-
-    def _publish_figures(self) -> None:
-        self.runtime.publish(self.topics.hall_figures, self.hall.hall_figures(), retain=True)
-
-    def _flush_outbox(self) -> None:
+    def _flush_outbox(self, everything: bool = False) -> None:
+        """Hand paho the events not yet handed over on this connection (``everything``: all not yet
+        acknowledged, after a reconnect)."""
         if not self.runtime.connected:
             return
         with self._acks:
             sent = self._in_flight | set(self._delivered)
-        for row in self.store.outbox():
+        for row in self.store.outbox(after=0 if everything else self._flushed_upto):
             row_id = row["id"]
-            if row_id in sent:
-                continue
-            with self._acks:
-                self._in_flight.add(row_id)
-            self.runtime.publish(row["topic"], bytes(row["payload"]), on_ack=functools.partial(self._ack_of, row_id))
+            if row_id not in sent:
+                with self._acks:
+                    self._in_flight.add(row_id)
+                self.runtime.publish(row["topic"], bytes(row["payload"]),
+                                     on_ack=functools.partial(self._ack_of, row_id))
+            self._flushed_upto = max(self._flushed_upto, row_id)
 
     def _ack_of(self, row_id: int, _mid: int) -> None:
         self._acked(row_id)
@@ -223,8 +233,7 @@ class DispatcherService:
         with self._acks:
             delivered, self._delivered = self._delivered, []
         if delivered:
-            with self.store.transaction():
-                self.store.delivered(delivered)
+            self.store.delivered(delivered)
 
     def _tick(self) -> None:
         with self._lock:
@@ -235,15 +244,13 @@ class DispatcherService:
         if out.counters or out.areas:
             self._after(out)
         with self._lock:
-            if self._totals_stale:
-                self._totals_stale = False
-                self._publish_dispatcher_state()
-                self._publish_figures()
-            if self.hall.touched:
-                self._publish_tracks()
-            if self._queues_stale:
-                stale, self._queues_stale = self._queues_stale, set()
-                self._publish_queues(stale)
+            totals, self._totals_stale = self._totals_stale, False
+            queues, self._queues_stale = self._queues_stale, set()
+            tracks = self.hall.take_touched()
+        with self._views_lock:  # read inside it: whoever publishes last read last
+            if totals or tracks or queues:
+                self._publish_views(self.reader_views, self.reader, totals=totals, tracks=tracks, queues=queues)
+            self.reader.checkpoint()
 
     def _checks(self) -> dict[str, str]:
         with self._lock:

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from motcua.protocol import Ticket
+from motcua.sqlitefile import open_database, transaction
 
 # The database's own version (PRAGMA user_version). SCHEMA below is version 1 as it first
 # shipped; every later change is a forward migration in MIGRATIONS, applied in order on open,
 # each in its own transaction. Readers of this file (reports) may check the version.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -145,6 +145,18 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE tickets ADD COLUMN tracking_token TEXT;
     CREATE UNIQUE INDEX IF NOT EXISTS tickets_tracking ON tickets (tracking_token);
     """,
+    # 4: indexes for what a keypad's command reads on its way (the next ticket reserved for a
+    # counter, the oldest priority ticket, the area's last calls and today's issue count): each
+    # read walks a few index entries instead of the whole day's tickets, so a busy day's
+    # thousandth call costs what its first did.
+    4: """
+    CREATE INDEX IF NOT EXISTS tickets_called ON tickets (day, area, called_at);
+    CREATE INDEX IF NOT EXISTS tickets_issued ON tickets (day, issue_area);
+    CREATE INDEX IF NOT EXISTS tickets_directed ON tickets (day, status, target_counter, queue_pos)
+        WHERE target_counter IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS tickets_priority ON tickets (day, area, status, queue_pos)
+        WHERE priority IS NOT NULL;
+    """,
 }
 
 
@@ -165,17 +177,33 @@ def required_dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+# Pages the write-ahead log may grow to before the writing connection copies it back into the
+# database itself, on the command that crosses the mark. The dispatcher copies it every second
+# from its upkeep thread (Store.checkpoint), off the keypads' path; this is the backstop should
+# that thread fall behind (about 40 MB of log at SQLite's 4 KiB pages).
+WAL_BACKSTOP_PAGES = 10_000
+
+
 class Store:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, reader: bool = False):
+        """The dispatcher's database. ``reader``: a second connection to a database the writer has
+        already opened (and migrated), for reading what is committed and for checkpoints, from
+        another thread, without waiting for the writer."""
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
+        if reader:
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA query_only = ON")
+            return
+        self.db = open_database(path, timeout=5, foreign_keys=True)
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}")
         self.migrate()
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Copy the write-ahead log back into the database as far as no reader needs it, without
+        blocking the writer (SQLite's PASSIVE checkpoint): (busy, log pages, pages copied)."""
+        row = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
 
     @property
     def version(self) -> int:
@@ -191,30 +219,17 @@ class Store:
             self.db.executescript(SCHEMA)  # a new file, or version 1 as first shipped (it had no version)
             found = 1
         for version in range(found + 1, SCHEMA_VERSION + 1):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self.db):
                 for statement in filter(str.strip, MIGRATIONS[version].split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {version}")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One command, one transaction: all of it on disk, or none of it."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+        return transaction(self.db)
 
     # ------------------------------------------------------------------ helpers
 
@@ -476,9 +491,7 @@ class Store:
 
     def waiting_in_area(self, day: str, area: str) -> tuple[int, int]:
         """(waiting, of which priority) in an area's queue today."""
-        row = self.one("SELECT COUNT(*) AS n, COUNT(priority) AS p FROM tickets "
-                       "WHERE day = ? AND area = ? AND status = 'waiting'", day, area)
-        return (row["n"], row["p"]) if row else (0, 0)
+        return self.count_waiting(day, area), self.count_waiting(day, area, priority_only=True)
 
     def last_called(self, day: str, area: str) -> str | None:
         return self.scalar("SELECT number FROM tickets WHERE day = ? AND area = ? AND called_at IS NOT NULL "
@@ -527,11 +540,21 @@ class Store:
         self.db.execute("INSERT INTO outbox(topic, payload, enqueued_at) VALUES(?, ?, ?)",
                         (topic, payload, iso(datetime.now(timezone.utc))))
 
-    def outbox(self) -> list[sqlite3.Row]:
-        return self.all("SELECT id, topic, payload FROM outbox ORDER BY id")
+    def outbox(self, after: int = 0) -> list[sqlite3.Row]:
+        """Events not yet known delivered, oldest first; ``after``: only those with a larger id."""
+        return self.all("SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id", after)
 
     def delivered(self, ids: list[int]) -> None:
-        self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        """Forget events the broker has acknowledged, in one transaction that does not wait for the
+        disk: should the power fail before it gets there, the rows come back and go out once more,
+        which every receiver already expects (at least once, repeats dropped by event_id). A keypad's
+        command waiting behind this housekeeping would wait for nothing."""
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with self.transaction():
+                self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        finally:
+            self.db.execute("PRAGMA synchronous = FULL")
 
     def dumps(self, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)

@@ -43,7 +43,8 @@ class Views:
         self.counters = {c.number: c for c in settings.counters}
         self.officers = {o.id: o.name for o in settings.officers}
 
-    def _day(self) -> str:
+    def day(self) -> str:
+        """The service day the database is in (its rollover is the writer's)."""
         return self.store.meta("day") or self.service_day(self.clock()).isoformat()
 
     def hall_config(self) -> HallConfig:
@@ -84,7 +85,7 @@ class Views:
         )
 
     def area_summary(self, code: str) -> AreaSummary:
-        s, day, area = self.store, self._day(), self.areas[code]
+        s, day, area = self.store, self.day(), self.areas[code]
         waiting, waiting_priority = s.waiting_in_area(day, code)
         waits = s.recent_waits_min(day, code, self.cfg.rules.service_time_samples)
         avg_wait = round(sum(waits) / len(waits), 1) if waits else None
@@ -96,7 +97,7 @@ class Views:
                            average_service_min=round(avg_service, 1) if avg_service is not None else None)
 
     def dispatcher_state(self, database: str, started_at: datetime) -> DispatcherState:
-        s, day = self.store, self._day()
+        s, day = self.store, self.day()
         return DispatcherState(
             day=date.fromisoformat(day), database=database, started_at=started_at,
             issued_today=s.count_tickets(day), waiting=s.count_tickets(day, "waiting"),
@@ -105,7 +106,7 @@ class Views:
 
     def hall_figures(self) -> HallFigures:
         """Today's figures for the whole hall. Satisfaction counts ratings of today's tickets."""
-        s, day = self.store, self._day()
+        s, day = self.store, self.day()
         wait = s.average_wait_min(day)
         rated, good = s.rating_tally(day)
         return HallFigures(

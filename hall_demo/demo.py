@@ -24,7 +24,7 @@ from announcer.touch import TouchSoundSettings
 from counter_display.demo import DemoBoard, press, start_boxes
 from counter_display.service import CounterBoxService
 from motcua.client import HallClient
-from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
+from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher, stop_process
 from motcua.protocol import AVAILABILITY_ONLINE, CallEvent, HallConfig, TicketEvent, decode
 from satisfaction_pad.config import PadSettings
 from satisfaction_pad.service import PadService
@@ -221,11 +221,7 @@ def run_demo(citizens: int = 40, speed: float = 1.0, seed: int = 7, output: Path
             announcer.stop()
         if web is not None:
             web.stop()
-        dispatcher.terminate()
-        try:
-            dispatcher.wait(10)
-        except subprocess.TimeoutExpired:
-            dispatcher.kill()
+        stop_process(dispatcher)
         broker.stop()
 
 

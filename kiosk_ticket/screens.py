@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pygame
 
-from motcua.touchscreen import CachedFont, Fonts, Targets
+from motcua.touchscreen import CachedFont, Fonts, Targets, wrap_words
 
 from .config import KioskSettings
 from .model import KEYPAD_ROWS, SEARCH_KEYS, View
@@ -33,18 +33,8 @@ class Painter:
 
     @staticmethod
     def wrap(text: str, font: CachedFont, width: int) -> list[str]:
-        lines: list[str] = []
-        for paragraph in text.splitlines() or [""]:
-            line = ""
-            for word in paragraph.split():
-                candidate = f"{line} {word}" if line else word
-                if line and font.get_rect(candidate).width > width:
-                    lines.append(line)
-                    line = word
-                else:
-                    line = candidate
-            lines.append(line)
-        return lines
+        """Wrapped line by line: the kiosk's texts break where their writer broke them (an empty line kept)."""
+        return [line for paragraph in text.splitlines() or [""] for line in wrap_words(paragraph, font, width) or [""]]
 
     def text(self, surface: pygame.Surface, text: str, font: CachedFont, colour, center: tuple[int, int],
              width: int | None = None, line_gap: float = 1.3, keep: bool = True) -> int:

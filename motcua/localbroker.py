@@ -30,6 +30,18 @@ from .broker.configs import DEV_TEMPLATE as DEV_CONFIG
 REPO = Path(__file__).resolve().parents[1]
 
 
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+    """Ask a child process to stop with ``sig`` and reap it; killed if it has not stopped within ``timeout`` s.
+    Its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -121,13 +133,8 @@ class LocalBroker:
         raise TimeoutError(f"mosquitto did not open port {self.port} within {timeout} s")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, sig, timeout)
         self.proc = None
 
     @property

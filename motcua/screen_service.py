@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, ParamSpec
 
 P = ParamSpec("P")  # a handler's parameters: (message, inbound) from DeviceRuntime.on, (message,) from on_retained
@@ -51,6 +52,25 @@ class LockedModel:
                     return False
                 self._changed.wait(min(remaining, 0.5))
             return True
+
+
+class TimedView(LockedModel):
+    """Mixin for a model whose view depends on the time (a call's flash, how old a line is, today's date):
+    ``model.view(now, wall)`` and ``model.next_deadline(now, wall)``, with ``now`` monotonic and ``wall`` aware
+    UTC. ``frozen`` pins one moment ``(now, wall)`` for screenshots."""
+
+    model: Any
+    frozen: tuple[float, datetime] | None = None
+
+    def view_at(self, now: float | None = None, wall: datetime | None = None) -> Any:
+        if self.frozen is not None and now is None and wall is None:
+            now, wall = self.frozen
+        with self._lock:
+            return self.model.view(time.monotonic() if now is None else now, wall or datetime.now(timezone.utc))
+
+    def next_deadline(self) -> float:
+        with self._lock:
+            return self.model.next_deadline(time.monotonic(), datetime.now(timezone.utc))
 
 
 class ScreenService(LockedModel):

@@ -51,6 +51,20 @@ Targets = dict[str, pygame.Rect]
 # ---------------------------------------------------------------------------------------------- text
 
 
+def wrap_words(text: str, font: CachedFont | pygame.freetype.Font, width: int) -> list[str]:
+    """``text`` on lines no wider than ``width`` px, broken between words (a word wider than that stands alone
+    on its line); no lines for no words."""
+    lines, current = [], ""
+    for word in text.split():
+        trial = f"{current} {word}" if current else word
+        if current and font.get_rect(trial).width > width:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    return lines + [current] if current else lines
+
+
 class CachedFont:
     """A freetype font whose layouts and renderings are kept (same words, same colour: blitted, not redrawn)."""
 

@@ -15,13 +15,13 @@ Pure storage, no threads: the service serialises access with one lock.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from motcua.protocol import RatingEvent
 from motcua.protocol.messages import DossierRecord
+from motcua.sqlitefile import open_database, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pushes (
@@ -68,27 +68,14 @@ def _now() -> datetime:
 
 class State:
     def __init__(self, path: Path | str):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db = open_database(path, timeout=10)
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.db)
 
     # ------------------------------------------------------------------ the rating outbox
 

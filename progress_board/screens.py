@@ -8,6 +8,8 @@ from __future__ import annotations
 import pygame
 import pygame.freetype
 
+from motcua.touchscreen import wrap_words
+
 from .config import ProgressSettings
 from .model import FIELDS, ProgressView, Row
 
@@ -55,17 +57,7 @@ class ProgressPainter:
         font.render_to(surface, rect, text, colour)
         return rect
 
-    @staticmethod
-    def wrap(text: str, font: pygame.freetype.Font, width: int) -> list[str]:
-        lines, current = [], ""
-        for word in text.split():
-            trial = f"{current} {word}".strip()
-            if current and font.get_rect(trial).width > width:
-                lines.append(current)
-                current = word
-            else:
-                current = trial
-        return lines + [current] if current else lines
+    wrap = staticmethod(wrap_words)
 
     def draw(self, surface: pygame.Surface, view: ProgressView) -> None:
         w, h = surface.get_size()

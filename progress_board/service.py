@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 from motcua.protocol import DossierProgress, DossierStatusUpdate, HallConfig
 from motcua.runtime import DeviceRuntime, SystemdNotifier
-from motcua.screen_service import LockedModel
+from motcua.screen_service import TimedView
 
 from .config import ProgressSettings
 from .model import ProgressModel, ProgressView
 
 
-class ProgressService(LockedModel):
+class ProgressService(TimedView):
     screen_stall_s = 90.0  # the watchdog's limit for a screen loop that stopped beating
 
     def __init__(self, settings: ProgressSettings, notifier: SystemdNotifier | None = None):
@@ -31,7 +31,6 @@ class ProgressService(LockedModel):
         self._init_lock()
         self.lock = self._lock
         self.on_change: Callable[[], None] = lambda: None
-        self.frozen: tuple[float, datetime] | None = None  # (monotonic, wall): screenshots draw a fixed moment
         self.screen_status = "ok"
         self.screen_beat: float | None = None
 
@@ -60,14 +59,7 @@ class ProgressService(LockedModel):
     # ------------------------------------------------------------------ for the screen and tests
 
     def view(self, now: float | None = None, wall: datetime | None = None) -> ProgressView:
-        if self.frozen is not None and now is None and wall is None:
-            now, wall = self.frozen
-        with self._lock:
-            return self.model.view(time.monotonic() if now is None else now, wall or datetime.now(timezone.utc))
-
-    def next_deadline(self) -> float:
-        with self._lock:
-            return self.model.next_deadline(time.monotonic(), datetime.now(timezone.utc))
+        return self.view_at(now, wall)
 
     def wait_for(self, predicate: Callable[[ProgressView], bool], timeout: float) -> bool:
         return self._wait_until(lambda: predicate(self.view()), timeout)

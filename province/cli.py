@@ -105,7 +105,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             return lambda period: build(load_records(db, period.previous().start, period.end, sites), period, info,
                                         settings.reports.targets, generated_at=now)
 
-        rc = run_report(args, settings.reports, settings.timezone, now, out, maker(chosen, province_info(settings)))
+        one = chosen[0] if chosen and len(chosen) == 1 else None  # one hall picked: its report bears its name
+        rc = run_report(args, settings.reports, settings.timezone, now, out, maker(chosen, province_info(settings, one)))
         if rc == 0 and (args.each or args.period == "due"):
             for site in halls:
                 rc = run_report(args, settings.reports, settings.timezone, now, out / site,

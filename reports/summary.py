@@ -12,6 +12,7 @@ prints one ReportSummary JSON per line, one per period kind.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, time, timezone
 from typing import Any, cast
@@ -64,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wait-target", type=float)
     ap.add_argument("--cutoff-weekday", type=int, default=4)
     ap.add_argument("--cutoff-time", default="14:00")
+    ap.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much first")
     args = ap.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
     cutoff = WeeklyCutoff(args.cutoff_weekday, time.fromisoformat(args.cutoff_time))
     for s in summaries(args.database, args.timezone, args.kinds.split(","),
                        Targets(args.satisfaction_target, args.wait_target), cutoff):

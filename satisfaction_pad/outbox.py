@@ -12,12 +12,12 @@ even after a reboot.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from motcua.protocol import Rating
+from motcua.sqlitefile import open_database, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -46,11 +46,7 @@ def _now() -> str:
 
 class Outbox:
     def __init__(self, path: Path | str):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_database(path, timeout=5)
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()  # the screen thread adds, the delivery thread acknowledges
 
@@ -60,18 +56,12 @@ class Outbox:
 
     def add(self, rating: Rating) -> None:
         """Durably queue a rating and mark its ticket decided, in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("INSERT INTO outbox(rating_id, payload, queued_at) VALUES(?, ?, ?)",
-                                 (rating.rating_id, rating.model_dump_json(), _now()))
-                if rating.ticket_id:
-                    self._db.execute("INSERT OR IGNORE INTO decided(ticket_id, decided_at) VALUES(?, ?)",
-                                     (rating.ticket_id, _now()))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db) as db:
+            db.execute("INSERT INTO outbox(rating_id, payload, queued_at) VALUES(?, ?, ?)",
+                       (rating.rating_id, rating.model_dump_json(), _now()))
+            if rating.ticket_id:
+                db.execute("INSERT OR IGNORE INTO decided(ticket_id, decided_at) VALUES(?, ?)",
+                           (rating.ticket_id, _now()))
 
     def decided(self, ticket_id: str) -> bool:
         with self._lock:
@@ -93,12 +83,10 @@ class Outbox:
             self._db.execute("DELETE FROM outbox WHERE rating_id = ?", (rating_id,))
 
     def refused(self, rating: Rating, reason: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT OR REPLACE INTO refused(rating_id, payload, reason, refused_at) VALUES(?, ?, ?, ?)",
-                             (rating.rating_id, rating.model_dump_json(), reason, _now()))
-            self._db.execute("DELETE FROM outbox WHERE rating_id = ?", (rating.rating_id,))
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db) as db:  # kept as refused and out of the outbox: both, or neither
+            db.execute("INSERT OR REPLACE INTO refused(rating_id, payload, reason, refused_at) VALUES(?, ?, ?, ?)",
+                       (rating.rating_id, rating.model_dump_json(), reason, _now()))
+            db.execute("DELETE FROM outbox WHERE rating_id = ?", (rating.rating_id,))
 
     def size(self) -> int:
         with self._lock:

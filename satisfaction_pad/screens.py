@@ -14,7 +14,7 @@ import math
 
 import pygame
 
-from motcua.touchscreen import CachedFont, Fonts, Targets, antialiased
+from motcua.touchscreen import CachedFont, Fonts, Targets, antialiased, wrap_words
 
 from .config import PadSettings
 from .model import View
@@ -263,17 +263,7 @@ class Painter:
             font.render_to(surface, (x, y + (line_h - rect.height) // 2), line, colour)
             y += line_h
 
-    @staticmethod
-    def wrap(text: str, font: CachedFont, width: int) -> list[str]:
-        lines, current = [], ""
-        for word in text.split():
-            trial = f"{current} {word}".strip()
-            if current and font.get_rect(trial).width > width:
-                lines.append(current)
-                current = word
-            else:
-                current = trial
-        return lines + [current] if current else lines
+    wrap = staticmethod(wrap_words)
 
     def button(self, surface: pygame.Surface, rect: pygame.Rect, label: str, colour) -> None:
         pygame.draw.rect(surface, colour, rect, border_radius=int(20 * self.unit))

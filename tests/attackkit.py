@@ -14,6 +14,7 @@ import os
 import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from paho.mqtt.properties import Properties
 
 from motcua.broker.site import SiteBroker
 from motcua.cli import main as motcua
-from motcua.localbroker import REPO, LocalBroker, free_port
+from motcua.localbroker import REPO, LocalBroker, free_port, stop_process
 
 SITE = "hcm-q1"
 # (role, id, counter): one or two of each kind a hall has
@@ -87,11 +88,7 @@ class ProductionHall:
 
     def stop(self) -> None:
         if self.daemon is not None:
-            self.daemon.terminate()
-            try:
-                self.daemon.wait(15)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
+            stop_process(self.daemon, timeout=15)
             self._log.close()
         if self.broker is not None:
             self.broker.stop()
@@ -110,6 +107,25 @@ class ProductionHall:
 
     def login(self, device_id: str, *, protocol=mqtt.MQTTv5, **kw) -> Intruder:
         return Intruder(self, device_id, protocol=protocol, **kw)
+
+    def fuzz_client(self, login: str, protocol, on_message, on_publish) -> mqtt.Client:
+        """A fuzzer's paho client: ``login``'s own password, subscribed to its reply topic before it is returned,
+        at most 50 publishes in flight and none queued beyond them (the fuzzer paces itself on the acks)."""
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=login, protocol=protocol)
+        c.username_pw_set(login, self.password(login))
+        c.max_inflight_messages_set(50)
+        c.max_queued_messages_set(0)
+        ready = threading.Event()
+        c.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic(f"device/{login}/reply"), qos=1)
+        c.on_subscribe = lambda *a: ready.set()
+        c.on_message = on_message
+        c.on_publish = on_publish
+        c.connect("127.0.0.1", self.local, keepalive=60)
+        c.loop_start()
+        if not ready.wait(10):
+            c.loop_stop()
+            raise AssertionError(f"{login} could not log in and subscribe to its replies")
+        return c
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

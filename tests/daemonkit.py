@@ -13,7 +13,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher
+from motcua.localbroker import REPO, LocalBroker, spawn_dispatcher, stop_process
 
 SAMPLE_HALL = REPO / "examples" / "hall.toml"
 
@@ -55,13 +55,7 @@ class DispatcherProcess:
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = stop_process(self.proc, sig, 15)
         self.proc = None
         return rc
 

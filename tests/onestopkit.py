@@ -11,8 +11,8 @@ recorded although the adapter timed out), ``"drop"`` closes the connection.
 from __future__ import annotations
 
 import json
+import select
 import threading
-import time
 import urllib.parse
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -68,7 +68,9 @@ class FakeOneStop:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # stop() returns when the serving loop next looks at its flag: every 50 ms, not the default 0.5 s
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     def start(self) -> FakeOneStop:
         self._thread.start()
@@ -110,13 +112,21 @@ class FakeOneStop:
         if action == "drop":
             h.close_connection = True
             return None
-        if action.startswith("slow:"):
-            time.sleep(float(action[5:]))  # a slow server, scripted: the pacing is what is under test
         body = json.loads(h.rfile.read(int(h.headers.get("Content-Length") or 0)) or b"null")
+        if action.startswith("slow:"):
+            # A slow server: how long it takes against the adapter's timeout is what is under test, so this one
+            # is wall time (keep S short beside the 1 s timeout); a client that gives up first ends the wait.
+            self._until_client_leaves(h, float(action[5:]))
         status, answer = getattr(self, f"_{endpoint}")(parts, urllib.parse.parse_qs(url.query), body, h.headers)
         if action == "hang":
-            time.sleep(3)  # done, but the client gave up long ago
+            self._until_client_leaves(h, 30)  # done, but answered only once the client has given up
         return self._answer(h, status, answer)
+
+    @staticmethod
+    def _until_client_leaves(h: BaseHTTPRequestHandler, at_most: float) -> None:
+        """Hold the answer until the client hangs up (its socket turns readable at the end of the stream) or
+        for ``at_most`` seconds."""
+        select.select([h.connection], [], [], at_most)
 
     @staticmethod
     def _answer(h: BaseHTTPRequestHandler, status: int, body) -> None:

@@ -64,8 +64,8 @@ def resized(out: Path, tmp: Path) -> None:
     deadline, stop = time.monotonic() + 10, threading.Event()
     while screen.surface.get_size() != (800, 600) and time.monotonic() < deadline:
         screen._handle_all(screen._events(0.05), stop)
-    subprocess.run(["xdotool", "windowmove", window, "0", "0"], check=True, timeout=30)
-    time.sleep(0.2)
+    # --sync: xdotool returns once the X server reports the window at its new place (at once if it is there)
+    subprocess.run(["xdotool", "windowmove", "--sync", window, "0", "0"], check=True, timeout=30)
     screen._handle_all(screen._events(0.05), stop)
     screen.redraw(force=True)
     pygame.event.pump()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -196,10 +195,8 @@ def test_units_ship_inside_the_package():
 
 def test_commission_a_counter_box_and_see_it_in_status(broker, site, tmp_path, monkeypatch, capsys):
     """LED pattern, every key pressed (gpiozero's mock pins), the buzzer; the result retained on the central box."""
-    import threading
-
     from gpiozero import Device
-    from gpiozero.pins.mock import MockFactory
+    from gpiozero.pins.mock import MockFactory, MockPin
 
     from motcua.cli import main as motcua
 
@@ -214,31 +211,26 @@ def test_commission_a_counter_box_and_see_it_in_status(broker, site, tmp_path, m
     box = tmp_path / "box.toml"
     box.write_text(f'role = "counter"\nsite = "{site}"\ndevice_id = "counter-7"\ncounter = 7\nrelease = "0.1.0"\n'
                    'units = ["motcua-counter.service"]\n')
-    Device.pin_factory = factory = MockFactory()
-    stop = threading.Event()
+    keys = {"GPIO17", "GPIO27"}  # the box's two keys: a check listening on another pin waits in vain
 
-    def officer():  # presses each key once the check is waiting for it
-        pins = (17, 27)
-        for n, pin in enumerate(pins):
-            while not stop.is_set():
-                if n + 1 < len(pins) and factory.pin(pins[n + 1]).pull == "up":
-                    break  # the check asks for the next key now
-                p = factory.pin(pin)
-                if p.pull == "up":  # the check's Button is on it: press and release, again if need be
-                    try:
-                        p.drive_low()
-                        time.sleep(0.1)
-                        p.drive_high()
-                    except AttributeError:  # the check closed that button while we pressed it: it is done
-                        pass
-                time.sleep(0.1)
+    class Key(MockPin):
+        """A key under the officer's finger: pressed as soon as the check listens to it (turns its pull-up on),
+        let go when the check is done with it (closes it). No thread, no timing: the check's own steps drive it."""
 
-    t = threading.Thread(target=officer, daemon=True)
-    t.start()
+        def _set_pull(self, value):
+            super()._set_pull(value)
+            if value == "up" and self.info.name in keys:
+                self.drive_low()
+
+        def close(self):
+            super().close()
+            if self.info.name in keys:
+                self.drive_high()
+
+    Device.pin_factory = MockFactory(pin_class=Key)
     try:
         rc = motcua(["commission", "--box", str(box), "--yes", "--keep-running", "--technician", "tuan.le"])
     finally:
-        stop.set()
         Device.pin_factory = None
     out = capsys.readouterr().out
     assert rc == 0, out
@@ -262,7 +254,7 @@ def test_commission_fails_plainly_when_a_key_is_never_pressed(tmp_path, monkeypa
     try:
         s = CounterBoxSettings(site="x", device_id="counter-1", counter=1,
                                gpio={"pin_factory": "mock", "buttons": {"next": 17}})
-        result = commission.check_keys(s, commission.Ask(True), wait_s=0.2)
+        result = commission.check_keys(s, commission.Ask(True), wait_s=0.2)  # the wait running out is the test
     finally:
         Device.pin_factory = None
     assert not result.ok and result.detail == "not pressed: next (GPIO 17)"

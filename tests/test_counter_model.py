@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 from counter_display.config import CounterBoxSettings, SerialKeypadSettings
@@ -95,16 +94,20 @@ def test_serial_keypad_byte_framing_and_unknown_codes():
         keypad.close()
 
 
-def test_a_missing_serial_keypad_is_logged_once_and_shown_in_its_status(tmp_path, caplog):
+def test_a_missing_serial_keypad_is_logged_once_and_shown_in_its_status(tmp_path, caplog, monkeypatch):
     import logging
 
+    import serial
+
+    opens: list[str] = []  # every attempt to open the port, counted on its way into pyserial
+    real_open = serial.serial_for_url
+    monkeypatch.setattr(serial, "serial_for_url", lambda url, *a, **kw: opens.append(url) or real_open(url, *a, **kw))
     caplog.set_level(logging.WARNING, "counter_display.keypad.serial")
     keypad = SerialKeypad(SerialKeypadSettings(port=str(tmp_path / "ttyUSB7"), reopen_s=0.1, keys={"n": "next"}))
     keypad.start()
     try:
         wait_until(lambda: bool(caplog.records), timeout=5, what="the missing keypad to be logged")
-        attempts = threading.Event()
-        attempts.wait(0.5)  # several more attempts to open it
+        wait_until(lambda: len(opens) >= 4, timeout=10, what="several more attempts to open it")
     finally:
         keypad.close()
     assert "ttyUSB7" in keypad.status() and keypad.status().startswith("degraded")

@@ -1303,7 +1303,7 @@ def test_a_database_from_before_the_tracking_token_is_migrated_forward(tmp_path)
     """Schema version 2 (the release before the queue page) gains the token column; its tickets have none."""
     import sqlite3
 
-    from dispatcher.store import MIGRATIONS, SCHEMA, Store
+    from dispatcher.store import MIGRATIONS, SCHEMA, SCHEMA_VERSION, Store
 
     path = tmp_path / "v2.db"
     old = sqlite3.connect(path)
@@ -1316,7 +1316,7 @@ def test_a_database_from_before_the_tracking_token_is_migrated_forward(tmp_path)
     old.close()
     store = Store(path)
     try:
-        assert store.version == 3
+        assert store.version == SCHEMA_VERSION
         assert store.one("SELECT tracking_token FROM tickets")["tracking_token"] is None
         store.db.execute("UPDATE tickets SET tracking_token = 'abcdefghijklmnopqrstuv'")
         with pytest.raises(sqlite3.IntegrityError):  # a token names one ticket only

@@ -90,15 +90,19 @@ def test_unplugged_scanner_is_reported_and_reopened(scanner):
     assert codes.get(timeout=5) == "H57-0002"
 
 
-def test_a_missing_scanner_is_logged_once_and_shown_in_its_status(tmp_path, caplog):
+def test_a_missing_scanner_is_logged_once_and_shown_in_its_status(tmp_path, caplog, monkeypatch):
+    import serial
+
+    opens: list[str] = []  # every attempt to open the device, counted on its way into pyserial
+    real_serial = serial.Serial
+    monkeypatch.setattr(serial, "Serial", lambda device, *a, **kw: opens.append(device) or real_serial(device, *a, **kw))
     caplog.set_level(logging.WARNING, "kiosk_ticket.scanner")
     s = BarcodeScanner(ScannerSettings(device=str(tmp_path / "ttyACM9"), reopen_s=0.1), lambda c: None,
                        lambda r: None).start()
     try:
         wait_until(lambda: s.status.startswith("degraded"), 5, "the missing scanner to be noticed")
         wait_until(lambda: bool(caplog.records), 5, "a log line")
-        for _ in range(5):  # several retries
-            s._stop.wait(0.1)
+        wait_until(lambda: len(opens) >= 5, 10, "several retries")
     finally:
         s.stop()
     assert "ttyACM9" in s.status and "unavailable" in s.status

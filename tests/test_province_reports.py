@@ -122,15 +122,27 @@ def test_each_halls_report_at_the_province_is_its_own_report_and_the_province_is
     assert whole.total.satisfied_pct == round(100 * good / sum(own[s].total.rated for s in SITES), 1)
 
 
-def test_motcua_province_report_writes_the_province_and_each_hall(province, tmp_path):
-    dsn, _ = province
+def province_report(dsn: str, out, *options: str) -> subprocess.CompletedProcess:
+    """``motcua province report week`` for the first week, as the province's technician runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
     env.update(MOTCUA_DEVICE_ID="collector-1", MOTCUA_DATABASE__DSN=dsn, MOTCUA_NAME="Tỉnh thử nghiệm",
                MOTCUA_HALL_NAMES=json.dumps({"phuong-1": "Trung tâm Phục vụ hành chính công phường 1"}))
     run = subprocess.run([sys.executable, "-m", "motcua.cli", "province", "report", "week", "--date",
-                          FIRST.isoformat(), "--each", "--out", str(tmp_path), "--formats", "xlsx,csv"],
+                          FIRST.isoformat(), "--out", str(out), *options],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
+    return run
+
+
+def test_motcua_province_report_writes_the_province_and_each_hall(province, tmp_path):
+    dsn, _ = province
+    run = province_report(dsn, tmp_path, "--each", "--formats", "xlsx,csv")
     assert "Tỉnh thử nghiệm" in run.stdout and "phường 1" in run.stdout
     written = sorted(p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*.xlsx"))
     assert len(written) == 4 and set(SITES) <= set(written)  # the province's, then one per hall
+
+
+def test_a_report_for_one_hall_picked_at_the_province_bears_the_halls_name(province, tmp_path):
+    dsn, _ = province
+    run = province_report(dsn, tmp_path, "--site", "phuong-1", "--formats", "csv")
+    assert "phường 1" in run.stdout and "Tỉnh thử nghiệm" not in run.stdout

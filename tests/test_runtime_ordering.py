@@ -16,6 +16,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from daemonkit import wait_until
 from motcua.protocol import TicketReply, TicketRequest, new_id
 from motcua.runtime import DeviceRuntime, NotAuthorized
 from motcua.settings import DeviceSettings, MqttSettings
@@ -82,6 +83,15 @@ def runtime_with_fake(**fake) -> tuple[DeviceRuntime, FakePaho]:
     return rt, fake_client
 
 
+def wait_outbox_forgotten(service) -> None:
+    """Every event the broker acknowledged is forgotten on a tick: tick until the outbox is empty."""
+    def forgotten() -> bool:
+        service._tick()
+        return service.store.scalar("SELECT COUNT(*) FROM outbox") == 0
+
+    wait_until(forgotten, 10, "the acknowledged events deleted from the outbox")
+
+
 @pytest.mark.parametrize("early", [False, True], ids=["ack after publish returns", "ack before publish returns"])
 def test_every_puback_is_consumed_whatever_the_order(early):
     rt, fake = runtime_with_fake(early=early)
@@ -89,12 +99,7 @@ def test_every_puback_is_consumed_whatever_the_order(early):
     try:
         for i in range(5000):
             rt.publish(f"motcua/v1/t/x/{i}", b"{}", on_ack=acked.append)
-        deadline = threading.Event()
-        for _ in range(100):
-            if rt.unacked == 0:
-                break
-            deadline.wait(0.05)
-        assert rt.unacked == 0, f"{rt.unacked} stale entries"
+        wait_until(lambda: rt.unacked == 0, 10, "every PUBACK consumed")
         assert len(acked) == 5000
     finally:
         fake.stop()
@@ -128,17 +133,17 @@ def test_a_reused_message_id_is_not_confused_with_its_previous_use(caplog):
         fake.stop()
 
 
-def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
-    """The ordering that once deadlocked the dispatcher: the network thread holds paho's mutex and calls
-    on_publish (the outbox ack path) while a command handler holds the service lock and publishes."""
+def dispatcher_with_fake(tmp_path):
+    """The real DispatcherService on a real SQLite file, its paho client the fake above; the limits lifted
+    so that hundreds of commands in a row are all applied. Returns (service, fake, inbound topic maker)."""
     from dispatcher.config import DispatcherSettings
     from dispatcher.service import DispatcherService
     from hallfactory import make_settings
-    from motcua.protocol import COUNTER_ACTIONS
     from motcua.runtime import Inbound
 
+    lifted = {"burst": 10000, "per_minute": 60}
     settings = DispatcherSettings(site="t", mqtt=MqttSettings(port=1), database=tmp_path / "d.db",
-                                  hall=make_settings(limits={"ticket_issue": {"burst": 10000, "per_minute": 60}}))
+                                  hall=make_settings(limits={"ticket_issue": lifted, "counter_command": lifted}))
     service = DispatcherService(settings)
     fake = FakePaho(service.runtime)
     service.runtime._client = fake
@@ -148,6 +153,15 @@ def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
         topic = "/".join(["motcua/v1/t/request", *what])
         return Inbound(topic, service.topics.split(topic), None, None, False)
 
+    return service, fake, inbound
+
+
+def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
+    """The ordering that once deadlocked the dispatcher: the network thread holds paho's mutex and calls
+    on_publish (the outbox ack path) while a command handler holds the service lock and publishes."""
+    from motcua.protocol import COUNTER_ACTIONS
+
+    service, fake, inbound = dispatcher_with_fake(tmp_path)
     done = threading.Event()
 
     def work() -> None:
@@ -168,12 +182,55 @@ def test_the_dispatcher_never_waits_for_its_lock_inside_on_publish(tmp_path):
     worker.start()
     try:
         assert done.wait(60), "deadlock: the command thread and paho's network thread wait for each other"
-        for _ in range(100):  # every event the broker acknowledged is forgotten on the next tick
-            service._tick()
-            if service.store.scalar("SELECT COUNT(*) FROM outbox") == 0:
-                break
-            threading.Event().wait(0.05)
-        assert service.store.scalar("SELECT COUNT(*) FROM outbox") == 0
+        wait_outbox_forgotten(service)
     finally:
         fake.stop()
+        service.store.close()
+
+
+def test_the_tick_and_a_reconnect_publish_beside_the_commands_and_lose_nothing(tmp_path):
+    """The tick publishes what readers away from the keypads see from its own connection, outside the service
+    lock, and copies the write-ahead log back; a reconnect republishes everything. All three at once, against
+    the fake network thread: no deadlock, every call's event out at least once, and the log fully copied."""
+    from motcua.protocol import COUNTER_ACTIONS
+
+    service, fake, inbound = dispatcher_with_fake(tmp_path)
+    done = threading.Event()
+    calls = 100
+
+    def work() -> None:
+        reply, then = service._on_counter_command(
+            COUNTER_ACTIONS["open"](command_id=new_id(), officer="lan"), inbound("keypad-1", "counter", "1", "open"))
+        then()
+        for _ in range(calls):
+            for message, what in ((TicketRequest(command_id=new_id(), area="TP"), ("kiosk-1", "ticket", "issue")),
+                                  (COUNTER_ACTIONS["next"](command_id=new_id()), ("keypad-1", "counter", "1", "next"))):
+                handler = service._on_ticket_request if what[1] == "ticket" else service._on_counter_command
+                reply, then = handler(message, inbound(*what))
+                assert reply.ok, reply
+                then()
+        done.set()
+
+    def beside(step, pause: float) -> None:
+        while not done.wait(pause):
+            step()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in
+               (work, lambda: beside(service._tick, 0.001), lambda: beside(service.republish_all, 0.05))]
+    for t in threads:
+        t.start()
+    try:
+        assert done.wait(120), "deadlock: the command, tick and reconnect threads wait for each other"
+        for t in threads[1:]:
+            t.join(10)
+        calls_out = [topic for _, topic in fake.published if topic == service.topics.call_event]
+        assert len(calls_out) >= calls  # each call's event went out, some twice after a 'reconnect'
+        wait_outbox_forgotten(service)
+        busy, log_pages, copied = service.reader.checkpoint()
+        assert busy == 0 and copied == log_pages  # the log is back in the database
+        area_queues = [topic for _, topic in fake.published if topic == service.topics.area_queue("TP")]
+        assert area_queues  # the province's queue page followed, from the tick or a reconnect
+    finally:
+        fake.stop()
+        service.reader.close()
         service.store.close()

@@ -149,8 +149,10 @@ def test_the_first_shipped_schema_migrates_forward_keeping_everything(tmp_path):
 
     store = Store(path)
     try:
-        assert store.version == SCHEMA_VERSION == 3
+        assert store.version == SCHEMA_VERSION == 4
         assert store.one("SELECT COUNT(tracking_token) FROM tickets")[0] == 0  # 3: the queue page's token
+        indexes = {r[0] for r in store.all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"tickets_called", "tickets_issued", "tickets_directed", "tickets_priority"} <= indexes  # 4
         assert store.one("SELECT command_id, ok FROM commands")[:] == ("cmd-old-0001", 1)
         assert store.one("SELECT topic, enqueued_at FROM outbox")[:] == ("motcua/v1/s/event/call", None)
         assert store.meta("day") == "2026-01-02"

@@ -111,9 +111,9 @@ def test_a_slow_page_gets_the_newest_of_each_thing_and_is_never_dropped():
                       ("console:supervisor", f"section:{('counters', 'areas')[i % 2]}", sse("section", f'"{i}"'))])
             for i in range(500)])
         posting.start()
-        while posting.is_alive():
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # the last hand-offs run
+        # Joined from a worker thread, whose return reaches the loop behind every hand-off the posting thread
+        # queued before it ended: when the await returns, the loop has run them all.
+        await asyncio.to_thread(posting.join)
         assert await phone.next() == sse("state", json.dumps({"ahead": 0}))
         assert await console.next() == sse("section", '"498"') + sse("section", '"499"')
         assert hub.watched("ticket:T1") and hub.clients == 2  # still connected, nothing lost that it needs

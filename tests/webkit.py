@@ -20,7 +20,7 @@ from pathlib import Path
 
 from daemonkit import wait_until
 
-from motcua.localbroker import REPO, LocalBroker, free_port
+from motcua.localbroker import REPO, LocalBroker, free_port, stop_process
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -74,12 +74,7 @@ class WebProcess:
     def stop(self) -> int | None:
         if self.proc is None:
             return None
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = stop_process(self.proc, timeout=15)
         self.proc = None
         return rc
 

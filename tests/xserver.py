@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from contextlib import contextmanager
 
+from motcua.localbroker import stop_process
+
 
 @contextmanager
 def xvfb(width: int, height: int):
@@ -25,9 +27,4 @@ def xvfb(width: int, height: int):
             raise RuntimeError("Xvfb did not start")
         yield f":{number}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=5)

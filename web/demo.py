@@ -11,7 +11,7 @@ import urllib.request
 import webbrowser
 from pathlib import Path
 
-from motcua.localbroker import REPO, LocalBroker, free_port
+from motcua.localbroker import REPO, LocalBroker, free_port, stop_process
 
 from .accounts import add_user
 
@@ -63,9 +63,4 @@ class DemoWeb:
                 pass
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)

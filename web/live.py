@@ -219,32 +219,32 @@ class Live:
 
     def peek(self, token: str) -> dict | None:
         """What the page for this token shows now, without following it; None for an unknown token."""
-        if len(token) > 64:
-            return None
         with self.lock:
-            row = self.history.by_token(token)
-            if row is None:
-                return None
-            t = self.view.tracked.get(row.ticket_id) or TrackedTicket.from_row(row)
-            self._load_queue(row)
-            return citizen_state(self.view, t, self.settings.default_service_min)
+            t = self._ticket(token, follow=False)
+            return None if t is None else citizen_state(self.view, t, self.settings.default_service_min)
 
     def track(self, token: str) -> TrackedTicket | None:
         """The ticket behind a QR token, now followed live; None if no ticket has that token."""
-        if len(token) > 64:
-            return None
-        # The row is read under the lock that folds messages in: every message folded so far is in the
-        # database already (the dispatcher commits, then publishes), and every later one is folded into the
-        # ticket tracked here. Read outside it, a call could land between the read and the tracking and be
-        # lost: the phone would say "waiting" while its number was being called.
         with self.lock:
-            row = self.history.by_token(token)
-            if row is None:
-                return None
-            t = self.view.tracked.get(row.ticket_id)
-            if t is None or t.status != row.status:
-                t = self.view.tracked[row.ticket_id] = TrackedTicket.from_row(row)
-            self._load_queue(row)
+            return self._ticket(token, follow=True)
+
+    def _ticket(self, token: str, follow: bool) -> TrackedTicket | None:
+        """The ticket behind a token with its queue loaded; from now on followed live if ``follow``.
+
+        Under the lock that folds messages in: every message folded so far is in the database already (the
+        dispatcher commits, then publishes), and every later one is folded into the ticket tracked here. Read
+        outside it, a call could land between the read and the tracking and be lost: the phone would say
+        "waiting" while its number was being called."""
+        row = self.history.by_token(token) if len(token) <= 64 else None
+        if row is None:
+            return None
+        t = self.view.tracked.get(row.ticket_id)
+        if t is None or (follow and t.status != row.status):
+            t = TrackedTicket.from_row(row)
+            if follow:
+                self.view.tracked[row.ticket_id] = t
+        self._load_queue(row)
+        if follow:
             self._watchers[row.ticket_id] = self._watchers.get(row.ticket_id, 0) + 1
         return t
 

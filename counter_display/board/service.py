@@ -8,7 +8,6 @@ thread draws.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
 from motcua.protocol import (
     AVAILABILITY_ONLINE,
@@ -21,19 +20,18 @@ from motcua.protocol import (
     HallNotice,
 )
 from motcua.runtime import DeviceRuntime, SystemdNotifier
-from motcua.screen_service import ScreenService
+from motcua.screen_service import ScreenService, TimedView
 
 from .config import BoardSettings
 from .model import BoardModel, BoardView
 
 
-class BoardService(ScreenService):
+class BoardService(TimedView, ScreenService):
     def __init__(self, settings: BoardSettings, notifier: SystemdNotifier | None = None):
         self.settings = settings
         self.runtime = DeviceRuntime(settings, "board", checks=self._checks, notifier=notifier)
         self.topics = t = self.runtime.topics
         self.model = BoardModel(settings)
-        self.frozen: tuple[float, datetime] | None = None  # (monotonic, wall): screenshots draw a fixed moment
         self._init_screen()
         self._dispatcher_online = False
 
@@ -73,16 +71,6 @@ class BoardService(ScreenService):
     @property
     def view(self) -> BoardView:
         return self.view_at()
-
-    def view_at(self, now: float | None = None, wall: datetime | None = None) -> BoardView:
-        if self.frozen is not None and now is None and wall is None:
-            now, wall = self.frozen
-        with self._lock:
-            return self.model.view(time.monotonic() if now is None else now, wall or datetime.now(timezone.utc))
-
-    def next_deadline(self) -> float:
-        with self._lock:
-            return self.model.next_deadline(time.monotonic(), datetime.now(timezone.utc))
 
     def _checks(self) -> dict[str, str]:
         return {"screen": self.screen_check(),
