@@ -254,6 +254,14 @@ def _stage_base(root: Path) -> None:
     # runs its own motcua-broker instead). The stand-in carries the package for the hub, since the VM
     # has no mirror, but no other box should spend its boot starting a broker it never had.
     (system / "multi-user.target.wants" / "mosquitto.service").unlink(missing_ok=True)
+    # The bench's wired link waits for qemu's DHCP like any box; on a busy shared host the emulated boot
+    # can take longer than systemd-networkd-wait-online's own two minutes (seen: six), which then fails
+    # and shows in systemctl --failed though the link came up. The bench's patience, not the box's.
+    wait_online = system / "systemd-networkd-wait-online.service.d"
+    wait_online.mkdir(parents=True, exist_ok=True)
+    (wait_online / "stand-in-tcg.conf").write_text(
+        "# images/build: emulated arm64 on a shared host is 10-50x slower than a Pi\n[Service]\nExecStart=\n"
+        "ExecStart=/lib/systemd/systemd-networkd-wait-online --timeout=900\nTimeoutStartSec=960\n")
 
 
 def base_disk(base: Path, times: dict) -> Path:
