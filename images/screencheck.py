@@ -122,7 +122,7 @@ def background_of(role: str, work: Path) -> tuple[int, int, int]:
 
     r = load_roles()[role]
     module, cls = r.settings_class.split(":")
-    # the box's file alone: this host's MOTCUA_* variables (MOTCUA_IMAGE_CACHE) are not the box's settings
+    # the box's file alone: this host's MOTCUA_* variables (STANDIN_CACHE) are not the box's settings
     ours = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("MOTCUA_")}
     try:
         settings = load_settings(getattr(import_module(module), cls), r.settings_role,

@@ -6,7 +6,7 @@
 What happens (each step timed, the times printed and written as one JSON line at the end):
 
 1. base root filesystem: ``images/rootfs.sh`` (mmdebstrap, arm64, bookworm) once, cached in
-   ``$MOTCUA_IMAGE_CACHE`` (default /var/cache/motcua-images) and rebuilt when rootfs.sh changes;
+   ``$STANDIN_CACHE`` (default /var/cache/motcua-images) and rebuilt when rootfs.sh changes;
 2. the central box's part, on this host: ``motcua broker init``, ``gen-certs`` for the address
    the VM sees the host at (10.0.2.2), a release of this checkout (``motcua box release``: wheels
    for aarch64 from PyPI, cached), ``motcua box bundle ROLE ID``; the site broker (our
@@ -47,7 +47,7 @@ from motcua.broker.configs import render_site  # noqa: E402
 from motcua.broker.site import SiteBroker  # noqa: E402
 from motcua.localbroker import LocalBroker, free_port  # noqa: E402
 
-CACHE = Path(os.environ.get("MOTCUA_IMAGE_CACHE", "/var/cache/motcua-images"))
+CACHE = Path(os.environ.get("STANDIN_CACHE", "/var/cache/motcua-images"))
 HOST_FROM_GUEST = "10.0.2.2"  # qemu user networking: the host's loopback as the guest sees it
 SITE = "standin"
 
@@ -620,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", help="working directory (default: a fresh one under the cache)")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("MOTCUA_BOOT_TIMEOUT", 2700)),
                    help="seconds one VM may run")
-    p.add_argument("--jobs", type=int, default=int(os.environ.get("MOTCUA_IMAGE_JOBS", 3)),
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("STANDIN_JOBS", 3)),
                    help="boxes booted at once (each VM has 2 virtual CPUs)")
     args = p.parse_args(argv)
     roles = [r for r, spec in load_roles().items() if spec.units()] if args.role == "all" else args.role.split(",")

@@ -15,7 +15,7 @@
 # slowness) the line says "bench:".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-BASE=${MOTCUA_IMAGE_BASE:-/var/cache/motcua-images/base-bookworm}   # images/build's base (read only)
+BASE=${STANDIN_BASE:-/var/cache/motcua-images/base-bookworm}   # images/build's base (read only)
 W=${MOTCUA_WALK:-/var/cache/motcua-tech}                            # this bench's own disks and VMs
 LAPTOP=${MOTCUA_LAPTOP:-/work/tech-laptop}                           # the laptop's $HOME
 MCAST=${MOTCUA_LAN:-230.0.0.77:23456}                               # the hall's switch
