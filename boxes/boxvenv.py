@@ -3,11 +3,14 @@ python3, before any motcua is installed) and by ``motcua-update``. Standard libr
 
     python3 boxvenv.py RELEASE_DIR REQUIREMENT [--system-site-packages] [--from-debian NAME ...]
 
-RELEASE_DIR holds ``wheels/`` and ``constraints.txt``; the venv is made in ``RELEASE_DIR/venv``,
-with pip run from the OS's own pip wheel (python3-venv brings it), so the venv holds only what
-the box runs. A distribution named with ``--from-debian`` (pygame on a screen box: Debian's build
-draws on the console's KMS/DRM display, PyPI's cannot) comes from the OS's Python at the version
-the OS has, never from the wheels: the release's pin for it is swapped for that version, so pip
+RELEASE_DIR holds ``wheels/`` and ``constraints.txt``; the venv is made in ``RELEASE_DIR/venv``
+without pip, so it holds only what the box runs, and the OS's pip installs into it: Debian's
+python3-pip (``python3 -m pip --python VENV/bin/python``, pip 22.3 or later), byte-compiled when
+the OS installed it, or else pip run from the OS's pip wheel (python3-venv brings it), which
+Python compiles again from the zip on every call (seconds on a Pi, over a minute under emulation).
+A distribution named with ``--from-debian`` (pygame on a screen box: Debian's build draws on the
+console's KMS/DRM display, PyPI's cannot) comes from the OS's Python at the version the OS has,
+never from the wheels: the release's pin for it is swapped for that version, so pip
 keeps the OS's, and a venv where it came out of the wheels anyway is refused.
 Ends with ``boxvenv: OK ...`` or ``boxvenv: FAILED: why`` (exit 1).
 """
@@ -71,6 +74,18 @@ def pip_env() -> dict[str, str]:
     return env | {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
 
 
+_OS_PIP = ("import sys\ntry:\n    import pip\nexcept ImportError:\n    sys.exit(3)\n"
+           "sys.exit(0 if tuple(int(x) for x in pip.__version__.split('.')[:2]) >= (22, 3) else 4)")
+
+
+def has_os_pip(python: str) -> bool:
+    """Whether ``python`` (the OS's) has its own pip that installs into another interpreter (``--python``:
+    pip 22.3 or later; bookworm has 23.0.1, trixie 25.1). Debian's python3-pip is byte-compiled as the OS
+    installs it, where pip run from its wheel is compiled again from the zip on every call."""
+    r = subprocess.run([python, "-I", "-c", _OS_PIP], capture_output=True, env=pip_env())
+    return r.returncode == 0
+
+
 def make_venv(release: Path, requirement: str, *, system_site_packages: bool = False,
               from_debian: Sequence[str] = (), python: str = "python3",
               pip_wheels: Path = Path("/usr/share/python-wheels")) -> Path:
@@ -82,13 +97,17 @@ def make_venv(release: Path, requirement: str, *, system_site_packages: bool = F
     shutil.rmtree(venv, ignore_errors=True)
     cmd = [python, "-m", "venv"] + (["--system-site-packages"] if system_site_packages else [])
     wheels = sorted(pip_wheels.glob("pip-*.whl"))
-    if wheels:
+    os_pip = has_os_pip(python)
+    if os_pip or wheels:
         cmd.append("--without-pip")
     r = subprocess.run([*cmd, str(venv)], capture_output=True, text=True)
     if r.returncode != 0:
         raise VenvError(f"{python} -m venv failed (python3-venv missing?): {r.stderr.strip()[-400:]}")
     vpy = venv / "bin" / "python"
-    pip = [str(vpy), str(wheels[-1] / "pip")] if wheels else [str(vpy), "-m", "pip"]
+    if os_pip:
+        pip = [python, "-I", "-m", "pip", "--python", str(vpy)]  # -I: no module of the current folder
+    else:
+        pip = [str(vpy), str(wheels[-1] / "pip")] if wheels else [str(vpy), "-m", "pip"]
 
     constraints = release / "constraints.txt"
     if from_debian:

@@ -101,7 +101,7 @@ if [ ! -x "$rel/venv/bin/motcua" ] || [ "$(installed)" != "$BOX_RELEASE" ] || fr
     [ "$BOX_SYSTEM_SITE_PACKAGES" = True ] && venv_opts+=(--system-site-packages)
     # shellcheck disable=SC2086  # a list of names
     [ -n "$BOX_PYTHON_FROM_DEBIAN" ] && venv_opts+=(--from-debian $BOX_PYTHON_FROM_DEBIAN)
-    # boxvenv.py: the venv with pip from the OS's own pip wheel, and what the role takes from Debian
+    # boxvenv.py: the venv, filled by the OS's own pip (python3-pip, else its pip wheel); what the role takes from Debian
     # (pygame on a screen box: its SDL draws on the console) kept from Debian, never from the wheels
     python3 "$HERE/boxvenv.py" "$rel" "motcua[$BOX_EXTRA]==$BOX_RELEASE" "${venv_opts[@]}" >>"$LOG" 2>&1 \
         || { rm -rf "$rel/venv"; why=$(grep 'boxvenv: FAILED: ' "$LOG" | tail -1 | cut -c18-); fail "${why:-$(tail -1 "$LOG")}"; }

@@ -175,7 +175,7 @@ def install_release(url: str, version: str, box: dict) -> Path:
             raise UpdateError(f"{name}: sha256 differs from the signed release.json")
         (rel / name).write_bytes(data)
     (rel / "release.json").write_bytes(manifest)
-    try:  # as install.sh: the OS's python3 and pip wheel; what the box takes from Debian kept from Debian
+    try:  # as install.sh: the OS's python3 and pip; what the box takes from Debian kept from Debian
         make_venv(rel, f"motcua[{box['extra']}]=={version}",
                   system_site_packages=bool(box.get("system_site_packages")), from_debian=from_debian)
     except VenvError as exc:

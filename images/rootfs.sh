@@ -25,6 +25,7 @@ openssl
 linux-image-arm64
 python3
 python3-venv
+python3-pip
 python3-pygame
 mosquitto
 mosquitto-clients
@@ -40,6 +41,20 @@ libgles2
 libgl1-mesa-dri
 PKGS
 )
+# Files no box reads, left out as dpkg unpacks (every file costs emulated dpkg time): documentation,
+# translations of the tools' messages, kernel modules for hardware neither a Pi nor the VM has, and
+# the public CA list (a box trusts only its site's CA, which its bundle carries; ca-certificates
+# comes with python3-pip, and its rebuild over the whole list costs about a minute per run).
+exclude=()
+for p in doc man info locale ca-certificates; do
+    exclude+=("--dpkgopt=path-exclude=/usr/share/$p/*")
+done
+for d in net/wireless net/ethernet media infiniband iio gpu/drm/amd gpu/drm/nouveau gpu/drm/radeon; do
+    # bookworm's kernel package ships /lib/modules, trixie's /usr/lib/modules
+    exclude+=("--dpkgopt=path-exclude=/lib/modules/*/kernel/drivers/$d/*"
+              "--dpkgopt=path-exclude=/usr/lib/modules/*/kernel/drivers/$d/*")
+done
+exclude+=("--dpkgopt=path-include=/usr/share/doc/*/copyright" "--dpkgopt=path-include=/usr/share/locale/locale.alias")
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 fi
@@ -49,6 +64,7 @@ mkdir -p "$out.tmp"
 mmdebstrap --arch=arm64 --variant=minbase --include="$include" \
     --dpkgopt=force-confold --dpkgopt=force-confdef --dpkgopt=force-unsafe-io \
     --aptopt='Acquire::Languages "none"' \
+    "${exclude[@]}" \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools"' \
     --essential-hook='printf "MODULES=list\nBUSYBOX=auto\nCOMPRESS=gzip\nRUNSIZE=10%%\nFSTYPE=auto\n" > "$1/etc/initramfs-tools/initramfs.conf"' \
     --essential-hook='printf "virtio_pci\nvirtio_mmio\nvirtio_blk\next4\n" > "$1/etc/initramfs-tools/modules"' \

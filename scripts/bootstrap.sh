@@ -48,6 +48,8 @@ if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-
 if [ -x /usr/bin/apt-get ]; then
     [ -f /usr/lib/python3/dist-packages/pygame/__init__.py ] || need+=(python3-pygame)
     /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+    # a box's venv is filled by the OS's own pip (boxes/boxvenv.py), as on Raspberry Pi OS
+    /usr/bin/python3 -c 'import pip' >/dev/null 2>&1 || need+=(python3-pip)
 fi
 # 32-bit Raspberry Pi OS: PyPI has no pygame wheel for armhf, so pip builds it against SDL2.
 case "$(uname -m)" in

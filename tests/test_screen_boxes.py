@@ -182,6 +182,23 @@ def test_without_debians_pygame_kept_the_wheels_would_shadow_it(release):
         make_venv(release, "screenbox==9.9.9", from_debian=["pygame"], python=OS_PYTHON)
 
 
+def test_the_oss_own_pip_fills_the_venv_else_its_pip_wheel(release, tmp_path):
+    """Debian's python3-pip (byte-compiled when the OS installed it) installs into the venv with --python;
+    an OS without it runs pip from python3-venv's pip wheel. Either way the venv holds no pip of its own."""
+    from boxes.boxvenv import has_os_pip
+
+    assert has_os_pip(OS_PYTHON), "Debian's python3-pip is missing here (scripts/bootstrap.sh installs it)"
+    make_venv(release, "screenbox==9.9.9", python=OS_PYTHON)
+    site = next((release / "venv" / "lib").glob("python3*/site-packages"))
+    assert (site / "screenbox").is_dir() and not list(site.glob("pip*"))
+    # a Python without pip of its own (a venv made without one stands in for an OS without python3-pip)
+    bare = tmp_path / "bare"
+    subprocess.run([OS_PYTHON, "-m", "venv", "--without-pip", str(bare)], check=True)
+    assert not has_os_pip(str(bare / "bin" / "python"))
+    make_venv(release, "screenbox==9.9.9", python=str(bare / "bin" / "python"))
+    assert (site / "screenbox").is_dir() and not list(site.glob("pip*"))
+
+
 def test_a_box_without_python3_pygame_is_told_so(release):
     with pytest.raises(VenvError, match=r"python3-not-packaged\) is missing"):
         make_venv(release, "screenbox==9.9.9", system_site_packages=True, from_debian=["not-packaged"],
