@@ -80,7 +80,7 @@ _OS_PIP = ("import sys\ntry:\n    import pip\nexcept ImportError:\n    sys.exit(
 
 def has_os_pip(python: str) -> bool:
     """Whether ``python`` (the OS's) has its own pip that installs into another interpreter (``--python``:
-    pip 22.3 or later; bookworm has 23.0.1, trixie 25.1). Debian's python3-pip is byte-compiled as the OS
+    pip 22.3 or later; bookworm has 23.0.1, trixie a newer one). Debian's python3-pip is byte-compiled as the OS
     installs it, where pip run from its wheel is compiled again from the zip on every call."""
     r = subprocess.run([python, "-I", "-c", _OS_PIP], capture_output=True, env=pip_env())
     return r.returncode == 0
