@@ -11,8 +11,12 @@ set -euo pipefail
 out=$1; suite=${SUITE:-bookworm}; mirror=${MIRROR:-http://deb.debian.org/debian}
 # What Raspberry Pi OS Lite already has, plus the Debian packages the roles' bundles
 # ask for (roles.toml: debian): the stand-in VM has no mirror to fetch them from.
-# Not ca-certificates: a box trusts only its site's CA, which its bundle carries, and the
-# package's two certificate rebuilds cost about a minute and a half under emulation.
+# python3-pip: boxes/boxvenv.py fills a box's venv with the OS's own pip when there is one
+# (byte-compiled here, once); without it, pip runs from python3-venv's wheel and Python compiles
+# pip again on every call (seconds on a Pi, over a minute per venv under emulation).
+# Not the public CA list (ca-certificates comes with python3-pip, its files are left out below):
+# a box trusts only its site's CA, which its bundle carries, and the package's certificate
+# rebuilds over the whole list cost about a minute and a half under emulation.
 include=$(tr '\n' ',' <<'PKGS' | sed 's/,$//'
 systemd
 systemd-sysv
@@ -42,9 +46,8 @@ libgl1-mesa-dri
 PKGS
 )
 # Files no box reads, left out as dpkg unpacks (every file costs emulated dpkg time): documentation,
-# translations of the tools' messages, kernel modules for hardware neither a Pi nor the VM has, and
-# the public CA list (a box trusts only its site's CA, which its bundle carries; ca-certificates
-# comes with python3-pip, and its rebuild over the whole list costs about a minute per run).
+# translations of the tools' messages, the public CA list (above), and kernel modules for hardware
+# neither a Pi nor the VM has.
 exclude=()
 for p in doc man info locale ca-certificates; do
     exclude+=("--dpkgopt=path-exclude=/usr/share/$p/*")
