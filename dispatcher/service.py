@@ -32,7 +32,7 @@ from .hall import Hall, Outcome
 from .report_figures import ReportFigures
 from .store import Store
 from .views import Views
-from .tracking import area_queue, ticket_track, tracks_of_day
+from .tracking import area_queue, ticket_tracks, tracks_of_day
 
 log = logging.getLogger("dispatcher")
 
@@ -195,8 +195,7 @@ class DispatcherService:
                                  views.dispatcher_state(str(self.settings.database), self.hall.started_at), retain=True)
             self.runtime.publish(self.topics.hall_figures, views.hall_figures(), retain=True)
         expiry = int(self.settings.tracking_expiry_h * 3600)
-        found = tracks_of_day(store, day) if tracks is None else \
-            [t for t in map(functools.partial(ticket_track, store), sorted(tracks)) if t is not None]
+        found = tracks_of_day(store, day) if tracks is None else ticket_tracks(store, tracks)
         for key, track in found:
             self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry)
         for code in sorted(queues):
