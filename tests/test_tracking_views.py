@@ -10,9 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from daemonkit import DispatcherProcess, Watcher
 from dispatcher import tracking
 from hallfactory import HallDriver
+from motcua.client import HallClient
 from motcua.protocol import AreaQueue, QueuePlace, TicketTrack, tracking_key
+from province.stand_in import BridgedSite, ProvinceBroker
+from provincekit import wait_until
+from test_web_province import Received
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,3 +91,39 @@ print(before, frozen, sum(gc.get_count()))
     assert out.returncode == 0, out.stderr
     before, frozen, _ = map(int, out.stdout.split())
     assert before == 0 and frozen > 10_000
+
+
+def test_pages_published_while_the_bridge_is_down_reach_the_province_once_it_is_back(tmp_path):
+    """The citizens' pages go out at QoS 0 (retained, superseded within a second): nothing queues them
+    for a bridge that is down. The hall's broker sends the province every retained page it missed when
+    the bridge connects again, so a citizen's page at the province catches up."""
+
+    site = "hall-q"
+    province = ProvinceBroker(tmp_path / "province", [site], readers=("watcher",)).start()
+    hall = BridgedSite(tmp_path / "hall", site, province).start()
+    dispatcher = DispatcherProcess(hall.broker, site, tmp_path).start()
+    client = HallClient(site, mqtt=hall.broker.mqtt("tester", "operator"), timeout=10).start()
+    received = None
+    try:
+        province.stop()
+        reply = client.ticket("TP")
+        assert reply.ok and reply.tracking_token
+        key = tracking_key(reply.tracking_token)
+        track_topic = f"motcua/v1/{site}/track/{key}"
+        at_hall = Watcher(hall.broker, track_topic)
+        at_hall.wait_for(lambda m: bool(m.payload), timeout=20)  # published at the hall, bridge still down
+        at_hall.close()
+        province.start()
+        received = Received(province, "watcher")
+        wait_until(lambda: any(topic == track_topic for topic, _ in received.all()), 90,
+                   "the ticket's page at the province after the bridge came back")
+        track = next(TicketTrack.model_validate_json(p) for t, p in received.all() if t == track_topic)
+        assert track.number == reply.ticket.number and track.status == "waiting"
+    finally:
+        if received is not None:
+            received.close()
+        client.close()
+        dispatcher.stop()
+        hall.stop()
+        province.stop()
+    assert "Traceback" not in dispatcher.log()
