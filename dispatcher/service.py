@@ -24,7 +24,7 @@ from motcua.protocol import (
     TicketCancel,
     TicketRequest,
 )
-from motcua.protocol.topics import is_counter_level
+from motcua.protocol.topics import TOPIC_SPECS, is_counter_level
 from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
 
 from .config import DispatcherSettings
@@ -37,12 +37,12 @@ from .tracking import area_queue, ticket_tracks, tracks_of_day
 log = logging.getLogger("dispatcher")
 
 TICK_S = 1.0
-#: The citizens' pages (tickets' tracks, areas' queues) go out at QoS 0. Each is retained and
-#: superseded within a second; after a reconnect every one is published again, and a bridge
-#: coming back sends the province the retained ones it missed. At QoS 1 the tick's hundreds of
-#: pages a second each waited for one of paho's in-flight slots, and a keypad's counter state,
-#: published just after, waited behind all of them (20–70 ms in the benchmark).
-PAGES_QOS = 0
+#: Each topic's QoS, as the protocol gives it. The citizens' pages (tickets' tracks, areas' queues) have 0:
+#: each is retained and superseded within a second, every one is published again after a reconnect,
+#: and a bridge coming back gets the retained ones it missed. At QoS 1 the tick's hundreds of pages a
+#: second each waited for one of paho's in-flight slots, and a keypad's counter state, published
+#: just after, waited behind all of them (20–70 ms in the benchmark).
+QOS = {spec.name: spec.qos for spec in TOPIC_SPECS}
 
 
 class DispatcherService:
@@ -203,10 +203,11 @@ class DispatcherService:
         expiry = int(self.settings.tracking_expiry_h * 3600)
         found = tracks_of_day(store, day) if tracks is None else ticket_tracks(store, tracks)
         for key, track in found:
-            self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry, qos=PAGES_QOS)
+            self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry,
+                                 qos=QOS["ticket track"])
         for code in sorted(queues):
             self.runtime.publish(self.topics.area_queue(code), area_queue(store, day, code), retain=True,
-                                 qos=PAGES_QOS)
+                                 qos=QOS["area queue"])
 
     def _flush_outbox(self, everything: bool = False) -> None:
         """Hand paho the events not yet handed over on this connection (``everything``: all not yet
