@@ -24,7 +24,7 @@ from motcua.protocol import (
     TicketCancel,
     TicketRequest,
 )
-from motcua.protocol.topics import is_counter_level
+from motcua.protocol.topics import TOPIC_SPECS, is_counter_level
 from motcua.runtime import DeviceRuntime, Inbound, SystemdNotifier
 
 from .config import DispatcherSettings
@@ -32,11 +32,17 @@ from .hall import Hall, Outcome
 from .report_figures import ReportFigures
 from .store import Store
 from .views import Views
-from .tracking import area_queue, ticket_track, tracks_of_day
+from .tracking import area_queue, ticket_tracks, tracks_of_day
 
 log = logging.getLogger("dispatcher")
 
 TICK_S = 1.0
+#: Each topic's QoS, as the protocol gives it. The citizens' pages (tickets' tracks, areas' queues) have 0:
+#: each is retained and superseded within a second, every one is published again after a reconnect,
+#: and a bridge coming back gets the retained ones it missed. At QoS 1 the tick's hundreds of pages a
+#: second each waited for one of paho's in-flight slots, and a keypad's counter state, published
+#: just after, waited behind all of them (20–70 ms in the benchmark).
+QOS = {spec.name: spec.qos for spec in TOPIC_SPECS}
 
 
 class DispatcherService:
@@ -195,12 +201,13 @@ class DispatcherService:
                                  views.dispatcher_state(str(self.settings.database), self.hall.started_at), retain=True)
             self.runtime.publish(self.topics.hall_figures, views.hall_figures(), retain=True)
         expiry = int(self.settings.tracking_expiry_h * 3600)
-        found = tracks_of_day(store, day) if tracks is None else \
-            [t for t in map(functools.partial(ticket_track, store), sorted(tracks)) if t is not None]
+        found = tracks_of_day(store, day) if tracks is None else ticket_tracks(store, tracks)
         for key, track in found:
-            self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry)
+            self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry,
+                                 qos=QOS["ticket track"])
         for code in sorted(queues):
-            self.runtime.publish(self.topics.area_queue(code), area_queue(store, day, code), retain=True)
+            self.runtime.publish(self.topics.area_queue(code), area_queue(store, day, code), retain=True,
+                                 qos=QOS["area queue"])
 
     def _flush_outbox(self, everything: bool = False) -> None:
         """Hand paho the events not yet handed over on this connection (``everything``: all not yet

@@ -255,7 +255,7 @@ def test_a_hall_over_tls_with_the_shipped_settings(hall, tmp_path):
         with HallClient(SITE, mqtt=kiosk_login, device_id="kiosk-1", timeout=2) as kiosk:
             assert kiosk.device_id == "kiosk-1"
             command_id = new_id()
-            for _ in range(10):  # until the dispatcher is up; the same command id, so at most one ticket
+            for _ in range(30):  # until the dispatcher is up (a loaded machine: generous); the same command id, so at most one ticket
                 try:
                     reply = kiosk.ticket("TP", command_id=command_id)
                     break

@@ -515,7 +515,10 @@ sit at hall level; requests sit under `request/{{login}}/`, followed by levels n
 
 ### QoS and retained messages
 
-* Everything is published with **QoS 1** (at least once).
+* Everything is published with **QoS 1** (at least once), except the citizens' pages (`track/{{key}}`,
+  `area/{{area}}/queue`): retained, superseded within a second and all published again after the dispatcher
+  reconnects, they go at **QoS 0**, so a keypad's counter state never waits behind hundreds of them. A bridge
+  that was down gets the retained ones it missed from the hall's broker when it connects again.
 * **Retained** topics carry the current state (hall configuration, counter states, area summaries, device
   availability, health and state): a new subscriber receives it at once, and each message replaces the previous
   one. An empty retained message clears a topic.

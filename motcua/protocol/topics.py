@@ -218,14 +218,14 @@ TOPIC_SPECS: list[TopicSpec] = [
         "Waiting count, last called number, averages for one service area.",
     ),
     TopicSpec(
-        "area queue", "area/{area}/queue", "dispatcher", "citizens' pages (web, at the province)", True, 1,
+        "area queue", "area/{area}/queue", "dispatcher", "citizens' pages (web, at the province)", True, 0,
         m.AreaQueue,
         "The area's waiting tickets in queue order, each by its tracking key (a hash of the token in the QR "
         "code) with its priority and target counter: how many are ahead of each, by the dispatcher's rules. "
-        "Bridged up; republished whenever the queue may have moved.",
+        "Bridged up; republished whenever the queue may have moved (at most once a second).",
     ),
     TopicSpec(
-        "ticket track", "track/{key}", "dispatcher", "citizens' pages (web, at the province)", True, 1,
+        "ticket track", "track/{key}", "dispatcher", "citizens' pages (web, at the province)", True, 0,
         m.TicketTrack,
         "One ticket of the day as its citizen's page shows it, under its tracking key: number, area, status, "
         "the counter it was called to. Never the token, the ticket id, the officer or a dossier code. Bridged "
