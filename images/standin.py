@@ -621,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", help="working directory (default: a fresh one under the cache)")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("MOTCUA_BOOT_TIMEOUT", 2700)),
                    help="seconds one VM may run")
-    p.add_argument("--jobs", type=int, default=int(os.environ.get("STANDIN_JOBS", 4)),
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("STANDIN_JOBS", 3)),
                    help="boxes booted at once (each VM has 2 virtual CPUs)")
     args = p.parse_args(argv)
     roles = [r for r, spec in load_roles().items() if spec.units()] if args.role == "all" else args.role.split(",")
