@@ -111,8 +111,10 @@ def test_pages_published_while_the_bridge_is_down_reach_the_province_once_it_is_
         key = tracking_key(reply.tracking_token)
         track_topic = f"motcua/v1/{site}/track/{key}"
         at_hall = Watcher(hall.broker, track_topic)
-        at_hall.wait_for(lambda m: bool(m.payload), timeout=20)  # published at the hall, bridge still down
+        page = at_hall.wait_for(lambda m: bool(m.payload), timeout=20)  # published at the hall, bridge still down
         at_hall.close()
+        # it carries its expiry (tracking_expiry_h, 20 h by default): the brokers forget it by themselves
+        assert 19 * 3600 < page.properties.MessageExpiryInterval <= 20 * 3600
         province.start()
         received = Received(province, "watcher")
         wait_until(lambda: any(topic == track_topic for topic, _ in received.all()), 90,

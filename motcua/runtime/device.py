@@ -224,11 +224,23 @@ def _overall(checks: dict[str, str]) -> Literal["ok", "degraded", "fault"]:
     return "ok" if all(v.startswith("ok") for v in checks.values()) else "degraded"
 
 
+class _FixedProperties(Properties):
+    """A property set never changed once built, so packed once: paho packs a publish's properties
+    again on every publish, walking every property MQTT v5 defines."""
+
+    def pack(self) -> bytes:
+        packed = self.__dict__.get("_packed")
+        if packed is None:
+            packed = super().pack()
+            object.__setattr__(self, "_packed", packed)  # paho's __setattr__ takes property names only
+        return packed
+
+
 @functools.lru_cache(maxsize=64)
 def _expiry_properties(expiry_s: int) -> Properties:
-    """One PUBLISH property set per expiry, shared by every publish with it (never changed after):
-    paho builds a property set slowly, and the dispatcher's tick sends hundreds of these a second."""
-    properties = Properties(PacketTypes.PUBLISH)
+    """One PUBLISH property set per expiry, shared by every publish with it: paho builds and packs a
+    property set slowly, and the dispatcher's tick sends hundreds of these a second."""
+    properties = _FixedProperties(PacketTypes.PUBLISH)
     properties.MessageExpiryInterval = expiry_s
     return properties
 
