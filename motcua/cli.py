@@ -142,9 +142,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     except ConnectionError as exc:
         print(f"motcua: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    # retained messages arrive in one burst after subscribing: wait for it to go quiet
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and time.monotonic() - last[0] < 0.4:
+    # Retained messages arrive in one burst after subscribing: wait for its first message (up to
+    # --timeout: a slow box may take seconds), then for the burst to go quiet. Timing the quiet from
+    # before the connection, a box slower than 0.4 s to connect printed an empty hall.
+    with lock:
+        last[0] = time.monotonic()
+    deadline = time.monotonic() + max(args.timeout, 3.0)
+    while time.monotonic() < deadline:
+        with lock:
+            got_any, quiet_s = bool(seen), time.monotonic() - last[0]
+        if got_any and quiet_s >= 0.4:
+            break
         time.sleep(0.05)
     client.close()
     print(render_status(site, seen))

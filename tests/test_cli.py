@@ -80,3 +80,25 @@ def test_connection_comes_from_the_strict_loader(tmp_path, capsys, monkeypatch):
     bad.write_text('[mqtt]\nhots = "10.0.0.2"\n', encoding="utf-8")
     rc, _, err = run(capsys, "status", "--config", str(bad))
     assert rc == EX_CONFIG and "mqtt.hots" in err
+
+
+def test_status_on_a_slow_box_waits_for_the_retained_burst(dispatcher, broker, site, capsys, monkeypatch):
+    """On an emulated box connecting takes seconds, and the retained messages come after it: status waits for
+    them instead of printing an empty hall (timed from before the connection, it did)."""
+    import time
+
+    from motcua import client as hall_client
+
+    for var, value in broker.env("tech-cli", "operator").items():
+        monkeypatch.setenv(var, value)
+    real_start = hall_client.HallClient.start
+
+    def slow_start(self, *args, **kwargs):
+        time.sleep(1.0)  # a slow TLS handshake before the connection is made
+        return real_start(self, *args, **kwargs)
+
+    monkeypatch.setattr(hall_client.HallClient, "start", slow_start)
+    rc, out, _ = run(capsys, "status", "--port", str(broker.port), "--site", site)
+    assert rc == 0
+    assert "no hall configuration retained" not in out
+    assert "Trung tâm Phục vụ hành chính công phường Long Châu" in out and "dispatcher" in out
