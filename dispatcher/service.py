@@ -222,8 +222,14 @@ class DispatcherService:
             if row_id not in sent:
                 with self._acks:
                     self._in_flight.add(row_id)
-                self.runtime.publish(row["topic"], bytes(row["payload"]),
-                                     on_ack=functools.partial(self._ack_of, row_id))
+                info = self.runtime.publish(row["topic"], bytes(row["payload"]),
+                                            on_ack=functools.partial(self._ack_of, row_id))
+                if not self.runtime.taken(info):
+                    # not taken (paho's queue full: the runtime logged it): this row and the ones after it
+                    # go on the next tick, in order
+                    with self._acks:
+                        self._in_flight.discard(row_id)
+                    return
             self._flushed_upto = max(self._flushed_upto, row_id)
 
     def _ack_of(self, row_id: int, _mid: int) -> None:
@@ -246,6 +252,7 @@ class DispatcherService:
     def _tick(self) -> None:
         with self._lock:
             self._forget_delivered()
+            self._flush_outbox()  # events a full queue turned away
             out = self.hall.tick()
             if out.counters and out.areas:  # a new service day
                 self.runtime.publish(self.topics.hall_config, self.hall.hall_config(), retain=True)
