@@ -38,14 +38,14 @@ def wheel(folder: Path, name: str, version: str, requires: list[str], files: dic
     return path
 
 
-def release(root: Path, version: str, dep_text: str = "VALUE = 1\n") -> Path:
-    """A release of 'app' at ``version`` needing 'dep' 1.0 (whose module says ``dep_text``)."""
+def release(root: Path, version: str, dep_text: str = "VALUE = 1\n", app: str = "app") -> Path:
+    """A release of ``app`` at ``version`` needing 'dep' 1.0 (whose module says ``dep_text``)."""
     rel = root / "releases" / version
     wheel(rel / "wheels", "dep", "1.0", [], {"dep/__init__.py": dep_text, "dep/tests/__init__.py": "",
                                             "dep/tests/test_dep.py": "def test():\n    pass\n"}, script="deptool")
-    wheel(rel / "wheels", "app", version, ["dep==1.0"],
-          {"app/__init__.py": f"VERSION = {version!r}\ndef main():\n    print(VERSION)\n"}, script="app")
-    (rel / "constraints.txt").write_text(f"dep==1.0\napp=={version}\n")
+    wheel(rel / "wheels", app, version, ["dep==1.0"],
+          {f"{app}/__init__.py": f"VERSION = {version!r}\ndef main():\n    print(VERSION)\n"}, script=app)
+    (rel / "constraints.txt").write_text(f"dep==1.0\n{app}=={version}\n")
     return rel
 
 
@@ -150,3 +150,67 @@ def test_usable_wheels_for_cpython_311(name, ok):
     from boxes.boxvenv import usable
 
     assert usable(name, (3, 11)) is ok
+
+
+def test_motcua_update_takes_unchanged_files_from_the_running_release(tmp_path, monkeypatch, capsys):
+    """Only what changed crosses the hall's LAN; every file is still checked against the signed release.json."""
+    import json
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from boxes import release as rel
+    from boxes import update
+    from motcua.broker.certs import SiteCA
+
+    ca = SiteCA(tmp_path / "ca", "hcm-q1").ensure()
+    prefix, served = tmp_path / "opt", tmp_path / "served"
+    monkeypatch.setattr(update, "PREFIX", prefix)
+    monkeypatch.setattr(update, "CA", ca.cert)
+    monkeypatch.setattr(update, "LOG", tmp_path / "update.log")
+    monkeypatch.setenv("PATH", f"{Path(OS_PYTHON).parent}:{os.environ['PATH']}")  # the OS's python3, as on a box
+
+    def release_of(version: str) -> Path:
+        r = release(served, version, app="motcua")
+        files = {str(p.relative_to(r)): hashlib.sha256(p.read_bytes()).hexdigest()
+                 for p in sorted(r.rglob("*")) if p.is_file()}
+        (r / "release.json").write_text(json.dumps({"version": version, "files": files}))
+        rel.sign(r / "release.json", ca.key)
+        return r
+
+    old = release_of("1.0.0")
+    running = prefix / "releases" / "1.0.0"
+    running.parent.mkdir(parents=True)
+    shutil.copytree(old, running)
+    make_venv(running, "motcua==1.0.0", python=OS_PYTHON)
+    new = release_of("1.1.0")
+    shutil.copy(old / "wheels" / "dep-1.0-py3-none-any.whl", new / "wheels")  # unchanged, byte for byte
+    files = json.loads((new / "release.json").read_text())["files"]
+    files["wheels/dep-1.0-py3-none-any.whl"] = hashlib.sha256(
+        (new / "wheels" / "dep-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    (new / "release.json").write_text(json.dumps({"version": "1.1.0", "files": files}))
+    rel.sign(new / "release.json", ca.key)
+    # the running release's copy of a file the new release also has, but damaged on the SD card
+    (running / "constraints.txt").write_text("damaged\n")
+
+    asked: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, *_):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=str(served / "releases")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        got = update.install_release(f"http://127.0.0.1:{server.server_port}/", "1.1.0",
+                                     {"extra": "x", "system_site_packages": False}, running="1.0.0")
+    finally:
+        server.shutdown()
+    assert "/1.1.0/wheels/dep-1.0-py3-none-any.whl" not in asked  # taken from the running release
+    assert "/1.1.0/wheels/motcua-1.1.0-py3-none-any.whl" in asked
+    assert "/1.1.0/constraints.txt" in asked  # the damaged copy did not match the signed digest
+    assert (got / "constraints.txt").read_text() == "dep==1.0\nmotcua==1.1.0\n"
+    assert "reused from 1.0.0: 1 distributions" in capsys.readouterr().out
