@@ -46,8 +46,5 @@ if [ -x /usr/local/sbin/motcua-standin-extra ]; then
     /usr/local/sbin/motcua-standin-extra
 fi
 report end "$(uptime_s)"
-# where the boot's time went, for images/README.md section 10 (after "end": not in the box's own figures)
-systemd-analyze critical-chain motcua-standin.service --no-pager 2>&1 | sed 's/^/STANDIN boot_chain /' >/dev/hvc0
-systemd-analyze blame --no-pager 2>&1 | head -20 | sed 's/^/STANDIN boot_blame /' >/dev/hvc0
 sync
 systemctl poweroff
