@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator, model_validator
 
 from motcua.protocol.messages import AreaCode, CategoryCode, CounterNumber, DeviceId, OfficerId
-from motcua.settings import DeviceSettings, StrictModel, TimeZoneName
+from motcua.settings import DeviceSettings, MqttSettings, StrictModel, TimeZoneName
 from reports.settings import ReportSettings
 
 from .limits import RateLimits
@@ -194,8 +194,16 @@ def _unique(values: list, what: str) -> None:
         seen.add(v)
 
 
+#: The dispatcher's default for ``mqtt.max_queued``. It answers every device of the hall: under a flood,
+#: replies, states and events queue up faster than the broker acknowledges them, and a message beyond
+#: paho's queue is never sent (a reply lost until the device retries). Everything it sends can be rebuilt
+#: from its database, so the bound is only for memory: 20,000 messages are a few tens of MB.
+DISPATCHER_MAX_QUEUED = 20000
+
+
 class DispatcherSettings(DeviceSettings):
     device_id: str = Field("dispatcher", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    mqtt: MqttSettings = MqttSettings(max_queued=DISPATCHER_MAX_QUEUED)
     database: Path = Path("/var/lib/motcua/dispatcher.db")
     hall: HallSettings
     reports: ReportSettings = ReportSettings()
@@ -203,3 +211,12 @@ class DispatcherSettings(DeviceSettings):
         20.0, gt=0, le=24 * 7,
         description="How long a ticket's retained citizen-page state (track/{key}) outlives its last change "
                     "(MQTT v5 message expiry): the brokers forget yesterday's tickets by themselves.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dispatcher_queue(cls, data: object) -> object:
+        # an [mqtt] table (or MOTCUA_MQTT__* variables) that does not set max_queued gets the dispatcher's
+        # default, not every device's
+        if isinstance(data, dict) and isinstance(data.get("mqtt"), dict):
+            return {**data, "mqtt": {"max_queued": DISPATCHER_MAX_QUEUED, **data["mqtt"]}}
+        return data

@@ -2,7 +2,9 @@
 
 Thin on purpose: every decision is in :mod:`dispatcher.hall`. Order of what
 leaves after a command: the reply first (the keypad is waiting for it), then
-the retained states that changed, then the events from the outbox. Requests
+the counter states that changed, then the events from the outbox; what is
+counted over an area or the day (summaries, figures, citizens' pages) follows
+on the next tick, at most a second later. Requests
 arrive on ``request/{login}/…``; the runtime hands over that login as
 ``inbound.sender`` and answers only there.
 """
@@ -73,7 +75,7 @@ class DispatcherService:
         # never wait for self._lock (held around publishing), so it has a lock of its own.
         self._acks = threading.Lock()
         self._totals_stale = False  # dispatcher state and hall figures, republished on the next tick
-        self._queues_stale: set[str] = set()  # areas whose queue by tracking key goes out on the next tick
+        self._areas_stale: set[str] = set()  # areas whose summary and queue go out on the next tick
 
         t, rt = self.topics, self.runtime
         rt.on_command(t.all_requests("ticket", "issue"), lambda _: TicketRequest, self._on_ticket_request)
@@ -159,12 +161,11 @@ class DispatcherService:
         with self._lock:
             for n in sorted(out.counters):
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
-            for code in sorted(out.areas):
-                self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
-            # What the citizens' pages away from the hall (the province) read, a changed ticket's track
-            # and its area's queue by tracking key, follows on the next tick (at most once a second):
-            # those pages are a bridge away, and a keypad never waits behind them.
-            self._queues_stale |= out.areas
+            # An area's summary (the board's and kiosk's waiting counts), what the citizens' pages away
+            # from the hall (the province) read (a changed ticket's track, its area's queue by tracking
+            # key) follow on the next tick, at most once a second: counting an area's day took a third
+            # of a keypad's command, and a busy hall changes each area several times a second.
+            self._areas_stale |= out.areas
             # Hall-wide totals (the board's figures page, `motcua status`) are whole-day
             # queries: they follow on the next tick, at most once a second, rather than
             # after every command, so a busy hall's keypads never wait behind them.
@@ -178,24 +179,24 @@ class DispatcherService:
             self.runtime.publish(self.topics.hall_config, self.hall.hall_config(), retain=True)
             for n in self.hall.counters:
                 self.runtime.publish(self.topics.counter_state(n), self.hall.counter_state(n), retain=True)
-            for code in self.hall.areas:
-                self.runtime.publish(self.topics.area_summary(code), self.hall.area_summary(code), retain=True)
             with self._views_lock:
                 self.hall.take_touched()
-                self._queues_stale = set()
+                self._areas_stale = set()
                 self._totals_stale = False
-                self._publish_views(self.hall.views, self.store, totals=True, tracks=None, queues=set(self.hall.areas))
+                self._publish_views(self.hall.views, self.store, totals=True, tracks=None, areas=set(self.hall.areas))
             with self._acks:
                 self._in_flight.clear()  # unacknowledged events go again: at least once, deduped by event_id
             self._flush_outbox(everything=True)
         log.info("republished hall config, %d counters, %d areas", len(self.hall.counters), len(self.hall.areas))
 
     def _publish_views(self, views: Views, store: Store, *, totals: bool, tracks: set[str] | None,
-                       queues: set[str]) -> None:
+                       areas: set[str]) -> None:
         """Under self._views_lock: the dispatcher's state and the hall's figures (``totals``), the
-        citizens' pages of the tickets in ``tracks`` (None: every ticket of the day) and the queues
-        by tracking key of the areas in ``queues``."""
+        citizens' pages of the tickets in ``tracks`` (None: every ticket of the day), and the summaries
+        and queues by tracking key of the ``areas``."""
         day = views.day()
+        for code in sorted(areas):
+            self.runtime.publish(self.topics.area_summary(code), views.area_summary(code), retain=True)
         if totals:
             self.runtime.publish(self.topics.state(self.runtime.device_id),
                                  views.dispatcher_state(str(self.settings.database), self.hall.started_at), retain=True)
@@ -205,7 +206,7 @@ class DispatcherService:
         for key, track in found:
             self.runtime.publish(self.topics.track(key), track, retain=True, expiry_s=expiry,
                                  qos=QOS["ticket track"])
-        for code in sorted(queues):
+        for code in sorted(areas):
             self.runtime.publish(self.topics.area_queue(code), area_queue(store, day, code), retain=True,
                                  qos=QOS["area queue"])
 
@@ -221,8 +222,14 @@ class DispatcherService:
             if row_id not in sent:
                 with self._acks:
                     self._in_flight.add(row_id)
-                self.runtime.publish(row["topic"], bytes(row["payload"]),
-                                     on_ack=functools.partial(self._ack_of, row_id))
+                info = self.runtime.publish(row["topic"], bytes(row["payload"]),
+                                            on_ack=functools.partial(self._ack_of, row_id))
+                if not self.runtime.taken(info):
+                    # not taken (paho's queue full: the runtime logged it): this row and the ones after it
+                    # go on the next tick, in order
+                    with self._acks:
+                        self._in_flight.discard(row_id)
+                    return
             self._flushed_upto = max(self._flushed_upto, row_id)
 
     def _ack_of(self, row_id: int, _mid: int) -> None:
@@ -245,6 +252,7 @@ class DispatcherService:
     def _tick(self) -> None:
         with self._lock:
             self._forget_delivered()
+            self._flush_outbox()  # events a full queue turned away
             out = self.hall.tick()
             if out.counters and out.areas:  # a new service day
                 self.runtime.publish(self.topics.hall_config, self.hall.hall_config(), retain=True)
@@ -252,11 +260,11 @@ class DispatcherService:
             self._after(out)
         with self._lock:
             totals, self._totals_stale = self._totals_stale, False
-            queues, self._queues_stale = self._queues_stale, set()
+            areas, self._areas_stale = self._areas_stale, set()
             tracks = self.hall.take_touched()
         with self._views_lock:  # read inside it: whoever publishes last read last
-            if totals or tracks or queues:
-                self._publish_views(self.reader_views, self.reader, totals=totals, tracks=tracks, queues=queues)
+            if totals or tracks or areas:
+                self._publish_views(self.reader_views, self.reader, totals=totals, tracks=tracks, areas=areas)
             self.reader.checkpoint()
 
     def _checks(self) -> dict[str, str]:

@@ -80,7 +80,10 @@ class MqttSettings(StrictModel):
     reconnect_min_s: float = Field(0.25, gt=0, le=10)
     reconnect_max_s: float = Field(2.0, gt=0, le=60)
     max_inflight: int = Field(20, ge=1, le=1000)
-    max_queued: int = Field(1000, ge=0, le=100000, description="Outgoing messages kept while offline; 0 = unbounded.")
+    max_queued: int = Field(
+        1000, ge=0, le=100000,
+        description="QoS 1 messages waiting for the broker's acknowledgement, connected or not; a message beyond "
+                    "them is not sent (and logged). 0 = unbounded.")
     max_payload_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     def resolved_password(self) -> str | None:

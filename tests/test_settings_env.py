@@ -39,3 +39,22 @@ def test_help_names_the_default_file_and_the_prefix():
     out = subprocess.run([sys.executable, "-m", "satisfaction_pad", "--help"], capture_output=True, text=True,
                          timeout=60).stdout
     assert "/etc/motcua/satisfaction_pad.toml" in out and "MOTCUA_" in out and "MOTCUA_MQTT__CA_FILE=" in out
+
+
+def test_the_dispatcher_queues_more_than_a_device_unless_told(tmp_path, monkeypatch):
+    """Under a flood the dispatcher's replies and events wait for the broker's acknowledgements: its own
+    default for mqtt.max_queued holds with an [mqtt] table or MOTCUA_MQTT__* variables, and a set value wins."""
+    from dispatcher.config import DISPATCHER_MAX_QUEUED, DispatcherSettings
+
+    path = tmp_path / "dispatcher.toml"
+    path.write_text('site = "s"\n[mqtt]\nhost = "10.1.1.1"\n[hall]\nname = "Hall"\n'
+                    '[[hall.areas]]\ncode = "TP"\nname = "Tư pháp"\nprefix = "A"\n'
+                    '[[hall.counters]]\nnumber = 1\nareas = ["TP"]\n', encoding="utf-8")
+    monkeypatch.setenv("MOTCUA_MQTT__PORT", "8883")
+    s = load_settings(DispatcherSettings, "dispatcher", path)
+    assert (s.mqtt.host, s.mqtt.port, s.mqtt.max_queued) == ("10.1.1.1", 8883, DISPATCHER_MAX_QUEUED)
+    kiosk = tmp_path / "kiosk.toml"
+    kiosk.write_text(FILE)
+    assert load_settings(KioskSettings, "kiosk", kiosk).mqtt.max_queued < DISPATCHER_MAX_QUEUED
+    monkeypatch.setenv("MOTCUA_MQTT__MAX_QUEUED", "50")
+    assert load_settings(DispatcherSettings, "dispatcher", path).mqtt.max_queued == 50

@@ -215,7 +215,8 @@ TOPIC_SPECS: list[TopicSpec] = [
     ),
     TopicSpec(
         "area summary", "area/{area}/summary", "dispatcher", "kiosk, board", True, 1, m.AreaSummary,
-        "Waiting count, last called number, averages for one service area.",
+        "Waiting count, last called number, averages for one service area. Republished at most once a "
+        "second, within a second of a change.",
     ),
     TopicSpec(
         "area queue", "area/{area}/queue", "dispatcher", "citizens' pages (web, at the province)", True, 0,

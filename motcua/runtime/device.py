@@ -540,10 +540,18 @@ class DeviceRuntime:
             else:
                 properties.MessageExpiryInterval = expiry_s
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        # queued while offline (NO_CONN) still gets its PUBACK later; a full queue never does
-        if qos > 0 and info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            self._track(info.mid, topic, None, on_ack)
+        if self.taken(info):
+            if qos > 0:
+                self._track(info.mid, topic, None, on_ack)
+        else:
+            log.warning("not sent on %s: %s", topic, mqtt.error_string(info.rc))
         return info
+
+    @staticmethod
+    def taken(info: mqtt.MQTTMessageInfo) -> bool:
+        """Whether paho took a publish: sent, or queued while offline (it still gets its PUBACK after the
+        reconnect); a full queue (``mqtt.max_queued``) turns it away and no PUBACK ever comes."""
+        return info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)
 
     def _track(self, mid: int, topic: str, command_id: str | None,
                on_ack: Callable[[int], None] | None = None) -> str | None:
