@@ -2,6 +2,7 @@
 python3, before any motcua is installed) and by ``motcua-update``. Standard library only.
 
     python3 boxvenv.py RELEASE_DIR REQUIREMENT [--system-site-packages] [--from-debian NAME ...]
+                       [--seed RUNNING_RELEASE_DIR]
 
 RELEASE_DIR holds ``wheels/`` and ``constraints.txt``; the venv is made in ``RELEASE_DIR/venv``
 without pip, so it holds only what the box runs, and the OS's pip installs into it: Debian's
@@ -12,12 +13,24 @@ A distribution named with ``--from-debian`` (pygame on a screen box: Debian's bu
 console's KMS/DRM display, PyPI's cannot) comes from the OS's Python at the version the OS has,
 never from the wheels: the release's pin for it is swapped for that version, so pip
 keeps the OS's, and a venv where it came out of the wheels anyway is refused.
+pip installs without byte-compiling; then ``compileall`` compiles the venv with every core (a Pi 4
+has four; pip compiles one file after another), leaving out the packages' own test folders, which
+no daemon imports (a sixth of numpy's and matplotlib's files). The venv is root's: what a daemon
+imports must be compiled here, as its user cannot write ``__pycache__``.
+An update (``--seed RUNNING_RELEASE``) starts the new venv with a copy of what the running release's
+venv installed from wheels that the new release carries byte for byte unchanged, so only what changed
+is unpacked and compiled again; the running release is only read, and stays as it was to go back to.
 Ends with ``boxvenv: OK ...`` or ``boxvenv: FAILED: why`` (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import csv
+import filecmp
+import hashlib
+import io
 import os
 import re
 import shutil
@@ -29,6 +42,10 @@ from pathlib import Path
 
 class VenvError(RuntimeError):
     pass
+
+
+# Folders of installed packages that compileall leaves out (re.search on the path): their own tests.
+NOT_COMPILED = r"[/\\]tests?[/\\]"
 
 
 def canonical(name: str) -> str:
@@ -52,6 +69,107 @@ def constraints_with_debian(constraints: str, debian: dict[str, str]) -> str:
         kept.append(line)
     kept += [f"{name}=={version}  # the OS's own package (Debian)" for name, version in sorted(debian.items())]
     return "\n".join(kept) + "\n"
+
+
+def usable(filename: str, version: tuple[int, int] = sys.version_info[:2]) -> bool:
+    """Whether a wheel in a release is one this Python can install (the release carries CPython 3.11 and 3.13)."""
+    tag = f"cp{version[0]}{version[1]}"
+    name = Path(filename).name
+    return any(t in name for t in (f"-{tag}-", "-py3-none-", "-py2.py3-none-", "-abi3-")) or f"-{tag}-abi3" in name
+
+
+def _unchanged_wheels(running: Path, release: Path, version: tuple[int, int]) -> set[tuple[str, str]]:
+    """(project, version) of the distributions whose wheels this Python can use are the same files, byte for
+    byte, in both releases: what the running venv installed of them is what the new release would install."""
+    def usable_by_key(folder: Path) -> dict[tuple[str, str], set[str]]:
+        by_key: dict[tuple[str, str], set[str]] = {}
+        for whl in folder.glob("*.whl"):
+            if usable(whl.name, version):
+                parts = whl.name.split("-")
+                by_key.setdefault((canonical(parts[0]), parts[1]), set()).add(whl.name)
+        return by_key
+
+    old, new = usable_by_key(running / "wheels"), usable_by_key(release / "wheels")
+    return {key for key, names in new.items() if old.get(key) == names and all(
+        filecmp.cmp(running / "wheels" / n, release / "wheels" / n, shallow=False) for n in names)}
+
+
+def _site_packages(venv: Path) -> list[Path]:
+    return sorted((venv / "lib").glob("python3*/site-packages"))
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def seed_venv(venv: Path, release: Path, running: Path) -> list[str]:
+    """Copy into the fresh ``venv`` every distribution of ``running``'s venv whose wheels ``release`` carries
+    unchanged (``_unchanged_wheels``): the files its RECORD lists, with their byte-compiled files and times
+    (so they stay valid), and its scripts pointed at the new venv. ``running`` is only read. Returns the
+    distributions copied; nothing when the running venv is of another Python (the OS was upgraded)."""
+    running, venv = Path(os.path.abspath(running)), Path(os.path.abspath(venv))
+    old_venv, sites = running / "venv", _site_packages(running / "venv")
+    new_sites = _site_packages(venv)
+    if len(sites) != 1 or len(new_sites) != 1 or sites[0].parent.name != new_sites[0].parent.name:
+        return []
+    old_site, new_site = sites[0], new_sites[0]
+    major, minor = (int(x) for x in old_site.parent.name.removeprefix("python").split(".")[:2])
+    same = _unchanged_wheels(running, release, (major, minor))
+    old_root, new_root = os.path.normpath(old_venv), os.path.normpath(venv)
+    copied = []
+    for info in sorted(old_site.glob("*.dist-info")):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        record = info / "RECORD"
+        if (canonical(name), version) not in same or not record.is_file():
+            continue
+        rows = list(csv.reader(io.StringIO(record.read_text())))
+        files = []
+        for row in rows:
+            src = os.path.normpath(old_site / row[0])
+            if not src.startswith(old_root + os.sep) or not (os.path.isfile(src) or src == str(record)):
+                files = None  # a file outside the venv, or one gone: this one is installed afresh instead
+                break
+            files.append(src)
+        if not files:
+            continue
+        rewritten: dict[str, bytes] = {}
+        for src in files:
+            dst = new_root + src[len(old_root):]
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if src == str(record):
+                continue
+            data = Path(src).read_bytes() if src.startswith(str(old_venv / "bin") + os.sep) else None
+            if data is not None and old_root.encode() in data:  # a script: its #! names the running venv
+                data = data.replace(old_root.encode(), new_root.encode())
+                Path(dst).write_bytes(data)
+                shutil.copystat(src, dst)
+                rewritten[src] = data
+                continue
+            shutil.copy2(src, dst)
+            if src.endswith(".py"):  # its byte-compiled forms, current for this very source (same time, size)
+                folder, stem = os.path.split(src)
+                cache = os.path.join(folder, "__pycache__")
+                for pyc in Path(cache).glob(os.path.basename(stem)[:-3] + ".*.pyc"):
+                    os.makedirs(new_root + cache[len(old_root):], exist_ok=True)
+                    shutil.copy2(pyc, new_root + str(pyc)[len(old_root):])
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        for row in rows:
+            src = os.path.normpath(old_site / row[0])
+            if src in rewritten:
+                row = [row[0], _record_hash(rewritten[src]), str(len(rewritten[src]))]
+            w.writerow(row)
+        (new_site / info.name / "RECORD").write_text(out.getvalue())
+        copied.append(f"{name}-{version}")
+    return copied
+
+
+def compile_venv(venv: Path) -> None:
+    """Byte-compile what pip installed, with every core, less the packages' test folders."""
+    for site in _site_packages(venv):
+        # failures are pip's own behaviour too: a file for another Python version stays uncompiled
+        subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j", "0", "-x", NOT_COMPILED,
+                        str(site)], capture_output=True)
 
 
 _WHERE = ("import importlib.metadata as m, sys\n"
@@ -88,8 +206,9 @@ def has_os_pip(python: str) -> bool:
 
 def make_venv(release: Path, requirement: str, *, system_site_packages: bool = False,
               from_debian: Sequence[str] = (), python: str = "python3",
-              pip_wheels: Path = Path("/usr/share/python-wheels")) -> Path:
-    """``release/venv`` with ``requirement`` installed from ``release/wheels`` at ``release/constraints.txt``."""
+              pip_wheels: Path = Path("/usr/share/python-wheels"), seed: Path | None = None) -> Path:
+    """``release/venv`` with ``requirement`` installed from ``release/wheels`` at ``release/constraints.txt``;
+    ``seed``: the running release, whose unchanged distributions are copied instead of installed again."""
     if from_debian and not system_site_packages:
         raise VenvError(f"{', '.join(from_debian)} from Debian needs a venv that sees the OS's modules "
                         "(system site packages)")
@@ -120,7 +239,10 @@ def make_venv(release: Path, requirement: str, *, system_site_packages: bool = F
             versions[name] = found[0]
         constraints = release / "constraints-box.txt"
         constraints.write_text(constraints_with_debian((release / "constraints.txt").read_text(), versions))
-    r = subprocess.run([*pip, "install", "-q", "--no-index", "--find-links", str(release / "wheels"),
+    if seed is not None and (seed / "venv").is_dir() and seed.resolve() != release.resolve():
+        reused = seed_venv(venv, release, seed)
+        print(f"boxvenv: reused from {seed.name}: {len(reused)} distributions", flush=True)
+    r = subprocess.run([*pip, "install", "-q", "--no-compile", "--no-index", "--find-links", str(release / "wheels"),
                         "-c", str(constraints), requirement], capture_output=True, text=True, env=pip_env())
     if r.returncode != 0:
         shutil.rmtree(venv, ignore_errors=True)
@@ -130,6 +252,7 @@ def make_venv(release: Path, requirement: str, *, system_site_packages: bool = F
         if found is None or found[1].resolve().is_relative_to(venv.resolve()):
             shutil.rmtree(venv, ignore_errors=True)
             raise VenvError(f"{name} came out of the release's wheels, not from Debian's package")
+    compile_venv(venv)
     return venv
 
 
@@ -140,11 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("requirement")
     p.add_argument("--system-site-packages", action="store_true")
     p.add_argument("--from-debian", nargs="*", default=[])
+    p.add_argument("--seed", type=Path, help="the running release: reuse what the new one carries unchanged")
     args = p.parse_args(argv)
     try:
         # the venv of the python3 that runs this script (install.sh runs it with the OS's)
         venv = make_venv(args.release, args.requirement, system_site_packages=args.system_site_packages,
-                         from_debian=args.from_debian, python=sys.executable)
+                         from_debian=args.from_debian, python=sys.executable, seed=args.seed)
     except VenvError as exc:
         print(f"boxvenv: FAILED: {exc}", file=sys.stderr)
         return 1

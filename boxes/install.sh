@@ -135,6 +135,7 @@ HOSTNAME_NOW=$(hostname)
 for cmd in "${AFTER[@]}"; do
     cmd=${cmd//\{venv\}/$PREFIX/.venv}; cmd=${cmd//\{site\}/$BOX_SITE}; cmd=${cmd//\{device_id\}/$BOX_DEVICE_ID}
     cmd=${cmd//\{hostname\}/$HOSTNAME_NOW}; cmd=${cmd//\{bundle\}/$HERE}; cmd=${cmd//\{release\}/$BOX_RELEASE}
+    echo "$(date -Is) step $STEP: running $cmd" >>"$LOG"   # when each command started: where the time goes
     PATH=$PREFIX/.venv/bin:$PATH run sh -c "$cmd"
 done
 
@@ -163,7 +164,12 @@ if booted; then
     [ "$BOX_ROLE" = hub ] && systemctl disable --now mosquitto.service >>"$LOG" 2>&1   # motcua-broker runs instead
     # restart only when something it reads changed; otherwise make sure it runs
     action=start; [ "$CHANGED" = yes ] && action=restart
-    for u in $BOX_START; do run systemctl enable "$u"; run systemctl "$action" "$u"; done
+    # one call each: one reload of systemd for every unit, and the units start side by side (their own
+    # After= orders them; one after another, a central box waited for each Python daemon in turn)
+    # shellcheck disable=SC2086  # a list of unit names
+    run systemctl enable $BOX_START
+    # shellcheck disable=SC2086
+    run systemctl "$action" $BOX_START
     for u in $BOX_START; do
         for _ in $(seq 1 "${BOX_START_WAIT:-120}"); do systemctl is-active --quiet "$u" && break; sleep 1; done
         systemctl is-active --quiet "$u" || fail "$u is not active: journalctl -u $u -b"

@@ -7,7 +7,8 @@
 Steps: fetch ``release.json`` and its signature from the central box (``[update] url`` in
 /etc/motcua/box.toml) and verify it with the site CA (/etc/motcua/ca.crt, ``openssl``);
 download the wheels this box's Python needs, checking each sha256; build
-/opt/motcua/releases/VERSION/venv; point /opt/motcua/.venv at it; restart the role's
+/opt/motcua/releases/VERSION/venv, starting from a copy of what the running release installed from
+wheels the new one carries unchanged (boxes/boxvenv.py; the running release is left as it is); point /opt/motcua/.venv at it; restart the role's
 units; then watch them for ``--timeout`` seconds: healthy means every unit active,
 no restart, and its systemd status line says it is connected to the broker and, on a
 screen box whose screen showed before, not NO SCREEN (the daemons withhold the watchdog
@@ -33,7 +34,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from .boxvenv import VenvError, canonical, make_venv, wheel_project
+from .boxvenv import VenvError, canonical, make_venv, usable, wheel_project
 
 PREFIX = Path(os.environ.get("MOTCUA_PREFIX", "/opt/motcua"))
 BOX = Path("/etc/motcua/box.toml")
@@ -85,8 +86,7 @@ def wanted(name: str, from_debian: Iterable[str] = ()) -> bool:
         return name == "constraints.txt"
     if wheel_project(name) in {canonical(n) for n in from_debian}:
         return False
-    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    return any(t in name for t in (f"-{tag}-", "-py3-none-", "-py2.py3-none-", "-abi3-")) or f"-{tag}-abi3" in name
+    return usable(name)
 
 
 def current_release() -> str | None:
@@ -149,7 +149,8 @@ def healthy_within(units: list[str], timeout: float, settle: float,
     return False, f"not healthy within {timeout:.0f} s: {why}"
 
 
-def install_release(url: str, version: str, box: dict) -> Path:
+def install_release(url: str, version: str, box: dict, running: str | None = None) -> Path:
+    """The release side by side with the running one (``running``), whose unchanged distributions it reuses."""
     base = url.rstrip("/") + f"/{version}/"
     manifest = fetch(base + "release.json")
     try:
@@ -168,20 +169,29 @@ def install_release(url: str, version: str, box: dict) -> Path:
     (rel / "wheels").mkdir(parents=True)
     from_debian = box.get("python_from_debian", [])
     files = {name: digest for name, digest in listing["files"].items() if wanted(name, from_debian)}
-    say(f"downloading {len(files)} files of release {version}")
+    # a file the running release already has, with the digest the signed release.json gives, is copied
+    # from it instead of downloaded again (forty boxes on one hall LAN; most wheels do not change)
+    have = PREFIX / "releases" / running if running else None
+    local = {name: have / name for name in files if have and (have / name).is_file()}
+    say(f"downloading {sum(n not in local for n in files)} files of release {version} "
+        f"({len(local)} checked against the running release's)")
     for name, digest in files.items():
-        data = fetch(base + name)
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise UpdateError(f"{name}: sha256 differs from the signed release.json")
+        data = local[name].read_bytes() if name in local else None
+        if data is None or hashlib.sha256(data).hexdigest() != digest:
+            data = fetch(base + name)
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise UpdateError(f"{name}: sha256 differs from the signed release.json")
         (rel / name).write_bytes(data)
     (rel / "release.json").write_bytes(manifest)
     try:  # as install.sh: the OS's python3 and pip; what the box takes from Debian kept from Debian
         make_venv(rel, f"motcua[{box['extra']}]=={version}",
-                  system_site_packages=bool(box.get("system_site_packages")), from_debian=from_debian)
+                  system_site_packages=bool(box.get("system_site_packages")), from_debian=from_debian,
+                  seed=PREFIX / "releases" / running if running else None)
     except VenvError as exc:
         shutil.rmtree(rel, ignore_errors=True)
         raise UpdateError(f"release {version}: {exc}") from None
     (rel / ".complete").write_text(version + "\n")
+    say(f"release {version} installed in {rel}")
     return rel
 
 
@@ -205,7 +215,7 @@ def run(args) -> int:
         say(f"would update {now} -> {version}")
         return 0
     say(f"updating {box['device_id']} ({box['role']}): {now} -> {version}")
-    install_release(url, version, box)
+    install_release(url, version, box, running=now)
     dark = without_screen(units)
     switch_to(version)
     restart(units)

@@ -18,4 +18,6 @@ r update_bad_venv "$(readlink /opt/motcua/.venv)"
 sleep 10
 r update_final "$(systemctl is-active motcua-counter.service)" "$(systemctl show motcua-counter.service -p StatusText --value)"
 r timing update_good_s "$(echo "$t1 - $t0" | bc 2>/dev/null || python3 -c "print(round($t1-$t0,1))")"
+# motcua-update's own log, with when each step began: where the update's time goes
+sed 's/^/STANDIN update_timeline /' /var/log/motcua-update.log >/dev/hvc0
 r timing update_total_s "$(python3 -c "print(round($(up)-$t0,1))")"
