@@ -123,15 +123,10 @@ def seed_venv(venv: Path, release: Path, running: Path) -> list[str]:
         if (canonical(name), version) not in same or not record.is_file():
             continue
         rows = list(csv.reader(io.StringIO(record.read_text())))
-        files = []
-        for row in rows:
-            src = os.path.normpath(old_site / row[0])
-            if not src.startswith(old_root + os.sep) or not (os.path.isfile(src) or src == str(record)):
-                files = None  # a file outside the venv, or one gone: this one is installed afresh instead
-                break
-            files.append(src)
-        if not files:
-            continue
+        files = [os.path.normpath(old_site / row[0]) for row in rows]
+        if not files or not all(src.startswith(old_root + os.sep) and (os.path.isfile(src) or src == str(record))
+                                for src in files):
+            continue  # a file outside the venv, or one gone: this one is installed afresh instead
         rewritten: dict[str, bytes] = {}
         for src in files:
             dst = new_root + src[len(old_root):]
