@@ -13,8 +13,8 @@ A distribution named with ``--from-debian`` (pygame on a screen box: Debian's bu
 console's KMS/DRM display, PyPI's cannot) comes from the OS's Python at the version the OS has,
 never from the wheels: the release's pin for it is swapped for that version, so pip
 keeps the OS's, and a venv where it came out of the wheels anyway is refused.
-pip installs without byte-compiling; then ``compileall`` compiles the venv with every core (a Pi 4
-has four; pip compiles one file after another), leaving out the packages' own test folders, which
+pip installs without byte-compiling; then ``compileall`` compiles the venv, with every core on a box
+of four or more (a Pi 4; pip compiles one file after another), leaving out the packages' own test folders, which
 no daemon imports (a sixth of numpy's and matplotlib's files). The venv is root's: what a daemon
 imports must be compiled here, as its user cannot write ``__pycache__``.
 An update (``--seed RUNNING_RELEASE``) starts the new venv with a copy of what the running release's
@@ -159,11 +159,19 @@ def seed_venv(venv: Path, release: Path, running: Path) -> list[str]:
     return copied
 
 
+#: Below this many cores the venv is compiled by one process: each of compileall's worker processes is
+#: another Python starting up, which on two cores cost more than it saved (under qemu-user, the central
+#: box's venv took 46 s of CPU with two workers, 28 s with one).
+PARALLEL_COMPILE_CORES = 4
+
+
 def compile_venv(venv: Path) -> None:
-    """Byte-compile what pip installed, with every core, less the packages' test folders."""
+    """Byte-compile what pip installed, less the packages' test folders: with every core on a box of four
+    or more, with one process on a smaller one."""
+    jobs = "0" if (os.cpu_count() or 1) >= PARALLEL_COMPILE_CORES else "1"
     for site in _site_packages(venv):
         # failures are pip's own behaviour too: a file for another Python version stays uncompiled
-        subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j", "0", "-x", NOT_COMPILED,
+        subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j", jobs, "-x", NOT_COMPILED,
                         str(site)], capture_output=True)
 
 
