@@ -2,9 +2,9 @@
 
 Computed by ``python -m reports.summary`` in a child process over the database (read-only, WAL:
 it never blocks the hall), at the lowest CPU priority, so the queue authority neither waits for a
-year's arithmetic nor keeps its memory; the dispatcher only validates the result and publishes it. Today's and this week's
-figures are refreshed every ``reports.publish_interval_s``, the longer periods every
-``reports.publish_long_interval_s``, and everything right after (re)connecting.
+year's arithmetic nor keeps its memory; the dispatcher only validates the result and publishes it.
+Today's and this week's figures are refreshed every ``reports.publish_interval_s``, the longer
+periods every ``reports.publish_long_interval_s``, and everything right after (re)connecting.
 """
 
 from __future__ import annotations
