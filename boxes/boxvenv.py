@@ -17,9 +17,10 @@ pip installs without byte-compiling; then ``compileall`` compiles the venv, with
 of four or more (a Pi 4; pip compiles one file after another), leaving out the packages' own test folders, which
 no daemon imports (a sixth of numpy's and matplotlib's files). The venv is root's: what a daemon
 imports must be compiled here, as its user cannot write ``__pycache__``.
-An update (``--seed RUNNING_RELEASE``) starts the new venv with a copy of what the running release's
-venv installed from wheels that the new release carries byte for byte unchanged, so only what changed
-is unpacked and compiled again; the running release is only read, and stays as it was to go back to.
+An update (``--seed RUNNING_RELEASE``) starts the new venv with what the running release's venv
+installed from wheels that the new release carries byte for byte unchanged, as hard links to the same
+files (a copy only where the two releases cannot share a file), so only what changed is unpacked and
+compiled again; the running release is only read, and stays as it was to go back to.
 Ends with ``boxvenv: OK ...`` or ``boxvenv: FAILED: why`` (exit 1).
 """
 
@@ -31,6 +32,7 @@ import csv
 import filecmp
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -90,8 +92,25 @@ def _unchanged_wheels(running: Path, release: Path, version: tuple[int, int]) ->
         return by_key
 
     old, new = usable_by_key(running / "wheels"), usable_by_key(release / "wheels")
-    return {key for key, names in new.items() if old.get(key) == names and all(
-        filecmp.cmp(running / "wheels" / n, release / "wheels" / n, shallow=False) for n in names)}
+    old_digests, new_digests = _listed_digests(running), _listed_digests(release)
+
+    def same(name: str) -> bool:
+        key = f"wheels/{name}"
+        if key in old_digests and key in new_digests:  # both releases list it: their digests say
+            return old_digests[key] == new_digests[key]
+        return filecmp.cmp(running / "wheels" / name, release / "wheels" / name, shallow=False)
+
+    return {key for key, names in new.items() if old.get(key) == names and all(same(n) for n in names)}
+
+
+def _listed_digests(release: Path) -> dict[str, str]:
+    """The sha256 of every file a release's release.json lists (what install.sh and motcua-update checked
+    its files against); nothing when it has none, and then the files are compared byte for byte."""
+    try:
+        files = json.loads((release / "release.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
 def _site_packages(venv: Path) -> list[Path]:
@@ -102,11 +121,21 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """``dst`` as a second name of ``src`` (no data copied: the release's files are never changed in place,
+    pip and compileall replace a file rather than write into it); a copy where the two cannot share it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def seed_venv(venv: Path, release: Path, running: Path) -> list[str]:
-    """Copy into the fresh ``venv`` every distribution of ``running``'s venv whose wheels ``release`` carries
-    unchanged (``_unchanged_wheels``): the files its RECORD lists, with their byte-compiled files and times
-    (so they stay valid), and its scripts pointed at the new venv. ``running`` is only read. Returns the
-    distributions copied; nothing when the running venv is of another Python (the OS was upgraded)."""
+    """Give the fresh ``venv`` every distribution of ``running``'s venv whose wheels ``release`` carries
+    unchanged (``_unchanged_wheels``): the files its RECORD lists, with their byte-compiled files, as hard
+    links (the same times and bytes, so the compiled files stay valid; no copy of the data), and its scripts
+    rewritten to name the new venv. ``running`` is only read. Returns the distributions reused; nothing when
+    the running venv is of another Python (the OS was upgraded)."""
     running, venv = Path(os.path.abspath(running)), Path(os.path.abspath(venv))
     old_venv, sites = running / "venv", _site_packages(running / "venv")
     new_sites = _site_packages(venv)
@@ -116,6 +145,16 @@ def seed_venv(venv: Path, release: Path, running: Path) -> list[str]:
     major, minor = (int(x) for x in old_site.parent.name.removeprefix("python").split(".")[:2])
     same = _unchanged_wheels(running, release, (major, minor))
     old_root, new_root = os.path.normpath(old_venv), os.path.normpath(venv)
+    old_bin = os.path.join(old_root, "bin") + os.sep
+    made: set[str] = set()
+    compiled: dict[str, list[str]] = {}  # a __pycache__ folder of the running venv: its files, listed once
+
+    def folder_for(path: str) -> None:
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+
     copied = []
     for info in sorted(old_site.glob("*.dist-info")):
         name, _, version = info.name.removesuffix(".dist-info").partition("-")
@@ -123,34 +162,40 @@ def seed_venv(venv: Path, release: Path, running: Path) -> list[str]:
         if (canonical(name), version) not in same or not record.is_file():
             continue
         rows = list(csv.reader(io.StringIO(record.read_text())))
-        files = [os.path.normpath(old_site / row[0]) for row in rows]
+        files = [os.path.normpath(os.path.join(old_site, row[0])) for row in rows]
         if not files or not all(src.startswith(old_root + os.sep) and (os.path.isfile(src) or src == str(record))
                                 for src in files):
             continue  # a file outside the venv, or one gone: this one is installed afresh instead
         rewritten: dict[str, bytes] = {}
         for src in files:
             dst = new_root + src[len(old_root):]
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            folder_for(dst)
             if src == str(record):
                 continue
-            data = Path(src).read_bytes() if src.startswith(str(old_venv / "bin") + os.sep) else None
-            if data is not None and old_root.encode() in data:  # a script: its #! names the running venv
-                data = data.replace(old_root.encode(), new_root.encode())
-                Path(dst).write_bytes(data)
-                shutil.copystat(src, dst)
-                rewritten[src] = data
-                continue
-            shutil.copy2(src, dst)
+            if src.startswith(old_bin):
+                data = Path(src).read_bytes()
+                if old_root.encode() in data:  # a script: its #! names the running venv
+                    data = data.replace(old_root.encode(), new_root.encode())
+                    Path(dst).write_bytes(data)
+                    shutil.copystat(src, dst)
+                    rewritten[src] = data
+                    continue
+            _link_or_copy(src, dst)
             if src.endswith(".py"):  # its byte-compiled forms, current for this very source (same time, size)
-                folder, stem = os.path.split(src)
+                folder, base = os.path.split(src)
                 cache = os.path.join(folder, "__pycache__")
-                for pyc in Path(cache).glob(os.path.basename(stem)[:-3] + ".*.pyc"):
-                    os.makedirs(new_root + cache[len(old_root):], exist_ok=True)
-                    shutil.copy2(pyc, new_root + str(pyc)[len(old_root):])
+                if cache not in compiled:
+                    compiled[cache] = os.listdir(cache) if os.path.isdir(cache) else []
+                prefix = base[:-3] + "."
+                for pyc in compiled[cache]:
+                    if pyc.startswith(prefix) and pyc.endswith(".pyc") and pyc.count(".") >= 2:
+                        target = new_root + os.path.join(cache, pyc)[len(old_root):]
+                        folder_for(target)
+                        _link_or_copy(os.path.join(cache, pyc), target)
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
         for row in rows:
-            src = os.path.normpath(old_site / row[0])
+            src = os.path.normpath(os.path.join(old_site, row[0]))
             if src in rewritten:
                 row = [row[0], _record_hash(rewritten[src]), str(len(rewritten[src]))]
             w.writerow(row)
@@ -195,16 +240,33 @@ def pip_env() -> dict[str, str]:
     return env | {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
 
 
-_OS_PIP = ("import sys\ntry:\n    import pip\nexcept ImportError:\n    sys.exit(3)\n"
-           "sys.exit(0 if tuple(int(x) for x in pip.__version__.split('.')[:2]) >= (22, 3) else 4)")
-
-
 def has_os_pip(python: str) -> bool:
     """Whether ``python`` (the OS's) has its own pip that installs into another interpreter (``--python``:
     pip 22.3 or later; bookworm has 23.0.1, trixie a newer one). Debian's python3-pip is byte-compiled as the OS
-    installs it, where pip run from its wheel is compiled again from the zip on every call."""
-    r = subprocess.run([python, "-I", "-c", _OS_PIP], capture_output=True, env=pip_env())
-    return r.returncode == 0
+    installs it, where pip run from its wheel is compiled again from the zip on every call. Asked of this
+    very interpreter without starting another when ``python`` is it (install.sh and motcua-update)."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable) and sys.prefix == sys.base_prefix:
+        return _pip_installs_elsewhere(_os_pip_version())
+    r = subprocess.run([python, "-I", "-c", "import importlib.metadata as m\ntry:\n    print(m.version('pip'))\n"
+                        "except m.PackageNotFoundError:\n    pass"], capture_output=True, text=True, env=pip_env())
+    return r.returncode == 0 and _pip_installs_elsewhere(r.stdout.strip() or None)
+
+
+def _os_pip_version() -> str | None:
+    """The version of the pip in this interpreter's own site packages (it is the OS's python3, not a venv's)."""
+    import importlib.metadata
+    import site
+
+    for dist in importlib.metadata.distributions(name="pip", path=site.getsitepackages()):
+        return dist.version
+    return None
+
+
+def _pip_installs_elsewhere(version: str | None) -> bool:
+    try:
+        return version is not None and tuple(int(x) for x in version.split(".")[:2]) >= (22, 3)
+    except ValueError:
+        return False
 
 
 def make_venv(release: Path, requirement: str, *, system_site_packages: bool = False,

@@ -116,6 +116,26 @@ def test_an_update_reuses_the_unchanged_and_leaves_the_running_release_as_it_was
     assert subprocess.run([str(old / "venv" / "bin" / "app")], capture_output=True, text=True).stdout.strip() == "1.0.0"
 
 
+def test_what_an_update_reuses_shares_the_running_files_and_outlives_them(tmp_path):
+    old = release(tmp_path, "1.0.0")
+    make_venv(old, "app==1.0.0", python=OS_PYTHON)
+    new = release(tmp_path, "1.1.0")
+    shutil.copy(old / "wheels" / "dep-1.0-py3-none-any.whl", new / "wheels")
+    venv = make_venv(new, "app==1.1.0", python=OS_PYTHON, seed=old)
+    # the same files, not copies of them: an update on an SD card writes only what changed
+    for rel in ("dep/__init__.py", next((site(old / "venv") / "dep" / "__pycache__").glob("*.pyc")).relative_to(
+            site(old / "venv")).as_posix()):
+        assert (site(venv) / rel).samefile(site(old / "venv") / rel), rel
+    # the script names its own venv, so it is a file of its own
+    assert not (venv / "bin" / "deptool").samefile(old / "venv" / "bin" / "deptool")
+    # the old release pruned (what motcua-update does two releases later): the new one runs on
+    before = tree_digest(site(venv))
+    shutil.rmtree(old)
+    assert run(venv / "bin" / "python", "import app, dep; print(app.VERSION, dep.VALUE)") == "1.1.0 1"
+    assert tree_digest(site(venv)) == before, "nothing was compiled again: the linked compiled files are valid"
+    assert subprocess.run([str(venv / "bin" / "app")], capture_output=True, text=True).stdout.strip() == "1.1.0"
+
+
 def test_a_wheel_rebuilt_under_the_same_version_is_installed_again(tmp_path):
     old = release(tmp_path, "1.0.0")
     make_venv(old, "app==1.0.0", python=OS_PYTHON)
