@@ -13,7 +13,9 @@ A distribution named with ``--from-debian`` (pygame on a screen box: Debian's bu
 console's KMS/DRM display, PyPI's cannot) comes from the OS's Python at the version the OS has,
 never from the wheels: the release's pin for it is swapped for that version, so pip
 keeps the OS's, and a venv where it came out of the wheels anyway is refused.
-pip installs without byte-compiling; then ``compileall`` compiles the venv, with every core on a box
+pip installs without byte-compiling; then the release's own byte code goes in place where the release
+carries it for this Python (checked-hash files that Python uses only while the source keeps its hash:
+boxes/release.py, make_bytecode), and ``compileall`` compiles the rest, with every core on a box
 of four or more (a Pi 4; pip compiles one file after another), leaving out the packages' own test folders, which
 no daemon imports (a sixth of numpy's and matplotlib's files). The venv is root's: what a daemon
 imports must be compiled here, as its user cannot write ``__pycache__``.
@@ -210,14 +212,79 @@ def seed_venv(venv: Path, release: Path, running: Path) -> list[str]:
 PARALLEL_COMPILE_CORES = 4
 
 
-def compile_venv(venv: Path) -> None:
-    """Byte-compile what pip installed, less the packages' test folders: with every core on a box of four
-    or more, with one process on a smaller one."""
+def apply_bytecode(venv: Path, release: Path) -> int:
+    """Put in place the release's byte-compiled modules (``bytecode/cpXY/WHEEL.zip``, made by the release's
+    machine with this Python version: boxes/release.py, make_bytecode) for the distributions the venv has
+    from those very wheels. Only a compiled file whose source is installed, that has none yet (a reused
+    distribution keeps its own) and whose source hash and magic number are this Python's and this source's:
+    what Python would use. Returns how many were placed."""
+    import importlib.util
+    import zipfile
+    from pathlib import PurePosixPath
+
+    sites = _site_packages(venv)
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    folder = release / "bytecode" / tag
+    if len(sites) != 1 or sites[0].parent.name != f"python{sys.version_info[0]}.{sys.version_info[1]}" \
+            or not folder.is_dir():
+        return 0
+    site = sites[0]
+    have = {(canonical(d.name.removesuffix(".dist-info").partition("-")[0]),
+             d.name.removesuffix(".dist-info").partition("-")[2]) for d in site.glob("*.dist-info")}
+    magic = importlib.util.MAGIC_NUMBER
+    placed = 0
+    for archive in sorted(folder.glob("*.zip")):
+        parts = archive.name.split("-")
+        if len(parts) < 2 or (canonical(parts[0]), parts[1]) not in have:
+            continue
+        with zipfile.ZipFile(archive) as z:
+            for name in z.namelist():
+                path = PurePosixPath(name)
+                if (path.is_absolute() or ".." in path.parts or path.parent.name != "__pycache__"
+                        or not path.name.endswith(f".{sys.implementation.cache_tag}.pyc")):
+                    continue
+                source = site / path.parent.parent / (path.name.split(".", 1)[0] + ".py")
+                target = site / path
+                if target.exists() or not source.is_file():
+                    continue
+                data = z.read(name)
+                # the header: magic, flags (0b11: checked hash), the source's hash
+                if (len(data) < 16 or data[:4] != magic or int.from_bytes(data[4:8], "little") != 0b11
+                        or data[8:16] != importlib.util.source_hash(source.read_bytes())):
+                    continue
+                target.parent.mkdir(exist_ok=True)
+                part = target.with_name(target.name + ".part")
+                part.write_bytes(data)
+                os.replace(part, target)  # a new file: never written into one a reused release shares
+                placed += 1
+    return placed
+
+
+def compile_venv(venv: Path) -> int:
+    """Byte-compile what has no compiled file yet (neither the release's nor a reused distribution's), less
+    the packages' test folders: with every core on a box of four or more, with one process on a smaller
+    one. Returns how many files were given to compileall."""
+    import importlib.util
+
     jobs = "0" if (os.cpu_count() or 1) >= PARALLEL_COMPILE_CORES else "1"
+    tests = re.compile(NOT_COMPILED)
+    count = 0
     for site in _site_packages(venv):
-        # failures are pip's own behaviour too: a file for another Python version stays uncompiled
-        subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j", jobs, "-x", NOT_COMPILED,
-                        str(site)], capture_output=True)
+        todo = []
+        same_python = site.parent.name == f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        for folder, dirs, names in os.walk(site):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in names:
+                path = os.path.join(folder, name)
+                if name.endswith(".py") and not tests.search(path) and not (
+                        same_python and os.path.exists(importlib.util.cache_from_source(path))):
+                    todo.append(path)
+        if todo:
+            # failures are pip's own behaviour too: a file for another Python version stays uncompiled
+            subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j", jobs, "-i", "-"],
+                           input="\n".join(todo) + "\n", capture_output=True, text=True)
+        count += len(todo)
+    return count
 
 
 _WHERE = ("import importlib.metadata as m, sys\n"
@@ -317,7 +384,9 @@ def make_venv(release: Path, requirement: str, *, system_site_packages: bool = F
         if found is None or found[1].resolve().is_relative_to(venv.resolve()):
             shutil.rmtree(venv, ignore_errors=True)
             raise VenvError(f"{name} came out of the release's wheels, not from Debian's package")
-    compile_venv(venv)
+    placed = apply_bytecode(venv, release)
+    compiled = compile_venv(venv)
+    print(f"boxvenv: compiled files: {placed} from the release, {compiled} compiled here", flush=True)
     return venv
 
 

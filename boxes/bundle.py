@@ -212,7 +212,7 @@ def make_bundle(req: BundleRequest) -> Path:
     # what the box takes from Debian is not in its wheels: a venv can then never get PyPI's copy
     debian = {canonical(n) for n in role.python_from_debian}
     shutil.copytree(req.release, out / "release", symlinks=False, ignore=lambda _, names: [
-        n for n in names if n.endswith(".whl") and wheel_project(n) in debian])
+        n for n in names if n.endswith((".whl", ".zip")) and wheel_project(n) in debian])
     if req.debs:
         shutil.copytree(req.debs, out / "debs")
     install = out / "install.sh"

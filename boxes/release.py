@@ -6,6 +6,8 @@
       latest                             the version boxes update to
       0.2.0/
         wheels/*.whl                     motcua and every dependency, for aarch64 CPython 3.11 and 3.13
+        bytecode/cp311/*.zip             each wheel's modules byte-compiled, where the release's machine had
+                                         that Python (a box need not compile them; see make_bytecode)
         constraints.txt                  the exact versions (the lock this release ships)
         release.json                     version and the sha256 of every file
         release.json.sig                 ECDSA signature of release.json by the site CA key
@@ -108,6 +110,62 @@ def download_wheels(wheel: Path, dest: Path, *, lock: Path, pythons=PYTHONS, ext
             raise ReleaseError(f"pip download for CPython {py} failed:\n{r.stderr[-3000:]}")
 
 
+def make_bytecode(wheels: Path, out: Path, pythons=PYTHONS) -> list[Path]:
+    """``out/cpXY/WHEEL.zip``: every module of every wheel CPython X.Y can install, byte-compiled by that
+    Python on this machine (one of those in ``pythons`` it lacks is left out, and its boxes compile as
+    before). Byte code is the same on every CPU, and checked-hash files carry the hash of their source
+    instead of its time: Python uses such a file only while the installed source still has that hash, and
+    compiles the source itself otherwise. So these only spare a box's CPU (a Pi, and above all the images'
+    emulated boxes, where compiling was half of a venv's time), never decide what runs. The archives are
+    deterministic (sorted, fixed times), so an unchanged wheel's archive is the same file in the next release
+    and motcua-update does not download it again. The packages' own tests are left out, as on the box."""
+    import re
+    import tempfile
+
+    from .boxvenv import NOT_COMPILED, usable
+
+    made = []
+    for py in pythons:
+        version = tuple(int(x) for x in py.split(".")[:2])
+        exe = shutil.which(f"python{py}")
+        if exe is None or subprocess.run([exe, "-c", f"import sys; sys.exit(sys.version_info[:2] != {version!r})"],
+                                         capture_output=True).returncode != 0:
+            continue  # not on this machine (or a shim of a version manager that cannot run it)
+        with tempfile.TemporaryDirectory() as tmp:
+            trees = {}
+            for whl in sorted(wheels.glob("*.whl")):
+                if not usable(whl.name, version):  # type: ignore[arg-type]
+                    continue
+                tree = Path(tmp) / whl.stem
+                with zipfile.ZipFile(whl) as z:
+                    for name in z.namelist():
+                        if (name.endswith(".py") and ".data/" not in name and not name.startswith("/")
+                                and ".." not in name.split("/") and not re.search(NOT_COMPILED, "/" + name)):
+                            z.extract(name, tree)
+                trees[whl.stem] = tree
+            # -s: the file names inside the byte code are the wheels' own, not this temporary folder's (Python
+            # puts the installed path in when it loads them): the same wheel gives the same archive
+            r = subprocess.run([exe, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "checked-hash",
+                                "-s", tmp, tmp], capture_output=True, text=True)
+            if r.returncode not in (0, 1):  # 1: a file this Python cannot compile; the box says so, not us
+                raise ReleaseError(f"python{py} -m compileall failed:\n{r.stdout[-1000:]}{r.stderr[-1000:]}")
+            folder = out / f"cp{py.replace('.', '')}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for stem, tree in trees.items():
+                pycs = sorted(p for p in tree.rglob("__pycache__/*.pyc"))
+                if not pycs:
+                    continue
+                target = folder / f"{stem}.zip"
+                with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+                    for pyc in pycs:
+                        info = zipfile.ZipInfo(pyc.relative_to(tree).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                        info.compress_type = zipfile.ZIP_DEFLATED
+                        info.external_attr = 0o644 << 16
+                        z.writestr(info, pyc.read_bytes())
+                made.append(target)
+    return made
+
+
 def sign(manifest: Path, ca_key: Path) -> Path:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -130,6 +188,7 @@ def make_release(wheel: Path, *, releases: Path = RELEASES, ca_key: Path | None 
     lock_path = Path(lock) if lock else Path(str(LOCK))
     download_wheels(wheel, tmp / "wheels", lock=lock_path, pythons=pythons, cache=cache)
     shutil.copy2(wheel, tmp / "wheels" / wheel.name)
+    make_bytecode(tmp / "wheels", tmp / "bytecode", pythons=pythons)
     shutil.copyfile(lock_path, tmp / "constraints.txt")
     listing = {str(p.relative_to(tmp)): sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     manifest = tmp / "release.json"

@@ -80,8 +80,13 @@ def verify_signature(manifest: bytes, signature: bytes, ca: Path) -> None:
 
 
 def wanted(name: str, from_debian: Iterable[str] = ()) -> bool:
-    """Wheels this box's Python can use (the release carries CPython 3.11 and 3.13), less those of what
-    the box takes from Debian (pygame on a screen box)."""
+    """Wheels this box's Python can use (the release carries CPython 3.11 and 3.13) and their byte code for
+    this Python, less those of what the box takes from Debian (pygame on a screen box)."""
+    if name.startswith("bytecode/"):
+        folder, _, archive = name.removeprefix("bytecode/").partition("/")
+        return (folder == f"cp{sys.version_info[0]}{sys.version_info[1]}" and "/" not in archive
+                and archive.endswith(".zip") and not archive.startswith(".")
+                and wheel_project(archive) not in {canonical(n) for n in from_debian})
     if not name.startswith("wheels/"):
         return name == "constraints.txt"
     if wheel_project(name) in {canonical(n) for n in from_debian}:
@@ -181,6 +186,7 @@ def install_release(url: str, version: str, box: dict, running: str | None = Non
             data = fetch(base + name)
             if hashlib.sha256(data).hexdigest() != digest:
                 raise UpdateError(f"{name}: sha256 differs from the signed release.json")
+        (rel / name).parent.mkdir(parents=True, exist_ok=True)
         (rel / name).write_bytes(data)
     (rel / "release.json").write_bytes(manifest)
     try:  # as install.sh: the OS's python3 and pip; what the box takes from Debian kept from Debian

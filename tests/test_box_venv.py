@@ -9,12 +9,14 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from boxes.boxvenv import make_venv, seed_venv
+from boxes.release import make_bytecode
 
 OS_PYTHON = "/usr/bin/python3"
 
@@ -81,6 +83,39 @@ def test_the_venv_is_compiled_less_the_packages_tests(tmp_path):
     before = tree_digest(sp)
     assert run(venv / "bin" / "python", "import app, dep; print(app.VERSION, dep.VALUE)") == "1.0.0 1"
     assert tree_digest(sp) == before
+
+
+def test_the_releases_byte_code_is_used_but_never_over_a_changed_source(tmp_path, capsys):
+    rel = release(tmp_path, "1.0.0")
+    made = make_bytecode(rel / "wheels", rel / "bytecode", pythons=(f"{sys.version_info[0]}.{sys.version_info[1]}",))
+    assert sorted(a.name.split("-")[0] for a in made) == ["app", "dep"]
+    venv = make_venv(rel, "app==1.0.0", python=OS_PYTHON)
+    assert "boxvenv: compiled files: 2 from the release, 0 compiled here" in capsys.readouterr().out
+    sp = site(venv)
+    name = f"dep/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
+    with zipfile.ZipFile(next(a for a in made if a.name.startswith("dep-"))) as z:
+        assert (sp / name).read_bytes() == z.read(name), "the release's compiled file, as it was made"
+        assert not [n for n in z.namelist() if "/tests/" in n], "the package's tests are not compiled"
+    # Python takes it as it is: importing as another user writes nothing new
+    before = tree_digest(sp)
+    assert run(venv / "bin" / "python", "import app, dep; print(app.VERSION, dep.VALUE)") == "1.0.0 1"
+    assert tree_digest(sp) == before
+    # the compiled file names its source's hash: a changed source is what runs, never the old byte code
+    (sp / "dep" / "__init__.py").write_text("VALUE = 42\n")
+    assert run(venv / "bin" / "python", "import dep; print(dep.VALUE)") == "42"
+
+
+def test_byte_code_that_does_not_match_the_installed_source_is_left_out(tmp_path, capsys):
+    rel = release(tmp_path, "1.0.0")
+    made = make_bytecode(rel / "wheels", rel / "bytecode", pythons=(f"{sys.version_info[0]}.{sys.version_info[1]}",))
+    other = release(tmp_path / "other", "1.0.0", dep_text="VALUE = 2\n")  # the same version, another source
+    shutil.copytree(rel / "bytecode", other / "bytecode")
+    venv = make_venv(other, "app==1.0.0", python=OS_PYTHON)
+    assert "boxvenv: compiled files: 1 from the release, 1 compiled here" in capsys.readouterr().out
+    name = f"dep/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
+    with zipfile.ZipFile(next(a for a in made if a.name.startswith("dep-"))) as z:
+        assert (site(venv) / name).read_bytes() != z.read(name)
+    assert run(venv / "bin" / "python", "import dep; print(dep.VALUE)") == "2"
 
 
 def test_an_update_reuses_the_unchanged_and_leaves_the_running_release_as_it_was(tmp_path, capsys):

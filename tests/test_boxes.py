@@ -176,6 +176,12 @@ def test_update_downloads_only_what_this_python_can_use():
     assert update.wanted("wheels/cryptography-50.0.2-cp311-abi3-manylinux_2_34_aarch64.whl")
     assert not update.wanted("wheels/pygame-2.6.1-cp399-cp399-manylinux_2_17_aarch64.whl")
     assert update.wanted("constraints.txt") and not update.wanted("release.json")
+    # the byte code of this Python only, and none of what the box takes from Debian
+    assert update.wanted(f"bytecode/{tag}/paho_mqtt-2.2.0-py3-none-any.zip")
+    assert not update.wanted("bytecode/cp399/paho_mqtt-2.2.0-py3-none-any.zip")
+    assert not update.wanted(f"bytecode/{tag}/pygame-2.6.1-{tag}-{tag}-manylinux_2_17_aarch64.zip",
+                             from_debian=["pygame"])
+    assert not update.wanted(f"bytecode/{tag}/../x.zip") and not update.wanted(f"bytecode/{tag}/..")
 
 
 def test_machine_gated_requirements_follow_the_box_not_the_builder():
