@@ -94,6 +94,14 @@ def wanted(name: str, from_debian: Iterable[str] = ()) -> bool:
     return usable(name)
 
 
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def current_release() -> str | None:
     link = PREFIX / ".venv"
     if link.is_symlink():
@@ -174,20 +182,28 @@ def install_release(url: str, version: str, box: dict, running: str | None = Non
     (rel / "wheels").mkdir(parents=True)
     from_debian = box.get("python_from_debian", [])
     files = {name: digest for name, digest in listing["files"].items() if wanted(name, from_debian)}
-    # a file the running release already has, with the digest the signed release.json gives, is copied
-    # from it instead of downloaded again (forty boxes on one hall LAN; most wheels do not change)
+    # a file the running release already has, with the digest the signed release.json gives, is taken
+    # from it instead of downloaded again (forty boxes on one hall LAN; most wheels do not change): read
+    # and checked (an SD card's worn block is downloaded afresh), then linked, not written a second time
     have = PREFIX / "releases" / running if running else None
     local = {name: have / name for name in files if have and (have / name).is_file()}
     say(f"downloading {sum(n not in local for n in files)} files of release {version} "
         f"({len(local)} checked against the running release's)")
     for name, digest in files.items():
-        data = local[name].read_bytes() if name in local else None
-        if data is None or hashlib.sha256(data).hexdigest() != digest:
-            data = fetch(base + name)
-            if hashlib.sha256(data).hexdigest() != digest:
-                raise UpdateError(f"{name}: sha256 differs from the signed release.json")
-        (rel / name).parent.mkdir(parents=True, exist_ok=True)
-        (rel / name).write_bytes(data)
+        target = rel / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name in local and sha256_of(local[name]) == digest:
+            try:
+                os.link(local[name], target)
+                continue
+            except OSError:  # another file system: a copy
+                pass
+            shutil.copyfile(local[name], target)
+            continue
+        data = fetch(base + name)
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise UpdateError(f"{name}: sha256 differs from the signed release.json")
+        target.write_bytes(data)
     (rel / "release.json").write_bytes(manifest)
     try:  # as install.sh: the OS's python3 and pip; what the box takes from Debian kept from Debian
         make_venv(rel, f"motcua[{box['extra']}]=={version}",

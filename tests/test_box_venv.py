@@ -265,6 +265,8 @@ def test_motcua_update_takes_unchanged_files_from_the_running_release(tmp_path, 
     finally:
         server.shutdown()
     assert "/1.1.0/wheels/dep-1.0-py3-none-any.whl" not in asked  # taken from the running release
+    # the same file, not a second copy on the card
+    assert (got / "wheels" / "dep-1.0-py3-none-any.whl").samefile(running / "wheels" / "dep-1.0-py3-none-any.whl")
     assert "/1.1.0/wheels/motcua-1.1.0-py3-none-any.whl" in asked
     assert "/1.1.0/constraints.txt" in asked  # the damaged copy did not match the signed digest
     assert (got / "constraints.txt").read_text() == "dep==1.0\nmotcua==1.1.0\n"
