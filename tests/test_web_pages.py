@@ -81,12 +81,18 @@ def wait_text(browser, css: str, pattern: str, timeout: float = WAIT) -> float:
 
 
 def log_in(browser, base: str, user: tuple[str, str]) -> None:
+    """Fill in the login form and send it; returns once the browser shows the page that answered it (the
+    console, or the login page again with its error), not while the form is still on screen."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(base + "/login")
     browser.find_element(By.NAME, "username").send_keys(user[0])
     browser.find_element(By.NAME, "password").send_keys(user[1])
-    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    button = browser.find_element(By.CSS_SELECTOR, "form button")
+    button.click()
+    WebDriverWait(browser, WAIT).until(expected_conditions.staleness_of(button))
 
 
 def http_login(base: str, user: tuple[str, str]) -> tuple[Http, str]:
