@@ -9,6 +9,8 @@ report() { echo "STANDIN $*" >/dev/hvc0; echo "STANDIN $*"; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 report boot_done "$(uptime_s)"
+# the bench's link needed networkd restarted (standin-wait-online): when, in seconds of its wait
+[ -s /run/standin-network-nudges ] && report network_nudges "$(paste -sd' ' /run/standin-network-nudges)"
 # the documented first-boot command (images/README.md)
 bash "$BUNDLE/install.sh" >/tmp/install.out 2>&1
 rc=$?
@@ -41,6 +43,15 @@ for u in $units; do
 done
 failed=$(systemctl --failed --plain --no-legend | awk '{print $1}' | paste -sd' ')
 report failed "${failed:-none}"
+# what a failed unit said; for the wired link, also what systemd-networkd and udev saw of it
+for u in $failed; do
+    journalctl -b -u "$u" --no-pager -o short-monotonic | tail -20 | sed "s/^/STANDIN journal_failed $u /" >/dev/hvc0
+done
+if [ -n "$failed" ] && [ -z "${failed##*systemd-networkd-wait-online*}" ]; then
+    { networkctl list --no-pager; networkctl status --no-pager -n 0; ip addr
+      journalctl -b -u systemd-networkd -u systemd-udevd -u systemd-udev-trigger --no-pager -o short-monotonic | tail -60
+    } 2>&1 | sed 's/^/STANDIN network /' >/dev/hvc0
+fi
 for u in $units; do journalctl -b -u "$u" -p warning --no-pager -o cat | tail -5 | sed "s/^/STANDIN journal $u /" >/dev/hvc0; done
 if [ -x /usr/local/sbin/motcua-standin-extra ]; then
     /usr/local/sbin/motcua-standin-extra

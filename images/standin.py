@@ -232,6 +232,29 @@ StandardOutput=journal+console
 """
 
 
+STANDIN_WAIT_ONLINE = r"""#!/bin/bash
+# images/standin.py wrote this: the stand-in's wait for its wired link (qemu's user network)
+limit=${1:-900} nudge=${2:-150}
+next=$nudge
+while [ "$SECONDS" -lt "$limit" ]; do
+    ip -4 -o addr show scope global | grep -q inet && exit 0
+    if [ "$SECONDS" -ge "$next" ]; then
+        next=$((next + nudge))
+        echo "stand-in: no IPv4 address after $SECONDS s; what systemd-networkd and udev saw, then the link again"
+        networkctl list --no-pager; networkctl status --no-pager -n 0; ip addr
+        journalctl -b -u systemd-networkd -u systemd-udevd -u systemd-udev-trigger --no-pager -o short-monotonic | tail -40
+        echo "$SECONDS" >>/run/standin-network-nudges
+        # not a restart of networkd: this unit is bound to it and would be restarted too
+        udevadm trigger --action=add --subsystem-match=net
+        networkctl reconfigure eth0
+    fi
+    sleep 2
+done
+echo "stand-in: no IPv4 address after $limit s"
+exit 1
+"""
+
+
 def _stage_base(root: Path) -> None:
     """What every stand-in box has beyond the base packages: wired DHCP (what Raspberry Pi OS does on
     its cable), the boot partition on /boot/firmware (FAT, as on a Pi), and the first-boot trigger that
@@ -259,14 +282,22 @@ def _stage_base(root: Path) -> None:
     # runs its own motcua-broker instead). The stand-in carries the package for the hub, since the VM
     # has no mirror, but no other box should spend its boot starting a broker it never had.
     (system / "multi-user.target.wants" / "mosquitto.service").unlink(missing_ok=True)
-    # The bench's wired link waits for qemu's DHCP like any box; on a busy shared host the emulated boot
-    # can take longer than systemd-networkd-wait-online's own two minutes (seen: six), which then fails
-    # and shows in systemctl --failed though the link came up. The bench's patience, not the box's.
+    # The bench's wired link (qemu's user network, managed by systemd-networkd; a Pi's is NetworkManager's)
+    # waits for qemu's DHCP. On a busy shared host the emulated boot can take longer than
+    # systemd-networkd-wait-online's own two minutes (seen: six), and once in some forty boots the link
+    # got no address at all within 15 minutes. The bench's wait: up to 900 s for an address, and every
+    # 150 s without one, what networkd and udev saw goes to the console and udev and networkd take the link
+    # again; the host reports each such nudge (guest-check.sh). The bench's patience and repair, not the box's.
+    sbin = root / "usr" / "local" / "sbin"
+    sbin.mkdir(parents=True, exist_ok=True)
+    (sbin / "standin-wait-online").write_text(STANDIN_WAIT_ONLINE)
+    (sbin / "standin-wait-online").chmod(0o755)
     wait_online = system / "systemd-networkd-wait-online.service.d"
     wait_online.mkdir(parents=True, exist_ok=True)
     (wait_online / "stand-in-tcg.conf").write_text(
         "# images/build: emulated arm64 on a shared host is 10-50x slower than a Pi\n[Service]\nExecStart=\n"
-        "ExecStart=/lib/systemd/systemd-networkd-wait-online --timeout=900\nTimeoutStartSec=960\n")
+        "ExecStart=/usr/local/sbin/standin-wait-online 900\nTimeoutStartSec=960\n"
+        "StandardOutput=journal+console\n")
 
 
 def base_disk(base: Path, times: dict) -> Path:
@@ -275,7 +306,7 @@ def base_disk(base: Path, times: dict) -> Path:
     import inspect
 
     key = digest(base / "key") + hashlib.sha256(
-        (inspect.getsource(_stage_base) + STANDIN_UNIT).encode()).hexdigest()[:16]
+        (inspect.getsource(_stage_base) + STANDIN_UNIT + STANDIN_WAIT_ONLINE).encode()).hexdigest()[:16]
     disk, keyfile = base / "disk.ext4", base / "disk.key"
     if disk.is_file() and keyfile.is_file() and keyfile.read_text().strip() == key:
         return disk
@@ -420,7 +451,8 @@ def judge(role: str, device_id: str, lines: list[str], hub: Hub, version: str, w
     if len(facts.get("unit_hardening", [])) != len(units):
         problems.append("some unit's process could not be inspected")
     if facts.get("failed") != ["none"]:
-        problems.append(f"systemctl --failed: {facts.get('failed')}")
+        problems.append(f"systemctl --failed: {facts.get('failed')}" + "".join(
+            f"\n      {ln}" for ln in (facts.get("journal_failed", []) + facts.get("network", []))[-40:]))
     if role == "hub":
         status = "\n".join(facts.get("status", []))
         if f"{device_id}" not in status or "online" not in status:
@@ -570,6 +602,10 @@ def boot_check(role: str, disk: Path, base: Path, work: Path, hub: Hub, release:
     for ln in lines:
         if ln.split(" ", 1)[0] in ("install_done", "install_again_done", "boot_done", "end", "check", "timing"):
             log(f"{role}: {ln}")
+        if ln.startswith("network_nudges "):
+            times[f"{role}_network_nudges"] = ln.split()[1:]
+            log(f"{role}: the bench's link got no address for a while; udev and networkd took it again after "
+                f"{', '.join(ln.split()[1:])} s of waiting (what it saw: {rw / 'console.log'})")
     version = json.loads((release / "release.json").read_text())["version"]
     problems = judge(role, device_id, lines, hub, version, rw)
     root.unlink(missing_ok=True)
