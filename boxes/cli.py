@@ -38,16 +38,53 @@ def cmd_bundle(args) -> int:
             return 2
         release = Path(args.releases) / latest.read_text().strip()
     out = Path(args.out or f"motcua-box-{args.device_id}")
+    new_login = args.role != "hub" and not _registered(Path(args.dir), args.device_id)
     made = make_bundle(BundleRequest(
         role=args.role, device_id=args.device_id, counter=args.counter, out=out, release=release, site=args.site,
         broker_dir=Path(args.dir), broker_host=args.broker_host, broker_port=args.broker_port,
         time_server=args.time_server, update_url=args.update_url, sets=args.set or [], unsets=args.unset or [],
         debs=Path(args.debs) if args.debs else None))
     _give_to_sudo_user(made)
+    if new_login:
+        reload_site_broker(args.device_id, Path(args.dir))
     print(f"bundle for {args.device_id} ({args.role}): {made}")
     print("copy it to the box's boot partition as motcua/, then on the box: "
           "sudo bash /boot/firmware/motcua/install.sh   (images/README.md)")
     return 0
+
+
+BROKER_UNIT = "motcua-broker.service"
+
+
+def _registered(broker_dir: Path, device_id: str) -> bool:
+    from motcua.broker.site import RegistryError, SiteBroker
+
+    try:
+        return SiteBroker(broker_dir).load().find(device_id) is not None
+    except RegistryError:
+        return False  # make_bundle says what is wrong with the registry
+
+
+def reload_site_broker(device_id: str, broker_dir: Path) -> bool:
+    """A new login counts once Mosquitto re-reads passwd and acl. On the central box, where the site broker
+    runs as motcua-broker.service from this registry, the bundle reloads it, so the box is let in the first
+    time it connects (without this it is refused until someone reloads the broker). True if reloaded."""
+    import shutil
+    import subprocess
+
+    from motcua.broker.cli import RELOAD_HINT
+
+    systemctl = shutil.which("systemctl")
+    if broker_dir.resolve() == Path(DEFAULT_DIR).resolve() and systemctl and subprocess.run(
+            [systemctl, "is-active", "--quiet", BROKER_UNIT], capture_output=True).returncode == 0:
+        done = subprocess.run([systemctl, "reload", BROKER_UNIT], capture_output=True, text=True)
+        if done.returncode == 0:
+            print(f"{device_id} registered with the broker; motcua-broker reloaded, so it lets {device_id} in")
+            return True
+        print(f"motcua box bundle: `systemctl reload motcua-broker` failed: {done.stderr.strip()}",
+              file=sys.stderr)
+    print(f"{device_id} registered with the broker; {RELOAD_HINT}")
+    return False
 
 
 def _give_to_sudo_user(folder: Path) -> None:

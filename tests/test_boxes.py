@@ -342,3 +342,35 @@ def test_the_commissioning_test_ticket_renders_with_the_shipped_kiosk_settings()
     settings = load_settings(KioskSettings, "kiosk", str(Path(__file__).parent.parent / "examples" / "kiosk.toml"))
     picture = commission.test_ticket(settings, 576)
     assert picture.width == 576 and picture.height > 300
+
+
+def test_a_new_box_login_reloads_the_running_site_broker(hub, tmp_path, monkeypatch, capsys):
+    """On the central box `sudo motcua box bundle …` registers the box and reloads motcua-broker (systemd's
+    reload is Mosquitto's SIGHUP), so the box is let in the first time it connects; a bundle made again
+    changes no login and reloads nothing. Elsewhere (a laptop, another registry) it says what to run."""
+    import os
+
+    import boxes.cli as cli
+    from motcua.cli import main
+
+    sb, release = hub
+    calls = tmp_path / "systemctl-calls"
+    fake = tmp_path / "bin" / "systemctl"  # systemd's tool, not ours: records what it was asked
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$@" >>{calls}\n[ "$1" != is-active ] || exit "${{BROKER_STATE:-0}}"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(cli, "DEFAULT_DIR", sb.directory)
+    args = ["box", "bundle", "counter", "counter-3", "--counter", "3", "--broker-host", "192.168.1.10",
+            "--release", str(release), "--dir", str(sb.directory), "--out", str(tmp_path / "b")]
+    assert main(args) == 0
+    assert calls.read_text().splitlines() == ["is-active --quiet motcua-broker.service",
+                                              "reload motcua-broker.service"]
+    assert "motcua-broker reloaded, so it lets counter-3 in" in capsys.readouterr().out
+    assert main(args) == 0  # the same box again: same login, nothing to reload
+    assert len(calls.read_text().splitlines()) == 2
+    monkeypatch.setenv("BROKER_STATE", "3")  # not running here
+    assert not cli.reload_site_broker("pad-3", sb.directory)
+    assert not cli.reload_site_broker("pad-3", tmp_path / "another-registry")
+    assert capsys.readouterr().out.count("then: systemctl reload motcua-broker") == 2
+    assert "reload motcua-broker.service" not in calls.read_text().splitlines()[2:]
