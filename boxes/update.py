@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .boxvenv import VenvError, canonical, make_venv, usable, wheel_project
+from .release import sha256
 
 PREFIX = Path(os.environ.get("MOTCUA_PREFIX", "/opt/motcua"))
 BOX = Path("/etc/motcua/box.toml")
@@ -92,14 +93,6 @@ def wanted(name: str, from_debian: Iterable[str] = ()) -> bool:
     if wheel_project(name) in {canonical(n) for n in from_debian}:
         return False
     return usable(name)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def current_release() -> str | None:
@@ -192,7 +185,7 @@ def install_release(url: str, version: str, box: dict, running: str | None = Non
     for name, digest in files.items():
         target = rel / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        if name in local and sha256_of(local[name]) == digest:
+        if name in local and sha256(local[name]) == digest:
             try:
                 os.link(local[name], target)
                 continue
